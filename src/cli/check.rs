@@ -1,0 +1,133 @@
+//! `check` (one cycle now) and `run` (the daemon).
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::App;
+use crate::cycle::RunResult;
+use crate::error::{Error, Result};
+use crate::notify::stdout::{Format, StdoutSink};
+use crate::notify::{self, Dispatcher, Sink};
+use crate::store::Store;
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check only this watch (repeatable)
+    #[arg(long = "watch", value_name = "ID")]
+    pub watches: Vec<String>,
+    /// How alerts are printed when no chat is configured
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+fn dispatcher(app: &App, store: Arc<dyn Store>, format: Format) -> Result<Dispatcher> {
+    let sink: Arc<dyn Sink> = match notify::chat_sink(&app.config)? {
+        Some(sink) => sink,
+        None => Arc::new(StdoutSink::new(format)),
+    };
+    Ok(Dispatcher {
+        store,
+        sink,
+        clock: app.clock.clone(),
+        retry_base: app.config.discord.retry_base,
+        retry_max: app.config.discord.retry_max,
+    })
+}
+
+pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
+    let store: Arc<dyn Store> = app.open_store()?;
+    let engine = app.engine(store.clone())?;
+    let all = engine.all_watches()?;
+    let chosen = if args.watches.is_empty() {
+        all
+    } else {
+        args.watches
+            .iter()
+            .map(|id| {
+                all.iter()
+                    .find(|w| &w.id == id)
+                    .cloned()
+                    .ok_or_else(|| Error::UnknownWatch(id.clone()))
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+
+    let spinner = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("checking {} watches", chosen.len()));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    });
+    let report = engine.check(&chosen).await?;
+    if let Some(bar) = spinner {
+        bar.finish_and_clear();
+    }
+    store.flush()?;
+
+    for (watch, run) in &report.runs {
+        if let RunResult::Failed(reason) = run {
+            eprintln!("policywatch: {watch}: {reason}");
+        }
+    }
+    let changed = report
+        .runs
+        .iter()
+        .filter(|(_, r)| matches!(r, RunResult::Changed { .. }))
+        .count();
+    let baselines = report
+        .runs
+        .iter()
+        .filter(|(_, r)| *r == RunResult::Baseline)
+        .count();
+
+    let dispatcher = dispatcher(app, store, args.format)?;
+    let deadline = app.clock.now()
+        + chrono::Duration::from_std(app.config.discord.deliver_wait).unwrap_or_default();
+    let delivered = dispatcher.drain_until(deadline).await?;
+    eprintln!(
+        "checked {} watches: {} baseline, {} changed, {} failed; {} alerts delivered, {} queued, {} dead",
+        report.runs.len(),
+        baselines,
+        changed,
+        report.failures(),
+        delivered.delivered,
+        delivered.waiting,
+        delivered.dead,
+    );
+    if let Some(reason) = delivered.halted {
+        eprintln!("policywatch: delivery stopped: {reason}");
+    }
+    Ok(())
+}
+
+pub async fn run(app: &App) -> Result<()> {
+    let store: Arc<dyn Store> = app.open_store()?;
+    let engine = app.engine(store.clone())?;
+    let dispatcher = dispatcher(app, store, Format::Text)?;
+    crate::daemon::run(engine, dispatcher, shutdown_signal()).await
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+}

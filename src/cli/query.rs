@@ -1,0 +1,273 @@
+//! `history`, `show`, `diff` and `export`: reading what the store kept.
+
+use std::io::Write;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::Args;
+use regex::Regex;
+
+use super::{App, TableFormat};
+use crate::error::{Error, Result};
+use crate::notify::stdout::render_text;
+use crate::store::{ChangeFilter, ChangeRecord, Store, Version};
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this watch
+    #[arg(long)]
+    pub watch: Option<String>,
+    /// From this time on (RFC 3339 or YYYY-MM-DD)
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<DateTime<Utc>>,
+    /// Up to this time (RFC 3339 or YYYY-MM-DD, inclusive)
+    #[arg(long, value_parser = parse_time_end)]
+    pub until: Option<DateTime<Utc>>,
+    /// Only changes whose title, summary, annotations or diff match this regex
+    #[arg(long)]
+    pub grep: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Change id (from `history`)
+    pub change: u64,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    pub watch: String,
+    /// Older version [default: the one before --to]
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// Newer version [default: the latest]
+    #[arg(long)]
+    pub to: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only this watch
+    #[arg(long)]
+    pub watch: Option<String>,
+}
+
+fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
+        .map_err(|_| format!("`{s}` is not a date (YYYY-MM-DD) or an RFC 3339 time"))
+}
+
+/// A bare date as `--until` means the end of that day.
+fn parse_time_end(s: &str) -> std::result::Result<DateTime<Utc>, String> {
+    let t = parse_time(s)?;
+    Ok(if DateTime::parse_from_rfc3339(s).is_ok() {
+        t
+    } else {
+        t + chrono::Duration::days(1) - chrono::Duration::nanoseconds(1)
+    })
+}
+
+fn out() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::new(std::io::stdout().lock())
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::Io {
+        path: "<stdout>".into(),
+        source: e,
+    }
+}
+
+pub fn history(app: &App, args: HistoryArgs) -> Result<()> {
+    let store = app.open_store()?;
+    let grep = args
+        .grep
+        .as_deref()
+        .map(|g| Regex::new(&format!("(?i){g}")).map_err(|e| Error::Usage(format!("--grep: {e}"))))
+        .transpose()?;
+    let records: Vec<ChangeRecord> = store
+        .changes(&ChangeFilter {
+            watch: args.watch.clone(),
+            since: args.since,
+            until: args.until,
+        })?
+        .into_iter()
+        .filter(|r| grep.as_ref().is_none_or(|re| matches(re, r)))
+        .collect();
+    let mut w = out();
+    match args.format {
+        TableFormat::Text => {
+            for r in &records {
+                let a = &r.alert;
+                writeln!(
+                    w,
+                    "{:>5}  {}  {:<24} {:<26} {}",
+                    a.id,
+                    a.detected_at.format("%Y-%m-%d %H:%M"),
+                    a.watch,
+                    a.event,
+                    a.summary
+                )
+                .map_err(io)?;
+            }
+        }
+        TableFormat::Json => {
+            for r in &records {
+                let mut v = serde_json::to_value(&r.alert)?;
+                v["delivered_at"] = serde_json::to_value(r.delivered_at)?;
+                writeln!(w, "{v}").map_err(io)?;
+            }
+        }
+        TableFormat::Csv => {
+            let mut csv = csv::Writer::from_writer(w);
+            csv.write_record([
+                "id",
+                "detected_at",
+                "watch",
+                "event",
+                "title",
+                "url",
+                "summary",
+                "keywords",
+                "delivered_at",
+            ])
+            .map_err(|e| Error::Usage(e.to_string()))?;
+            for r in &records {
+                let a = &r.alert;
+                csv.write_record([
+                    a.id.to_string(),
+                    a.detected_at.to_rfc3339(),
+                    a.watch.clone(),
+                    a.event.clone(),
+                    a.title.clone(),
+                    a.url.clone(),
+                    a.summary.clone(),
+                    a.keywords.join("; "),
+                    r.delivered_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                ])
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            }
+            csv.flush().map_err(io)?;
+            return Ok(());
+        }
+    }
+    w.flush().map_err(io)
+}
+
+fn matches(re: &Regex, r: &ChangeRecord) -> bool {
+    let a = &r.alert;
+    re.is_match(&a.title)
+        || re.is_match(&a.summary)
+        || a.annotations.iter().any(|n| re.is_match(n))
+        || re.is_match(&r.full_diff)
+}
+
+pub fn show(app: &App, args: ShowArgs) -> Result<()> {
+    let store = app.open_store()?;
+    let record = store.change(args.change)?.ok_or(Error::NotFound {
+        what: "change",
+        id: args.change.to_string(),
+    })?;
+    let mut w = out();
+    match args.format {
+        TableFormat::Json | TableFormat::Csv => {
+            let mut v = serde_json::to_value(&record.alert)?;
+            v["full_diff"] = record.full_diff.clone().into();
+            v["delivered_at"] = serde_json::to_value(record.delivered_at)?;
+            writeln!(w, "{v}").map_err(io)?;
+        }
+        TableFormat::Text => {
+            let mut alert = record.alert.clone();
+            alert.diff = String::new();
+            write!(w, "#{} ", alert.id).map_err(io)?;
+            write!(w, "{}", render_text(&alert)).map_err(io)?;
+            writeln!(
+                w,
+                "detected {}; {}",
+                alert.detected_at.to_rfc3339(),
+                match record.delivered_at {
+                    Some(t) => format!("delivered {}", t.to_rfc3339()),
+                    None => "not yet delivered".into(),
+                }
+            )
+            .map_err(io)?;
+            if !record.full_diff.is_empty() {
+                writeln!(w, "\n{}", record.full_diff.trim_end()).map_err(io)?;
+            }
+        }
+    }
+    w.flush().map_err(io)
+}
+
+fn version(store: &dyn Store, watch: &str, seq: u64) -> Result<Version> {
+    store.version(watch, seq)?.ok_or_else(|| Error::NotFound {
+        what: "version",
+        id: format!("{watch} v{seq}"),
+    })
+}
+
+pub fn diff(app: &App, args: DiffArgs) -> Result<()> {
+    let store = app.open_store()?;
+    let latest = store
+        .latest_version(&args.watch)?
+        .ok_or_else(|| Error::NotFound {
+            what: "stored version of watch",
+            id: args.watch.clone(),
+        })?;
+    let to = args.to.unwrap_or(latest.seq);
+    let from = args.from.unwrap_or(to.saturating_sub(1).max(1));
+    let (a, b) = (
+        version(&*store, &args.watch, from)?,
+        version(&*store, &args.watch, to)?,
+    );
+    let changes = crate::diff::diff(&a.document.text, &b.document.text);
+    let mut w = out();
+    writeln!(
+        w,
+        "--- {} v{} ({})",
+        args.watch,
+        a.seq,
+        a.fetched_at.to_rfc3339()
+    )
+    .map_err(io)?;
+    writeln!(
+        w,
+        "+++ {} v{} ({})",
+        args.watch,
+        b.seq,
+        b.fetched_at.to_rfc3339()
+    )
+    .map_err(io)?;
+    if changes.is_empty() {
+        writeln!(w, "(no text differences)").map_err(io)?;
+    } else {
+        write!(w, "{}", changes.unified).map_err(io)?;
+        writeln!(w, "# {}", changes.summary()).map_err(io)?;
+    }
+    w.flush().map_err(io)
+}
+
+pub fn export(app: &App, args: ExportArgs) -> Result<()> {
+    let store = app.open_store()?;
+    let mut w = out();
+    let mut write = |v: Version| -> Result<()> {
+        serde_json::to_writer(&mut w, &v)?;
+        writeln!(w).map_err(io)
+    };
+    match &args.watch {
+        Some(id) => {
+            for v in store.versions(id)? {
+                write(v)?;
+            }
+        }
+        None => store.for_each_version(&mut write)?,
+    }
+    w.flush().map_err(io)
+}

@@ -1,0 +1,308 @@
+//! `policywatch.toml`: optional, every key has a built-in default. Parsed and validated once
+//! into an immutable [`Config`].
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::schedule::Schedule;
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub sources: Sources,
+    pub fetch: FetchSettings,
+    pub discord: DiscordSettings,
+    pub store: StoreSettings,
+    /// Schedule for watchlists that give none.
+    pub default_schedule: Schedule,
+    /// Consecutive failures after which a watch raises `watch.failing`.
+    pub failing_after: u32,
+    /// How often every followed bill is fetched in full even if `lastUpdate` did not move.
+    pub bills_full_refresh: Duration,
+}
+
+/// Base URLs of the sources; configurable so tests and mirrors can point anywhere.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub parliament_bills: Url,
+    pub bills_rss: Url,
+    pub govuk: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchSettings {
+    pub user_agent: String,
+    pub connect_timeout: Duration,
+    /// Whole request, headers and body.
+    pub timeout: Duration,
+    /// Largest body accepted, counted after decompression.
+    pub max_body: u64,
+    pub max_redirects: usize,
+    /// Retries after the first attempt on 5xx, 429 and connection errors.
+    pub retries: u32,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Requests in flight at once, over all hosts.
+    pub concurrency: usize,
+    /// Minimum gap between two requests to the same host.
+    pub per_host_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiscordSettings {
+    /// Discord API base (tests and proxies); `None` means the real API.
+    pub api_base: Option<Url>,
+    /// Channel for watchlists that name none.
+    pub default_channel: Option<u64>,
+    pub send_timeout: Duration,
+    /// How long `check` waits for delivery before leaving the rest queued.
+    pub deliver_wait: Duration,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// sled page cache, bytes.
+    pub cache_capacity: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_raw(RawConfig::default()).expect("built-in defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file; problems come back as `file:line:col: message`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, col) = e
+                .span()
+                .map(|s| crate::line_col(text, s.start))
+                .unwrap_or((1, 1));
+            Error::Invalid(vec![format!(
+                "{}:{line}:{col}: {}",
+                path.display(),
+                e.message()
+            )])
+        })?;
+        Config::from_raw(raw).map_err(|m| Error::Invalid(vec![format!("{}: {m}", path.display())]))
+    }
+
+    fn from_raw(raw: RawConfig) -> std::result::Result<Config, String> {
+        let url = |key: &str, v: &str| -> std::result::Result<Url, String> {
+            let u = Url::parse(v).map_err(|e| format!("{key}: bad URL `{v}`: {e}"))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                return Err(format!("{key}: `{v}` is not an http(s) URL"));
+            }
+            Ok(u)
+        };
+        let s = raw.sources;
+        let f = raw.fetch;
+        let d = raw.discord;
+        if f.concurrency == 0 {
+            return Err("fetch.concurrency must be at least 1".into());
+        }
+        if f.max_body_bytes == 0 {
+            return Err("fetch.max_body_bytes must be positive".into());
+        }
+        let user_agent = match &f.contact {
+            Some(c) => format!("{} (+{c})", f.user_agent),
+            None => f.user_agent.clone(),
+        };
+        Ok(Config {
+            sources: Sources {
+                parliament_bills: url("sources.parliament_bills", &s.parliament_bills)?,
+                bills_rss: url("sources.bills_rss", &s.bills_rss)?,
+                govuk: url("sources.govuk", &s.govuk)?,
+            },
+            fetch: FetchSettings {
+                user_agent,
+                connect_timeout: Duration::from_secs_f64(f.connect_timeout_secs),
+                timeout: Duration::from_secs_f64(f.timeout_secs),
+                max_body: f.max_body_bytes,
+                max_redirects: f.max_redirects,
+                retries: f.retries,
+                retry_base: Duration::from_secs_f64(f.retry_base_secs),
+                retry_max: Duration::from_secs_f64(f.retry_max_secs),
+                concurrency: f.concurrency,
+                per_host_interval: Duration::from_secs_f64(f.per_host_interval_secs),
+            },
+            discord: DiscordSettings {
+                api_base: d
+                    .api_base
+                    .as_deref()
+                    .map(|v| url("discord.api_base", v))
+                    .transpose()?,
+                default_channel: d.channel,
+                send_timeout: Duration::from_secs_f64(d.send_timeout_secs),
+                deliver_wait: Duration::from_secs_f64(d.deliver_wait_secs),
+                retry_base: Duration::from_secs_f64(d.retry_base_secs),
+                retry_max: Duration::from_secs_f64(d.retry_max_secs),
+            },
+            store: StoreSettings {
+                cache_capacity: raw.store.cache_capacity_bytes,
+            },
+            default_schedule: Schedule::parse(&raw.schedule)
+                .map_err(|e| format!("schedule: {e}"))?,
+            failing_after: raw.health.failing_after.max(1),
+            bills_full_refresh: Duration::from_secs_f64(raw.bills.full_refresh_hours * 3600.0),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawConfig {
+    schedule: String,
+    sources: RawSources,
+    fetch: RawFetch,
+    discord: RawDiscord,
+    store: RawStore,
+    health: RawHealth,
+    bills: RawBills,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        RawConfig {
+            schedule: "0 */30 * * * *".into(),
+            sources: RawSources::default(),
+            fetch: RawFetch::default(),
+            discord: RawDiscord::default(),
+            store: RawStore::default(),
+            health: RawHealth::default(),
+            bills: RawBills::default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawSources {
+    parliament_bills: String,
+    bills_rss: String,
+    govuk: String,
+}
+
+impl Default for RawSources {
+    fn default() -> Self {
+        RawSources {
+            parliament_bills: "https://bills-api.parliament.uk/".into(),
+            bills_rss: "https://bills.parliament.uk/rss/allbills.rss".into(),
+            govuk: "https://www.gov.uk/".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawFetch {
+    user_agent: String,
+    contact: Option<String>,
+    connect_timeout_secs: f64,
+    timeout_secs: f64,
+    max_body_bytes: u64,
+    max_redirects: usize,
+    retries: u32,
+    retry_base_secs: f64,
+    retry_max_secs: f64,
+    concurrency: usize,
+    per_host_interval_secs: f64,
+}
+
+impl Default for RawFetch {
+    fn default() -> Self {
+        RawFetch {
+            user_agent: concat!("policywatch/", env!("CARGO_PKG_VERSION")).into(),
+            contact: None,
+            connect_timeout_secs: 10.0,
+            timeout_secs: 30.0,
+            max_body_bytes: 10 * 1024 * 1024,
+            max_redirects: 5,
+            retries: 2,
+            retry_base_secs: 1.0,
+            retry_max_secs: 30.0,
+            concurrency: 8,
+            // GOV.UK asks for at most 10 requests a second.
+            per_host_interval_secs: 0.1,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawDiscord {
+    api_base: Option<String>,
+    channel: Option<u64>,
+    send_timeout_secs: f64,
+    deliver_wait_secs: f64,
+    retry_base_secs: f64,
+    retry_max_secs: f64,
+}
+
+impl Default for RawDiscord {
+    fn default() -> Self {
+        RawDiscord {
+            api_base: None,
+            channel: None,
+            send_timeout_secs: 15.0,
+            deliver_wait_secs: 60.0,
+            retry_base_secs: 1.0,
+            retry_max_secs: 300.0,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawStore {
+    cache_capacity_bytes: u64,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        RawStore {
+            cache_capacity_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawHealth {
+    failing_after: u32,
+}
+
+impl Default for RawHealth {
+    fn default() -> Self {
+        RawHealth { failing_after: 3 }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawBills {
+    full_refresh_hours: f64,
+}
+
+impl Default for RawBills {
+    fn default() -> Self {
+        RawBills {
+            full_refresh_hours: 6.0,
+        }
+    }
+}

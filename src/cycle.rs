@@ -1,0 +1,342 @@
+//! One check cycle: observe the chosen watches, compare with their stored versions, and
+//! commit each watch's new version, alerts (with outbox entries) and state in one
+//! transaction. Nothing is delivered here; that is [`crate::notify`]'s job.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use crate::annotate;
+use crate::config::Config;
+use crate::diff;
+use crate::error::Result;
+use crate::event::{Alert, Event, Severity};
+use crate::fetch::Fetcher;
+use crate::schedule::Clock;
+use crate::source::{self, Document, Job, Outcome};
+use crate::store::{CheckCommit, Followed, NewChange, Store, WatchState};
+use crate::watchlist::{Target, TextFilter, Watch, Watchlists};
+
+/// Longest diff excerpt carried in an alert; the full diff stays in the store.
+pub const EXCERPT_CHARS: usize = 3000;
+
+/// Everything a cycle needs, built once at startup.
+#[derive(Clone)]
+pub struct Engine {
+    pub config: Arc<Config>,
+    pub watchlists: Arc<Watchlists>,
+    pub store: Arc<dyn Store>,
+    pub fetcher: Arc<Fetcher>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// How one watch's check ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunResult {
+    /// First successful check: version stored, nothing alerted.
+    Baseline,
+    Unchanged,
+    /// A new version; the number of alerts it raised.
+    Changed {
+        alerts: usize,
+    },
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CycleReport {
+    pub runs: Vec<(String, RunResult)>,
+    /// Ids of the alerts recorded, in order.
+    pub alerts: Vec<u64>,
+}
+
+impl CycleReport {
+    pub fn failures(&self) -> usize {
+        self.runs
+            .iter()
+            .filter(|(_, r)| matches!(r, RunResult::Failed(_)))
+            .count()
+    }
+}
+
+impl Engine {
+    /// Configured watches followed by the watches searches follow (`follow = true`).
+    pub fn all_watches(&self) -> Result<Vec<Arc<Watch>>> {
+        let mut watches: Vec<Arc<Watch>> = self.watchlists.watches().cloned().collect();
+        let configured: HashSet<String> = watches.iter().map(|w| w.id.clone()).collect();
+        for f in self.store.follows()? {
+            if configured.contains(&f.target.id) {
+                continue;
+            }
+            // A follow outlives its search only while the search is configured.
+            let Some(search) = self.watchlists.find(&f.followed_by) else {
+                continue;
+            };
+            if let Some(w) = followed_watch(search, &f) {
+                watches.push(Arc::new(w));
+            }
+        }
+        Ok(watches)
+    }
+
+    /// Checks the given watches once, now.
+    pub async fn check(&self, watches: &[Arc<Watch>]) -> Result<CycleReport> {
+        let now = self.clock.now();
+        let mut seqs = HashMap::new();
+        let mut states = HashMap::new();
+        let mut jobs = Vec::with_capacity(watches.len());
+        for watch in watches {
+            let latest = self.store.latest_version(&watch.id)?;
+            let state = self.store.state(&watch.id)?.unwrap_or_default();
+            seqs.insert(watch.id.clone(), latest.as_ref().map(|v| v.seq));
+            jobs.push(Job {
+                watch: watch.clone(),
+                previous: latest.map(|v| v.document),
+                state: state.source.clone(),
+            });
+            states.insert(watch.id.clone(), state);
+        }
+        let ctx = source::Context {
+            fetcher: self.fetcher.clone(),
+            config: self.config.clone(),
+            now,
+        };
+        let known_targets: HashSet<(String, String)> = self
+            .all_watches()?
+            .iter()
+            .map(|w| target_key(&w.target))
+            .collect();
+
+        let mut report = CycleReport::default();
+        for (job, result) in source::observe_all(&ctx, jobs).await {
+            let watch = &job.watch;
+            let mut state = states.remove(&watch.id).unwrap_or_default();
+            state.last_check = Some(now);
+            let mut commit = CheckCommit {
+                watch: watch.id.clone(),
+                document: None,
+                fetched_at: now,
+                changes: Vec::new(),
+                state: WatchState::default(),
+                follows: Vec::new(),
+            };
+            let run = match result {
+                Ok(observed) => {
+                    state.source = observed.state;
+                    state.last_success = Some(now);
+                    state.last_error = None;
+                    state.consecutive_failures = 0;
+                    if state.failing_alerted {
+                        state.failing_alerted = false;
+                        commit.changes.push(health_alert(
+                            watch,
+                            "watch.recovered",
+                            "Working again".into(),
+                            now,
+                        ));
+                    }
+                    match observed.outcome {
+                        Outcome::Unchanged => RunResult::Unchanged,
+                        Outcome::Document(doc) => {
+                            if watch.follow {
+                                commit.follows = new_follows(watch, &doc, &known_targets, now);
+                            }
+                            match &job.previous {
+                                None => {
+                                    commit.document = Some(doc);
+                                    RunResult::Baseline
+                                }
+                                Some(prev) if source::same(prev, &doc) => RunResult::Unchanged,
+                                Some(prev) => {
+                                    let events = source::compare(watch, prev, &doc);
+                                    let from = seqs.get(&watch.id).copied().flatten();
+                                    for event in events {
+                                        commit
+                                            .changes
+                                            .push(alert_for(watch, &doc, event, from, now));
+                                    }
+                                    let alerts = commit.changes.len();
+                                    if alerts > 0 {
+                                        state.last_change = Some(now);
+                                    }
+                                    commit.document = Some(doc);
+                                    RunResult::Changed { alerts }
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    tracing::warn!(watch = %watch.id, error = %message, "check failed");
+                    state.last_error = Some(message.clone());
+                    state.consecutive_failures += 1;
+                    if state.consecutive_failures >= self.config.failing_after
+                        && !state.failing_alerted
+                    {
+                        state.failing_alerted = true;
+                        let summary = format!(
+                            "Failing {} checks running: {message}",
+                            state.consecutive_failures
+                        );
+                        commit
+                            .changes
+                            .push(health_alert(watch, "watch.failing", summary, now));
+                    }
+                    RunResult::Failed(message)
+                }
+            };
+            commit.state = state;
+            match self.store.commit(commit) {
+                Ok(committed) => {
+                    report.alerts.extend(committed.change_ids);
+                    report.runs.push((watch.id.clone(), run));
+                }
+                Err(e) => {
+                    tracing::error!(watch = %watch.id, error = %e, "could not record the check");
+                    report
+                        .runs
+                        .push((watch.id.clone(), RunResult::Failed(e.to_string())));
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Kind and target, to tell whether a search's match is already watched.
+fn target_key(t: &Target) -> (String, String) {
+    let key = match t {
+        Target::Bill { id } => id.to_string(),
+        Target::Govuk { path } => path.clone(),
+        Target::Page { url, .. } | Target::Feed { url } => url.to_string(),
+        Target::BillSearch(q) => format!("{q:?}"),
+        Target::GovukSearch(q) => format!("{q:?}"),
+    };
+    (t.kind().to_string(), key)
+}
+
+fn new_follows(
+    watch: &Watch,
+    doc: &Document,
+    known: &HashSet<(String, String)>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Followed> {
+    source::follows(watch, doc)
+        .into_iter()
+        .filter(|t| !known.contains(&(t.kind.clone(), t.target.clone())))
+        .map(|target| Followed {
+            target,
+            followed_by: watch.id.clone(),
+            since: now,
+        })
+        .collect()
+}
+
+/// The watch a follow stands for, with its search's keywords, channel and schedule.
+fn followed_watch(search: &Watch, f: &Followed) -> Option<Watch> {
+    let target = match f.target.kind.as_str() {
+        "bill" => Target::Bill {
+            id: f.target.target.parse().ok()?,
+        },
+        "govuk" => Target::Govuk {
+            path: f.target.target.clone(),
+        },
+        _ => return None,
+    };
+    Some(Watch {
+        id: f.target.id.clone(),
+        list: search.list.clone(),
+        target,
+        schedule: search.schedule.clone(),
+        keywords: search.keywords.clone(),
+        channel: search.channel,
+        mentions: search.mentions.clone(),
+        filter: TextFilter::default(),
+        follow: false,
+        followed_from: Some(search.id.clone()),
+    })
+}
+
+/// Builds the alert for one event: keywords matched, annotations, diff excerpt.
+fn alert_for(
+    watch: &Watch,
+    doc: &Document,
+    event: Event,
+    from_version: Option<u64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewChange {
+    let hits = annotate::find_keywords(&watch.keywords, &event.keyword_text);
+    let mut annotations = event.annotations;
+    annotations.extend(hits.iter().map(annotate::describe));
+    let full_diff = event.diff.unwrap_or_default();
+    NewChange {
+        alert: Alert {
+            id: 0,
+            watch: watch.id.clone(),
+            event: event.kind,
+            title: event.title.filter(|t| !t.is_empty()).unwrap_or_else(|| {
+                if doc.title.is_empty() {
+                    watch.id.clone()
+                } else {
+                    doc.title.clone()
+                }
+            }),
+            url: event.url.unwrap_or_else(|| doc.url.clone()),
+            summary: event.summary,
+            annotations,
+            keywords: hits.into_iter().map(|h| h.keyword).collect(),
+            diff: diff::excerpt(&full_diff, EXCERPT_CHARS),
+            detected_at: now,
+            severity: event.severity,
+            watchlist: watch.list.clone(),
+            channel: watch.channel,
+            mentions: watch.mentions.clone(),
+            from_version,
+            to_version: None,
+            fields: event.fields,
+        },
+        full_diff,
+    }
+}
+
+/// `watch.failing` / `watch.recovered`.
+fn health_alert(
+    watch: &Watch,
+    kind: &str,
+    summary: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewChange {
+    NewChange {
+        alert: Alert {
+            id: 0,
+            watch: watch.id.clone(),
+            event: kind.to_string(),
+            title: format!("{} ({})", watch.id, watch.target.kind()),
+            url: target_url(&watch.target),
+            summary,
+            annotations: Vec::new(),
+            keywords: Vec::new(),
+            diff: String::new(),
+            detected_at: now,
+            severity: Severity::Info,
+            watchlist: watch.list.clone(),
+            channel: watch.channel,
+            mentions: Vec::new(),
+            from_version: None,
+            to_version: None,
+            fields: serde_json::Value::Null,
+        },
+        full_diff: String::new(),
+    }
+}
+
+/// A link for a watch, for alerts that are about the watch rather than a document.
+pub fn target_url(t: &Target) -> String {
+    match t {
+        Target::Page { url, .. } | Target::Feed { url } => url.to_string(),
+        Target::Bill { id } => format!("https://bills.parliament.uk/bills/{id}"),
+        Target::Govuk { path } => format!("https://www.gov.uk{path}"),
+        Target::BillSearch(_) => "https://bills.parliament.uk/".into(),
+        Target::GovukSearch(_) => "https://www.gov.uk/search/all".into(),
+    }
+}

@@ -1,0 +1,35 @@
+//! policywatch: watches UK bills, GOV.UK guidance and commissioner publications, keeps every
+//! version, diffs the changes and delivers annotated alerts.
+//!
+//! The flow runs one way (DESIGN.md): [`watchlist`] → [`schedule`] → [`fetch`] → [`source`]
+//! (extract, normalise, compare) → [`store`] → [`diff`] / [`annotate`] → outbox →
+//! [`notify`]. [`cycle`] wires one check cycle together; [`daemon`] runs cycles on schedule.
+
+pub mod annotate;
+pub mod cli;
+pub mod config;
+pub mod cycle;
+pub mod daemon;
+pub mod diff;
+pub mod error;
+pub mod event;
+pub mod fetch;
+pub mod notify;
+pub mod schedule;
+pub mod source;
+pub mod store;
+pub mod watchlist;
+
+pub use error::{Error, Result};
+
+/// 1-based line and column of a byte offset, for `file:line:col` messages.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.chars().count(), |i| before[i + 1..].chars().count())
+        + 1;
+    (line, col)
+}

@@ -1,0 +1,207 @@
+//! `feed` watches: RSS, Atom or JSON Feed, read with feed-rs. Entries keep a stable identity
+//! of our own (feed-rs invents a random id for entries with neither guid nor link).
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::diff;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::fetch::{Fetched, Request};
+use crate::source::html_text::{fold, fragment_text};
+use crate::source::page::PageState;
+use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{Target, Watch};
+
+/// Entries kept per feed version; a feed of thousands keeps its newest, in feed order.
+pub const MAX_ENTRIES: usize = 500;
+
+const ACCEPT_FEED: &str = "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1";
+
+/// One feed entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: String,
+    pub title: String,
+    pub link: Option<String>,
+    pub published: Option<String>,
+    pub updated: Option<String>,
+    pub summary: String,
+}
+
+impl Entry {
+    fn text(&self) -> String {
+        let mut lines = vec![format!("## {}", self.title)];
+        if let Some(link) = &self.link {
+            lines.push(link.clone());
+        }
+        if let Some(d) = self.updated.as_ref().or(self.published.as_ref()) {
+            lines.push(format!("Date: {d}"));
+        }
+        if !self.summary.is_empty() {
+            lines.push(self.summary.clone());
+        }
+        lines.join("\n")
+    }
+}
+
+pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
+    let Target::Feed { url } = &job.watch.target else {
+        unreachable!(
+            "feed::observe called for a {} watch",
+            job.watch.target.kind()
+        )
+    };
+    let state: PageState = serde_json::from_value(job.state.clone()).unwrap_or_default();
+    let validators = job.previous.as_ref().map(|_| &state.validators);
+    let body = match ctx
+        .fetcher
+        .get(Request {
+            url,
+            validators,
+            accept: ACCEPT_FEED,
+        })
+        .await?
+    {
+        Fetched::NotModified => {
+            return Ok(Observed {
+                outcome: Outcome::Unchanged,
+                state: job.state.clone(),
+            })
+        }
+        Fetched::Body(b) => b,
+    };
+    let document = parse(&body.bytes, url.as_str())?;
+    Ok(Observed {
+        outcome: Outcome::Document(document),
+        state: serde_json::to_value(PageState {
+            validators: body.validators,
+        })?,
+    })
+}
+
+/// Parses feed bytes (feed-rs sniffs the encoding) into a document.
+pub fn parse(bytes: &[u8], url: &str) -> Result<Document> {
+    let parse = || {
+        feed_rs::parser::parse(bytes)
+            .map_err(|e| Error::extract(url, format!("not a valid RSS, Atom or JSON feed: {e}")))
+    };
+    let feed = parse()?;
+    // A second parse tells ids the feed carries from ids feed-rs made up.
+    let again = parse()?;
+    let mut entries: Vec<Entry> = Vec::new();
+    for (entry, twin) in feed.entries.iter().zip(&again.entries).take(MAX_ENTRIES) {
+        let title = entry
+            .title
+            .as_ref()
+            .map(|t| fold(&t.content))
+            .unwrap_or_default();
+        let link = entry.links.first().map(|l| l.href.clone());
+        let summary = entry
+            .summary
+            .as_ref()
+            .map(|t| text_of(&t.content, &t.content_type.to_string()))
+            .or_else(|| {
+                entry.content.as_ref().and_then(|c| {
+                    c.body
+                        .as_ref()
+                        .map(|b| text_of(b, &c.content_type.to_string()))
+                })
+            })
+            .unwrap_or_default();
+        let id = if entry.id == twin.id && !entry.id.is_empty() {
+            entry.id.clone()
+        } else if let Some(link) = &link {
+            link.clone()
+        } else {
+            let digest = Sha256::digest(format!("{title}\n{summary}"));
+            format!("sha256:{}", hex::encode(&digest[..12]))
+        };
+        if entries.iter().any(|e| e.id == id) {
+            continue;
+        }
+        entries.push(Entry {
+            id,
+            title,
+            link,
+            published: entry.published.map(|d| d.to_rfc3339()),
+            updated: entry.updated.map(|d| d.to_rfc3339()),
+            summary,
+        });
+    }
+    let title = feed.title.map(|t| fold(&t.content)).unwrap_or_default();
+    let text = entries
+        .iter()
+        .map(Entry::text)
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    Ok(Document {
+        title,
+        url: url.to_string(),
+        text,
+        fields: serde_json::json!({ "entries": entries }),
+    })
+}
+
+fn text_of(content: &str, content_type: &str) -> String {
+    if content_type.contains("html") || content.contains('<') {
+        fragment_text(content)
+    } else {
+        fold(content)
+    }
+}
+
+fn entries_of(doc: &Document) -> Vec<Entry> {
+    serde_json::from_value(doc.fields["entries"].clone()).unwrap_or_default()
+}
+
+pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
+    let old = entries_of(previous);
+    let mut events = Vec::new();
+    for entry in entries_of(next) {
+        match old.iter().find(|o| o.id == entry.id) {
+            None => {
+                let mut e = Event::new(
+                    "feed.new_entry",
+                    format!("New in {}: {}", name_of(next), entry.title),
+                );
+                e.title = Some(entry.title.clone());
+                e.url = entry.link.clone();
+                e.keyword_text = format!("{}\n{}", entry.title, entry.summary);
+                e.diff = Some(entry.text().lines().map(|l| format!("+{l}\n")).collect());
+                e.fields = serde_json::to_value(&entry).unwrap_or_default();
+                events.push(e);
+            }
+            Some(o)
+                if o.title != entry.title || o.summary != entry.summary || o.link != entry.link =>
+            {
+                let changes = diff::diff(&o.text(), &entry.text());
+                let mut e = Event::new(
+                    "feed.changed_entry",
+                    format!(
+                        "Entry changed in {}: {} ({})",
+                        name_of(next),
+                        entry.title,
+                        changes.summary()
+                    ),
+                );
+                e.title = Some(entry.title.clone());
+                e.url = entry.link.clone();
+                e.keyword_text = changes.added_lines.join("\n");
+                e.diff = Some(changes.unified);
+                e.fields = serde_json::to_value(&entry).unwrap_or_default();
+                events.push(e);
+            }
+            Some(_) => {}
+        }
+    }
+    events
+}
+
+fn name_of(doc: &Document) -> &str {
+    if doc.title.is_empty() {
+        &doc.url
+    } else {
+        &doc.title
+    }
+}

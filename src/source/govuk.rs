@@ -1,0 +1,14 @@
+//! `govuk` watches: a GOV.UK page read through the Content API.
+
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::source::{Context, Document, Job, Observed};
+use crate::watchlist::Watch;
+
+pub async fn observe(_ctx: &Context, job: &Job) -> Result<Observed> {
+    Err(Error::extract(job.watch.id.clone(), "govuk: in progress"))
+}
+
+pub fn compare(_watch: &Watch, _previous: &Document, _next: &Document) -> Vec<Event> {
+    Vec::new()
+}

@@ -1,0 +1,156 @@
+//! Sources: fetch a watch's target and extract it into a normalised [`Document`]; compare two
+//! documents of a kind into typed [`Event`]s. One submodule per kind; this module only
+//! dispatches.
+//!
+//! Extraction is synchronous and returns owned data (scraper's `Html` is not `Send`).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::fetch::Fetcher;
+use crate::watchlist::{Target, Watch};
+
+pub mod bill;
+pub mod bill_search;
+pub mod feed;
+pub mod govuk;
+pub mod govuk_search;
+pub mod html_text;
+pub mod page;
+
+/// A watched document, normalised: what is stored as a version, diffed and exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub title: String,
+    pub url: String,
+    /// Canonical readable text: what `diff` and `history` show. Equal text means no change
+    /// for text-based kinds.
+    pub text: String,
+    /// Kind-specific structured fields (bill stages, change notes, feed entries, links).
+    #[serde(default)]
+    pub fields: serde_json::Value,
+}
+
+/// One watch to observe in a cycle, with what the store knows of it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub watch: Arc<Watch>,
+    /// The latest stored version's document, if any.
+    pub previous: Option<Document>,
+    /// What the kind kept from its last run (validators, `lastUpdate`, refresh times).
+    pub state: serde_json::Value,
+}
+
+/// What observing a watch found.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub outcome: Outcome,
+    /// Replaces the job's `state` once the check is committed.
+    pub state: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The source says nothing changed (304, or `lastUpdate` did not move): nothing to extract.
+    Unchanged,
+    Document(Document),
+}
+
+/// Everything a source needs from outside: HTTP, configuration, the time of the cycle.
+#[derive(Clone)]
+pub struct Context {
+    pub fetcher: Arc<Fetcher>,
+    pub config: Arc<Config>,
+    pub now: DateTime<Utc>,
+}
+
+/// A watch that a search asks to follow (`follow = true`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowTarget {
+    /// Id for the new watch, derived from the target so it is stable (e.g. `bill-3548`).
+    pub id: String,
+    /// `bill` or `govuk`.
+    pub kind: String,
+    /// Bill id for `bill`, path for `govuk`.
+    pub target: String,
+    /// Human title, for `status`.
+    pub title: String,
+}
+
+/// Observes every job, running them concurrently (the fetcher bounds requests in flight).
+/// Kinds that can batch (bills) see all their jobs at once. Results come back in job order.
+pub async fn observe_all(ctx: &Context, jobs: Vec<Job>) -> Vec<(Job, Result<Observed>)> {
+    let (bills, others): (Vec<(usize, Job)>, Vec<(usize, Job)>) = jobs
+        .into_iter()
+        .enumerate()
+        .partition(|(_, j)| matches!(j.watch.target, Target::Bill { .. }));
+
+    let single = futures_util::future::join_all(others.into_iter().map(|(i, job)| async move {
+        let result = observe_one(ctx, &job).await;
+        (i, job, result)
+    }));
+    let (bill_idx, bill_jobs): (Vec<usize>, Vec<Job>) = bills.into_iter().unzip();
+    let batched = async {
+        if bill_jobs.is_empty() {
+            Vec::new()
+        } else {
+            bill::observe_batch(ctx, bill_jobs).await
+        }
+    };
+    let (single, batched) = tokio::join!(single, batched);
+
+    let mut all: Vec<(usize, Job, Result<Observed>)> = single;
+    all.extend(
+        bill_idx
+            .into_iter()
+            .zip(batched)
+            .map(|(i, (job, r))| (i, job, r)),
+    );
+    all.sort_by_key(|(i, _, _)| *i);
+    all.into_iter().map(|(_, j, r)| (j, r)).collect()
+}
+
+async fn observe_one(ctx: &Context, job: &Job) -> Result<Observed> {
+    match &job.watch.target {
+        Target::Page { .. } => page::observe(ctx, job).await,
+        Target::Feed { .. } => feed::observe(ctx, job).await,
+        Target::BillSearch(_) => bill_search::observe(ctx, job).await,
+        Target::Govuk { .. } => govuk::observe(ctx, job).await,
+        Target::GovukSearch(_) => govuk_search::observe(ctx, job).await,
+        Target::Bill { .. } => Err(Error::extract(
+            job.watch.id.clone(),
+            "bill watches are observed in batches",
+        )),
+    }
+}
+
+/// Whether two documents differ in a way the kind cares about (no new version otherwise).
+pub fn same(previous: &Document, next: &Document) -> bool {
+    previous == next
+}
+
+/// The events between two versions of a watch's document.
+pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
+    match &watch.target {
+        Target::Page { .. } => page::compare(watch, previous, next),
+        Target::Feed { .. } => feed::compare(watch, previous, next),
+        Target::Bill { .. } => bill::compare(watch, previous, next),
+        Target::BillSearch(_) => bill_search::compare(watch, previous, next),
+        Target::Govuk { .. } => govuk::compare(watch, previous, next),
+        Target::GovukSearch(_) => govuk_search::compare(watch, previous, next),
+    }
+}
+
+/// Watches a search's document asks to follow (only consulted when `follow = true`).
+pub fn follows(watch: &Watch, document: &Document) -> Vec<FollowTarget> {
+    match &watch.target {
+        Target::BillSearch(_) => bill_search::follows(document),
+        Target::GovukSearch(_) => govuk_search::follows(document),
+        _ => Vec::new(),
+    }
+}

@@ -1,0 +1,217 @@
+//! `page` watches: any HTML page, narrowed by CSS selectors, compared as readable text or
+//! as its set of links.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diff;
+use crate::error::{Error, Result};
+use crate::event::{Event, Severity};
+use crate::fetch::{Fetched, Request, Validators};
+use crate::source::html_text::{self, Link, Narrowing};
+use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{PageMode, Target, Watch};
+
+const ACCEPT_HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1";
+
+/// What a page watch remembers between runs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PageState {
+    #[serde(default)]
+    pub validators: Validators,
+}
+
+pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
+    let Target::Page { url, mode } = &job.watch.target else {
+        unreachable!(
+            "page::observe called for a {} watch",
+            job.watch.target.kind()
+        )
+    };
+    let state: PageState = serde_json::from_value(job.state.clone()).unwrap_or_default();
+    // Without a stored version a 304 would leave nothing to compare against.
+    let validators = job.previous.as_ref().map(|_| &state.validators);
+    let fetched = ctx
+        .fetcher
+        .get(Request {
+            url,
+            validators,
+            accept: ACCEPT_HTML,
+        })
+        .await?;
+    let body = match fetched {
+        Fetched::NotModified => {
+            return Ok(Observed {
+                outcome: Outcome::Unchanged,
+                state: job.state.clone(),
+            })
+        }
+        Fetched::Body(b) => b,
+    };
+    if let Some(ct) = &body.content_type {
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if !(essence.contains("html") || essence.is_empty()) {
+            return Err(Error::extract(
+                url.as_str(),
+                format!("expected an HTML page, got content type `{essence}`"),
+            ));
+        }
+    }
+    let html = body.text()?;
+    let filter = &job.watch.filter;
+    let extracted = html_text::extract(
+        &html,
+        Some(&body.url),
+        Narrowing {
+            select: &filter.select,
+            ignore_selectors: &filter.ignore_selectors,
+            ignore: &filter.ignore,
+        },
+    )
+    .map_err(|reason| Error::extract(url.as_str(), reason))?;
+    let document = match mode {
+        PageMode::Text => Document {
+            title: extracted.title,
+            url: url.to_string(),
+            text: extracted.text,
+            fields: serde_json::Value::Null,
+        },
+        PageMode::Links => Document {
+            title: extracted.title,
+            url: url.to_string(),
+            text: extracted
+                .links
+                .iter()
+                .map(link_line)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            fields: serde_json::json!({ "links": extracted.links }),
+        },
+    };
+    let state = PageState {
+        validators: body.validators,
+    };
+    Ok(Observed {
+        outcome: Outcome::Document(document),
+        state: serde_json::to_value(state)?,
+    })
+}
+
+fn link_line(l: &Link) -> String {
+    if l.text.is_empty() {
+        l.url.clone()
+    } else {
+        format!("{} <{}>", l.text, l.url)
+    }
+}
+
+pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
+    match &watch.target {
+        Target::Page {
+            mode: PageMode::Links,
+            ..
+        } => compare_links(previous, next),
+        _ => compare_text(previous, next),
+    }
+}
+
+fn compare_text(previous: &Document, next: &Document) -> Vec<Event> {
+    let changes = diff::diff(&previous.text, &next.text);
+    if changes.is_empty() {
+        return Vec::new();
+    }
+    let mut event = Event::new(
+        "page.changed",
+        format!("Text changed: {}", changes.summary()),
+    );
+    event.annotations = changes
+        .word_edits
+        .iter()
+        .filter(|(o, n)| !o.is_empty() && !n.is_empty() && o.len() + n.len() < 160)
+        .take(3)
+        .map(|(o, n)| format!("“{o}” → “{n}”"))
+        .collect();
+    if previous.title != next.title && !next.title.is_empty() {
+        event
+            .annotations
+            .insert(0, format!("Title: “{}” → “{}”", previous.title, next.title));
+    }
+    event.severity = if changes.percent >= 20 {
+        Severity::Major
+    } else {
+        Severity::Notice
+    };
+    event.keyword_text = changes
+        .added_lines
+        .iter()
+        .chain(&changes.removed_lines)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    event.diff = Some(changes.unified);
+    vec![event]
+}
+
+fn links_of(doc: &Document) -> Vec<Link> {
+    serde_json::from_value(doc.fields["links"].clone()).unwrap_or_default()
+}
+
+fn compare_links(previous: &Document, next: &Document) -> Vec<Event> {
+    let old = links_of(previous);
+    let new = links_of(next);
+    let added: Vec<&Link> = new
+        .iter()
+        .filter(|l| !old.iter().any(|o| o.url == l.url))
+        .collect();
+    let removed: Vec<&Link> = old
+        .iter()
+        .filter(|l| !new.iter().any(|n| n.url == l.url))
+        .collect();
+    if added.is_empty() && removed.is_empty() {
+        return Vec::new();
+    }
+    let count = |n: usize, what: &str| match n {
+        0 => None,
+        1 => Some(format!("1 link {what}")),
+        n => Some(format!("{n} links {what}")),
+    };
+    let mut summary = [count(added.len(), "added"), count(removed.len(), "removed")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Some(first) = added.first() {
+        let name = if first.text.is_empty() {
+            &first.url
+        } else {
+            &first.text
+        };
+        summary.push_str(&format!(": “{name}”"));
+    }
+    let mut event = Event::new("page.links_changed", summary);
+    event.diff = Some(
+        added
+            .iter()
+            .map(|l| format!("+{}", link_line(l)))
+            .chain(removed.iter().map(|l| format!("-{}", link_line(l))))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    event.annotations = added
+        .iter()
+        .take(5)
+        .map(|l| format!("New: {}", link_line(l)))
+        .collect();
+    event.keyword_text = added
+        .iter()
+        .chain(&removed)
+        .map(|l| l.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    event.fields = serde_json::json!({ "added": added, "removed": removed });
+    vec![event]
+}

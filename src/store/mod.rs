@@ -1,0 +1,168 @@
+//! Where everything is kept: every distinct version of every watch, the change history, the
+//! outbox of alerts to deliver, each watch's state and the watches that searches follow.
+//!
+//! The [`Store`] trait is small on purpose; [`SledStore`] is the real implementation (also
+//! in memory, for tests, via [`SledStore::temporary`]) and [`FailingStore`] fails on demand.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::event::Alert;
+use crate::source::{Document, FollowTarget};
+
+mod failing;
+mod sled_store;
+
+pub use failing::FailingStore;
+pub use sled_store::SledStore;
+
+/// One stored version of a watch's document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Version {
+    pub watch: String,
+    /// 1 for the baseline, then one more per distinct version.
+    pub seq: u64,
+    pub fetched_at: DateTime<Utc>,
+    /// SHA-256 of the document, hex.
+    pub hash: String,
+    pub document: Document,
+}
+
+/// One entry of the change history: an alert and the full diff behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    pub alert: Alert,
+    /// The whole diff; `alert.diff` may be an excerpt of it.
+    pub full_diff: String,
+    pub delivered_at: Option<DateTime<Utc>>,
+}
+
+/// An alert waiting to be delivered, or given up on (dead letter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Equals the change id; the outbox is ordered by it.
+    pub id: u64,
+    pub channel: Option<u64>,
+    pub attempts: u32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Set when delivery was abandoned: the reason the API gave.
+    pub dead: Option<String>,
+    /// Sent with every attempt so the chat API can drop a repeat of a post that went through.
+    pub nonce: String,
+}
+
+/// What the store remembers of a watch between checks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchState {
+    pub last_check: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_change: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    /// When the scheduler last fired the watch (guards against cron's DST fold).
+    pub last_fire: Option<DateTime<Utc>>,
+    pub next_run: Option<DateTime<Utc>>,
+    /// Whether `watch.failing` was raised and `watch.recovered` not yet.
+    pub failing_alerted: bool,
+    /// Kind-specific memory (validators, `lastUpdate`, refresh times).
+    #[serde(default)]
+    pub source: serde_json::Value,
+}
+
+/// A watch created by a search's `follow = true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Followed {
+    pub target: FollowTarget,
+    /// Id of the search watch that found it.
+    pub followed_by: String,
+    pub since: DateTime<Utc>,
+}
+
+/// An alert to record, before the store has given it an id.
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    /// `id` is assigned by [`Store::commit`].
+    pub alert: Alert,
+    pub full_diff: String,
+}
+
+/// Everything one check of one watch writes, applied in one transaction.
+#[derive(Debug, Clone)]
+pub struct CheckCommit {
+    pub watch: String,
+    /// A new distinct version, if the document changed (or this is the baseline).
+    pub document: Option<Document>,
+    pub fetched_at: DateTime<Utc>,
+    pub changes: Vec<NewChange>,
+    pub state: WatchState,
+    pub follows: Vec<Followed>,
+}
+
+/// What [`Store::commit`] assigned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Committed {
+    pub seq: Option<u64>,
+    pub change_ids: Vec<u64>,
+}
+
+/// Which changes `history` wants.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeFilter {
+    pub watch: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+pub trait Store: Send + Sync {
+    /// Writes a check's version, changes, outbox entries, state and follows atomically.
+    /// A document equal to the latest version stores no new version.
+    fn commit(&self, commit: CheckCommit) -> Result<Committed>;
+
+    fn state(&self, watch: &str) -> Result<Option<WatchState>>;
+    fn states(&self) -> Result<Vec<(String, WatchState)>>;
+    fn put_state(&self, watch: &str, state: &WatchState) -> Result<()>;
+
+    fn latest_version(&self, watch: &str) -> Result<Option<Version>>;
+    fn version(&self, watch: &str, seq: u64) -> Result<Option<Version>>;
+    /// Every version of a watch, oldest first.
+    fn versions(&self, watch: &str) -> Result<Vec<Version>>;
+    /// Every version of every watch, by watch then seq, without holding them all in memory.
+    fn for_each_version(&self, f: &mut dyn FnMut(Version) -> Result<()>) -> Result<()>;
+
+    fn change(&self, id: u64) -> Result<Option<ChangeRecord>>;
+    /// Changes matching the filter, oldest first.
+    fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRecord>>;
+
+    /// The outbox in delivery order, dead letters included.
+    fn outbox(&self) -> Result<Vec<OutboxEntry>>;
+    fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
+    /// Removes the entry from the outbox and stamps the change as delivered, atomically.
+    fn mark_delivered(&self, id: u64, at: DateTime<Utc>) -> Result<()>;
+    /// Removes an entry without delivering it; true if it was there.
+    fn drop_outbox(&self, id: u64) -> Result<bool>;
+    /// Records an alert that belongs to no check (e.g. `watch.failing` raised at delivery),
+    /// with its outbox entry; returns its id.
+    fn record_alert(&self, change: NewChange) -> Result<u64>;
+
+    fn follows(&self) -> Result<Vec<Followed>>;
+    /// Stops following; true if the watch was followed.
+    fn unfollow(&self, id: &str) -> Result<bool>;
+
+    /// Makes everything written so far durable.
+    fn flush(&self) -> Result<()>;
+}
+
+/// Content hash of a document: equal documents, equal hashes.
+pub fn document_hash(document: &Document) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(document).unwrap_or_default();
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// The Discord nonce for a change: deterministic, so a resend after a crash carries the
+/// same one, and within Discord's 25 characters.
+pub fn nonce_for(id: u64) -> String {
+    format!("pw{id}")
+}

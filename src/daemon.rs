@@ -1,29 +1,247 @@
-//! The daemon: fires each watch on its cron schedule, delivers the outbox between cycles,
-//! and stops cleanly on a shutdown signal. Every commit is one sled transaction, so
-//! stopping mid-cycle leaves nothing half-written: the interrupted watches simply run
-//! again at their next fire.
+//! The daemon: a scheduler fires each watch on its cron schedule, an outbox loop delivers
+//! what the cycles recorded, and a supervisor tells systemd how both are doing (READY,
+//! STATUS, WATCHDOG, STOPPING).
+//!
+//! Every commit is one sled transaction, so stopping mid-cycle leaves nothing half-written:
+//! the interrupted watches simply run again at their next fire. The outbox flushes the store
+//! before it sends, so nothing is posted that a crash could make the store forget (and so
+//! raise and post again).
+//!
+//! Watchdog pings mean "both loops are alive": a loop waiting for its next time is alive; a
+//! loop at work is alive while it makes progress (the scheduler's fetcher keeps sending
+//! requests, the outbox pass ends within its send timeouts). A hung loop stops the pings,
+//! and systemd restarts the service.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 use crate::cycle::Engine;
 use crate::error::Result;
 use crate::notify::Dispatcher;
 use crate::watchlist::Watch;
 
-/// Runs until `shutdown` resolves.
+/// How long a delivery in flight may run on after a stop is asked for, so an alert that was
+/// posted is also marked delivered.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// What the daemon tells its service manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    Ready,
+    Status(String),
+    Watchdog,
+    Stopping,
+}
+
+/// Where [`Notice`]s go: systemd's notify socket in production, a recorder in tests.
+pub trait Notifier: Send + Sync {
+    fn notify(&self, notice: &Notice);
+}
+
+/// Sends notices to `$NOTIFY_SOCKET`; does nothing outside systemd.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemdNotifier;
+
+impl Notifier for SystemdNotifier {
+    fn notify(&self, notice: &Notice) {
+        use sd_notify::NotifyState;
+        let state = match notice {
+            Notice::Ready => NotifyState::Ready,
+            Notice::Status(s) => NotifyState::Status(s),
+            Notice::Watchdog => NotifyState::Watchdog,
+            Notice::Stopping => NotifyState::Stopping,
+        };
+        let _ = sd_notify::notify(false, &[state]);
+    }
+}
+
+/// The daemon's state as the outside may watch it (tests wait on it; STATUS is made of it).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Watches known at the last look (configured and followed).
+    pub watches: usize,
+    /// Cycles completed since start.
+    pub cycles: u64,
+    /// Watches in the cycle under way, if one is.
+    pub checking: Option<usize>,
+    pub next_check: Option<DateTime<Utc>>,
+    /// An outbox pass is under way.
+    pub delivering: bool,
+    /// Number of cycles whose alerts a finished outbox pass has had the chance to send.
+    pub delivered_through: u64,
+    /// Alerts left waiting after the last pass.
+    pub queued: usize,
+    /// Delivery stopped by the sink (e.g. bad credentials), with its reason.
+    pub halted: Option<String>,
+    /// Which loop the supervisor found stuck, if any (watchdog pings withheld).
+    pub stuck: Option<String>,
+}
+
+impl Progress {
+    /// Nothing under way and every finished cycle's alerts offered to the sink.
+    pub fn settled(&self) -> bool {
+        self.checking.is_none() && !self.delivering && self.delivered_through >= self.cycles
+    }
+
+    /// The one-line STATUS systemd shows in `systemctl status`.
+    pub fn status_line(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(what) = &self.stuck {
+            parts.push(format!("STUCK: {what}"));
+        }
+        match self.checking {
+            Some(n) => parts.push(format!("checking {n} of {} watches", self.watches)),
+            None => parts.push(format!("watching {} watches", self.watches)),
+        }
+        if let Some(t) = self.next_check {
+            parts.push(format!("next check {}", t.format("%Y-%m-%d %H:%M:%S UTC")));
+        }
+        parts.push(format!(
+            "{} alert{} queued",
+            self.queued,
+            if self.queued == 1 { "" } else { "s" }
+        ));
+        if let Some(reason) = &self.halted {
+            parts.push(format!("delivery stopped: {reason}"));
+        }
+        parts.join("; ")
+    }
+}
+
+/// How the daemon reports and supervises itself.
+pub struct Options {
+    pub notifier: Arc<dyn Notifier>,
+    /// systemd's `WatchdogSec`; pings go out at half of it. `None`: no pings.
+    pub watchdog: Option<Duration>,
+    /// Receives every change of [`Progress`].
+    pub progress: watch::Sender<Progress>,
+}
+
+impl Options {
+    /// Notices to systemd, with the watchdog interval systemd gave (`WATCHDOG_USEC`).
+    pub fn from_env() -> Self {
+        let mut usec = 0;
+        let watchdog =
+            sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec));
+        Options {
+            notifier: Arc::new(SystemdNotifier),
+            watchdog,
+            progress: watch::channel(Progress::default()).0,
+        }
+    }
+}
+
+/// Runs until `shutdown` resolves, reporting to systemd when run under it.
 pub async fn run(
     engine: Engine,
     dispatcher: Dispatcher,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    tokio::pin!(shutdown);
+    run_with(engine, dispatcher, shutdown, Options::from_env()).await
+}
+
+/// [`run`] with the reporting and supervision chosen by the caller.
+pub async fn run_with(
+    engine: Engine,
+    dispatcher: Dispatcher,
+    shutdown: impl Future<Output = ()>,
+    options: Options,
+) -> Result<()> {
+    let shared = Shared {
+        progress: options.progress,
+        beats: Mutex::new(Beats::default()),
+        kick: Notify::new(),
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let limits = Limits::from_config(&engine);
+
+    options.notifier.notify(&Notice::Ready);
+    let scheduler = scheduler_loop(&engine, &shared);
+    let outbox = outbox_loop(&engine, &dispatcher, &shared, &limits, stop_rx);
+    let supervisor = supervise(&engine, &shared, &limits, &*options.notifier, options.watchdog);
+    tokio::pin!(scheduler, outbox, shutdown);
+
+    let result = tokio::select! {
+        r = &mut scheduler => r,
+        r = &mut outbox => r,
+        never = supervisor => match never {},
+        _ = &mut shutdown => Ok(()),
+    };
+    options.notifier.notify(&Notice::Stopping);
+    if result.is_ok() {
+        tracing::info!("stopping");
+        // The scheduler is simply dropped: a cycle cut short has committed whole watches
+        // only. A delivery in flight gets a moment to finish and be recorded.
+        let _ = stop_tx.send(true);
+        if tokio::time::timeout(STOP_GRACE, &mut outbox).await.is_err() {
+            tracing::warn!("delivery still under way at stop; unconfirmed alerts stay queued");
+        }
+    }
+    engine.store.flush()?;
+    tracing::info!("stopped");
+    result
+}
+
+struct Shared {
+    progress: watch::Sender<Progress>,
+    beats: Mutex<Beats>,
+    /// The scheduler wakes the outbox after every cycle.
+    kick: Notify,
+}
+
+impl Shared {
+    fn beats(&self) -> std::sync::MutexGuard<'_, Beats> {
+        self.beats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Real (monotonic) times the supervisor judges liveness by; the engine's clock may be a
+/// simulation, a hang is not.
+#[derive(Default)]
+struct Beats {
+    /// When the scheduler last showed progress in the cycle under way (None: idle).
+    cycle_progress: Option<Instant>,
+    requests_seen: u64,
+    /// When the outbox pass under way started, and how long it may take (None: idle).
+    pass: Option<(Instant, Duration)>,
+}
+
+/// How long work may go without progress before the supervisor calls it stuck.
+struct Limits {
+    /// Longest a working cycle may go without sending a request: one request's timeout
+    /// and a retry's wait, twice over, with room to spare.
+    cycle_stall: Duration,
+    /// An outbox pass may take a send timeout per alert it sends.
+    send_timeout: Duration,
+}
+
+impl Limits {
+    fn from_config(engine: &Engine) -> Self {
+        let f = &engine.config.fetch;
+        Limits {
+            cycle_stall: (f.connect_timeout + f.timeout + f.retry_max) * 2
+                + Duration::from_secs(60),
+            send_timeout: engine.config.discord.send_timeout,
+        }
+    }
+
+    fn pass_limit(&self, alerts: usize) -> Duration {
+        self.send_timeout
+            .saturating_mul(u32::try_from(alerts).unwrap_or(u32::MAX).saturating_add(1))
+            + Duration::from_secs(60)
+    }
+}
+
+/// Fires due watches, forever; returns only on a store error.
+async fn scheduler_loop(engine: &Engine, shared: &Shared) -> Result<()> {
     let clock = engine.clock.clone();
     let mut next_fire: HashMap<String, DateTime<Utc>> = HashMap::new();
-    notify_systemd(&[sd_notify::NotifyState::Ready]);
     loop {
         let now = clock.now();
         let watches = engine.all_watches()?;
@@ -31,7 +249,7 @@ pub async fn run(
         for w in &watches {
             let next = match next_fire.get(&w.id) {
                 Some(t) => *t,
-                None => first_fire(&engine, w, now)?,
+                None => first_fire(engine, w, now)?,
             };
             if next <= now {
                 due.push(w.clone());
@@ -42,14 +260,24 @@ pub async fn run(
         next_fire.retain(|id, _| watches.iter().any(|w| &w.id == id));
 
         if !due.is_empty() {
-            tracing::info!(watches = due.len(), "cycle starting");
-            tokio::select! {
-                report = engine.check(&due) => {
-                    let report = report?;
-                    tracing::info!(alerts = report.alerts.len(), failed = report.failures(), "cycle done");
-                }
-                _ = &mut shutdown => break,
+            shared.progress.send_modify(|p| {
+                p.watches = watches.len();
+                p.checking = Some(due.len());
+            });
+            {
+                let mut beats = shared.beats();
+                beats.cycle_progress = Some(Instant::now());
+                beats.requests_seen = engine.fetcher.requests_made();
             }
+            tracing::info!(watches = due.len(), "cycle starting");
+            let report = engine.check(&due).await;
+            shared.beats().cycle_progress = None;
+            let report = report?;
+            tracing::info!(
+                alerts = report.alerts.len(),
+                failed = report.failures(),
+                "cycle done"
+            );
             for w in &due {
                 let next = w.schedule.next_after(now, Some(now));
                 let mut state = engine.store.state(&w.id)?.unwrap_or_default();
@@ -60,14 +288,58 @@ pub async fn run(
                     next_fire.insert(w.id.clone(), next);
                 }
             }
+            // Durable before the outbox may send any of it.
             engine.store.flush()?;
         }
 
-        let drained = tokio::select! {
-            r = dispatcher.drain_once() => r,
-            _ = &mut shutdown => break,
+        let wake = next_fire.values().copied().min();
+        shared.progress.send_modify(|p| {
+            p.watches = watches.len();
+            if p.checking.take().is_some() {
+                p.cycles += 1;
+            }
+            p.next_check = wake;
+        });
+        if !due.is_empty() {
+            shared.kick.notify_one();
+        }
+        match wake {
+            Some(wake) => clock.sleep_until(wake).await,
+            // Nothing scheduled at all (no watches): idle until stopped.
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// Delivers the outbox after every cycle and when retries fall due; returns on a stop
+/// request (between passes) or never.
+async fn outbox_loop(
+    engine: &Engine,
+    dispatcher: &Dispatcher,
+    shared: &Shared,
+    limits: &Limits,
+    mut stop: watch::Receiver<bool>,
+) -> Result<()> {
+    let clock = engine.clock.clone();
+    loop {
+        let cycles_seen = shared.progress.borrow().cycles;
+        let pending = match engine.store.outbox() {
+            Ok(entries) => entries.iter().filter(|e| e.dead.is_none()).count(),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the outbox");
+                0
+            }
         };
-        let retry_at = match drained {
+        shared.beats().pass = Some((Instant::now(), limits.pass_limit(pending)));
+        shared.progress.send_modify(|p| p.delivering = true);
+        // Whatever a cycle committed must survive a crash before it is posted.
+        let drained = match engine.store.flush() {
+            Ok(()) => dispatcher.drain_once().await,
+            Err(e) => Err(e),
+        };
+        shared.beats().pass = None;
+
+        let retry_at = match &drained {
             Ok(r) => {
                 if let Some(reason) = &r.halted {
                     tracing::error!(reason = %reason, "delivery stopped; alerts stay queued");
@@ -76,26 +348,111 @@ pub async fn run(
             }
             Err(e) => {
                 tracing::error!(error = %e, "delivery failed; alerts stay queued");
-                None
+                // Try again in a while rather than only after the next cycle.
+                Some(clock.now() + chrono::Duration::from_std(dispatcher.retry_max).unwrap_or_default())
             }
         };
-        notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+        shared.progress.send_modify(|p| {
+            p.delivering = false;
+            p.delivered_through = p.delivered_through.max(cycles_seen);
+            if let Ok(r) = &drained {
+                p.queued = r.waiting;
+                p.halted = r.halted.clone();
+            }
+        });
 
-        let wake = next_fire.values().copied().chain(retry_at).min();
-        let Some(wake) = wake else {
-            // Nothing scheduled at all (no watches): wait for the signal.
-            shutdown.await;
-            break;
+        let retry = async {
+            match retry_at {
+                Some(t) => clock.sleep_until(t).await,
+                None => std::future::pending().await,
+            }
         };
         tokio::select! {
-            _ = clock.sleep_until(wake) => {}
-            _ = &mut shutdown => break,
+            _ = shared.kick.notified() => {}
+            _ = retry => {}
+            _ = stop.wait_for(|stop| *stop) => return Ok(()),
         }
     }
-    notify_systemd(&[sd_notify::NotifyState::Stopping]);
-    engine.store.flush()?;
-    tracing::info!("stopped");
-    Ok(())
+}
+
+/// Sends STATUS on every change and, when systemd wants them, watchdog pings while both
+/// loops are alive. Never returns.
+async fn supervise(
+    engine: &Engine,
+    shared: &Shared,
+    limits: &Limits,
+    notifier: &dyn Notifier,
+    watchdog: Option<Duration>,
+) -> std::convert::Infallible {
+    let mut changes = shared.progress.subscribe();
+    let mut ticker = watchdog.map(|w| {
+        let mut t = tokio::time::interval((w / 2).max(Duration::from_millis(10)));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let mut last_status = String::new();
+    loop {
+        let status = changes.borrow_and_update().status_line();
+        if status != last_status {
+            notifier.notify(&Notice::Status(status.clone()));
+            last_status = status;
+        }
+        let tick = async {
+            match ticker.as_mut() {
+                Some(t) => {
+                    t.tick().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    // Every sender gone cannot happen while `shared` lives; idle anyway.
+                    std::future::pending::<()>().await;
+                }
+            }
+            _ = tick => {
+                let stuck = stuck_loop(engine, shared, limits);
+                if stuck.is_none() {
+                    notifier.notify(&Notice::Watchdog);
+                }
+                if shared.progress.borrow().stuck != stuck {
+                    if let Some(what) = &stuck {
+                        tracing::error!(loop_ = %what, "no progress; withholding watchdog pings so systemd restarts the service");
+                    }
+                    shared.progress.send_modify(|p| p.stuck = stuck);
+                }
+            }
+        }
+    }
+}
+
+/// Which loop, if any, has gone too long without progress.
+fn stuck_loop(engine: &Engine, shared: &Shared, limits: &Limits) -> Option<String> {
+    let now = Instant::now();
+    let mut beats = shared.beats();
+    if let Some(since) = beats.cycle_progress {
+        let requests = engine.fetcher.requests_made();
+        if requests != beats.requests_seen {
+            beats.requests_seen = requests;
+            beats.cycle_progress = Some(now);
+        } else if now - since > limits.cycle_stall {
+            return Some(format!(
+                "scheduler: a cycle has sent no request for {}s",
+                (now - since).as_secs()
+            ));
+        }
+    }
+    if let Some((since, limit)) = beats.pass {
+        if now - since > limit {
+            return Some(format!(
+                "outbox: a delivery pass has run for {}s",
+                (now - since).as_secs()
+            ));
+        }
+    }
+    None
 }
 
 /// When a watch first fires after start: now if it has never run or missed a fire while
@@ -111,9 +468,4 @@ fn first_fire(engine: &Engine, w: &Watch, now: DateTime<Utc>) -> Result<DateTime
             None => DateTime::<Utc>::MAX_UTC,
         },
     })
-}
-
-fn notify_systemd(states: &[sd_notify::NotifyState]) {
-    // Outside systemd NOTIFY_SOCKET is unset and this does nothing.
-    let _ = sd_notify::notify(false, states);
 }

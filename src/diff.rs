@@ -49,15 +49,15 @@ impl Changes {
 
 /// Line-level diff of two texts, with word-level detail for replaced lines.
 pub fn diff(old: &str, new: &str) -> Changes {
+    // A last line without its newline would otherwise differ from the same line with one.
+    let (old, new) = (with_newline(old), with_newline(new));
+    let (old, new) = (old.as_ref(), new.as_ref());
     let deadline = Instant::now() + DEADLINE;
     let d = TextDiff::configure()
         .algorithm(similar::Algorithm::Patience)
         .deadline(deadline)
         .diff_lines(old, new);
-    let mut c = Changes {
-        percent: ((1.0 - d.ratio()) * 100.0).round() as u32,
-        ..Changes::default()
-    };
+    let mut c = Changes::default();
     for change in d.iter_all_changes() {
         let line = change.value().trim_end_matches('\n').to_string();
         match change.tag() {
@@ -72,6 +72,11 @@ pub fn diff(old: &str, new: &str) -> Changes {
             ChangeTag::Equal => {}
         }
     }
+    // Share of characters in changed lines, of both texts together: a one-line edit to a
+    // long page is a small change, a rewritten page a large one.
+    let changed: usize = c.added_lines.iter().chain(&c.removed_lines).map(|l| l.len() + 1).sum();
+    let total = (old.len() + new.len()).max(1);
+    c.percent = ((changed * 100) as f64 / total as f64).round() as u32;
     c.unified = d
         .unified_diff()
         .context_radius(CONTEXT)
@@ -95,6 +100,14 @@ pub fn diff(old: &str, new: &str) -> Changes {
         }
     }
     c
+}
+
+fn with_newline(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_empty() || s.ends_with('\n') {
+        s.into()
+    } else {
+        format!("{s}\n").into()
+    }
 }
 
 /// Runs of changed words between two versions of one line.

@@ -22,6 +22,7 @@ pub struct SledStore {
     outbox: sled::Tree,
     state: sled::Tree,
     follows: sled::Tree,
+    meta: sled::Tree,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -61,6 +62,7 @@ impl SledStore {
             outbox: db.open_tree("outbox")?,
             state: db.open_tree("state")?,
             follows: db.open_tree("follows")?,
+            meta: db.open_tree("meta")?,
             db,
         })
     }
@@ -111,14 +113,22 @@ fn abort(e: Error) -> ConflictableTransactionError<Error> {
 }
 
 /// Inserts a change and its outbox entry inside a transaction; returns the id.
+const NEXT_CHANGE_ID: &[u8] = b"next_change_id";
+
 fn insert_change(
     changes: &TransactionalTree,
     outbox: &TransactionalTree,
+    meta: &TransactionalTree,
     change: &NewChange,
 ) -> TxResult<u64> {
-    // generate_id is transactional here, and ids only grow: history and outbox order
+    // Our own counter rather than sled's generate_id (which jumps by a million after each
+    // restart): ids stay short for `show 42`, and only grow, so history and outbox order
     // follow detection order.
-    let id = changes.generate_id()? + 1;
+    let id = meta
+        .get(NEXT_CHANGE_ID)?
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map_or(1, u64::from_be_bytes);
+    meta.insert(NEXT_CHANGE_ID, &(id + 1).to_be_bytes())?;
     let mut alert = change.alert.clone();
     alert.id = id;
     let channel = alert.channel;
@@ -152,8 +162,9 @@ impl Store for SledStore {
             &self.outbox,
             &self.state,
             &self.follows,
+            &self.meta,
         )
-            .transaction(|(versions, heads, changes, outbox, state, follows)| {
+            .transaction(|(versions, heads, changes, outbox, state, follows, meta)| {
                 let mut committed = Committed::default();
                 if let (Some(doc), Some(hash)) = (&c.document, &new_hash) {
                     let head: Option<Head> = heads
@@ -190,7 +201,7 @@ impl Store for SledStore {
                     }
                     committed
                         .change_ids
-                        .push(insert_change(changes, outbox, &change)?);
+                        .push(insert_change(changes, outbox, meta, &change)?);
                 }
                 for f in &c.follows {
                     follows.insert(f.target.id.as_bytes(), encode(f).map_err(abort)?)?;
@@ -302,8 +313,8 @@ impl Store for SledStore {
     }
 
     fn record_alert(&self, change: NewChange) -> Result<u64> {
-        let id = (&self.changes, &self.outbox)
-            .transaction(|(changes, outbox)| insert_change(changes, outbox, &change))?;
+        let id = (&self.changes, &self.outbox, &self.meta)
+            .transaction(|(changes, outbox, meta)| insert_change(changes, outbox, meta, &change))?;
         Ok(id)
     }
 

@@ -1,0 +1,110 @@
+//! Shared test helpers: a temp project (config, watchlists, data dir) and the binary
+//! run against it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A throwaway policywatch setup: `policywatch.toml`, `watchlists/`, `data/`.
+pub struct Project {
+    pub dir: TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir(dir.path().join("watchlists")).unwrap();
+        let p = Project { dir };
+        // Fast, polite-enough defaults for loopback servers.
+        p.config("");
+        p
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+
+    /// Writes `policywatch.toml`: test defaults (no delays) plus `extra` TOML.
+    pub fn config(&self, extra: &str) {
+        let base = "[fetch]\nper_host_interval_secs = 0.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ntimeout_secs = 5.0\n";
+        let text = if extra.contains("[fetch]") {
+            extra.to_string()
+        } else {
+            format!("{base}{extra}")
+        };
+        std::fs::write(self.path().join("policywatch.toml"), text).unwrap();
+    }
+
+    pub fn watchlist(&self, name: &str, text: &str) {
+        std::fs::write(self.path().join("watchlists").join(name), text).unwrap();
+    }
+
+    /// The binary, pointed at this project, with no Discord token from the environment.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("policywatch").unwrap();
+        c.current_dir(self.path())
+            .env_remove("POLICYWATCH_DISCORD_TOKEN")
+            .env_remove("CREDENTIALS_DIRECTORY")
+            .env("POLICYWATCH_LOG", "warn")
+            .args([
+                "--config",
+                "policywatch.toml",
+                "--watchlists",
+                "watchlists",
+                "--data",
+                "data",
+            ]);
+        c
+    }
+
+    /// Runs `check --format json`, expects success, returns the alerts printed.
+    pub fn check_json(&self) -> Vec<Value> {
+        let out = self
+            .cmd()
+            .args(["check", "--format", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "check failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json_lines(&out.stdout)
+    }
+
+    /// Runs a command, expects success, returns stdout.
+    pub fn stdout(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+}
+
+pub fn json_lines(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+/// Reads a fixture from `tests/fixtures`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}

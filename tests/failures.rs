@@ -1,0 +1,115 @@
+//! A watch whose source misbehaves is reported in `status` with its error and failure
+//! count; the other watches in the cycle complete and the store stays readable.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Project;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_broken_source_is_reported_and_the_others_complete() {
+    let server = MockServer::start().await;
+    let ok_page = "<html><body><p>Fine.</p></body></html>";
+    Mock::given(path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(ok_page.as_bytes().to_vec(), "text/html"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/500"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    Mock::given(path("/slow"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(30)))
+        .mount(&server)
+        .await;
+    Mock::given(path("/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(vec![b'a'; 64 * 1024], "text/html"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/pdf"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(b"%PDF-1.7".to_vec(), "application/pdf"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/feed"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(b"<rss><channel><item>".to_vec(), "application/rss+xml"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/latin"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(b"<p>caf\xe9</p>".to_vec(), "text/html; charset=utf-8"))
+        .mount(&server)
+        .await;
+
+    let p = Project::new();
+    p.config("[fetch]\nper_host_interval_secs = 0.0\nretries = 1\nretry_base_secs = 0.01\nretry_max_secs = 0.02\ntimeout_secs = 1.0\nmax_body_bytes = 32768\n");
+    let u = server.uri();
+    p.watchlist(
+        "team.toml",
+        &format!(
+            r#"name = "t"
+[[watch]]
+id = "ok"
+kind = "page"
+url = "{u}/ok"
+[[watch]]
+id = "server-error"
+kind = "page"
+url = "{u}/500"
+[[watch]]
+id = "timeout"
+kind = "page"
+url = "{u}/slow"
+[[watch]]
+id = "oversized"
+kind = "page"
+url = "{u}/big"
+[[watch]]
+id = "not-html"
+kind = "page"
+url = "{u}/pdf"
+[[watch]]
+id = "bad-feed"
+kind = "feed"
+url = "{u}/feed"
+[[watch]]
+id = "bad-utf8"
+kind = "page"
+url = "{u}/latin"
+"#
+        ),
+    );
+    for round in 1..=2 {
+        let out = p.cmd().args(["check", "--format", "json"]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "watch failures do not fail the cycle");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("7 watches") && stderr.contains("6 failed"), "round {round}: {stderr}");
+    }
+
+    let status = p.stdout(&["status", "--format", "json"]);
+    let rows = common::json_lines(status.as_bytes());
+    let row = |id: &str| rows.iter().find(|r| r["watch"] == id).unwrap_or_else(|| panic!("{id} in {status}"));
+    assert_eq!(row("ok")["consecutive_failures"], 0);
+    assert_eq!(row("ok")["versions"], 1, "the healthy watch stored its baseline");
+    let expect = [
+        ("server-error", "HTTP 500"),
+        ("timeout", "timed out"),
+        ("oversized", "limit"),
+        ("not-html", "expected an HTML page, got content type `application/pdf`"),
+        ("bad-feed", "not a valid RSS, Atom or JSON feed"),
+        ("bad-utf8", "invalid UTF-8"),
+    ];
+    for (id, reason) in expect {
+        let r = row(id);
+        assert_eq!(r["consecutive_failures"], 2, "{id}: {r}");
+        let err = r["last_error"].as_str().unwrap_or_default();
+        assert!(err.contains(reason), "{id}: expected “{reason}” in “{err}”");
+        assert!(err.contains(&u), "{id}: the error names the URL: {err}");
+        assert_eq!(r["versions"], 0);
+    }
+    let text = p.stdout(&["status"]);
+    assert!(text.contains("server-error [page]: FAILING (2 in a row): "), "{text}");
+    // The store is still readable after all that.
+    assert_eq!(p.stdout(&["export"]).lines().count(), 1);
+}

@@ -1,0 +1,198 @@
+//! `page` watches end to end: baseline, one alert per real change, silence for noise.
+
+mod common;
+
+use common::{fixture, Project};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The commissioner's home page as HTML, with a view counter and a "last updated" box that
+/// change on every visit and must be ignored.
+fn page(extra_paragraph: &str, views: u32, updated: &str, indent: &str) -> String {
+    let text = String::from_utf8(fixture("pages/iasc-commissioner-homepage.txt")).unwrap();
+    let mut html = String::from("<!doctype html><html><head><title>Independent Anti-Slavery Commissioner</title>\n<script>var t = Date.now();</script></head><body>\n<nav><a href=\"/\">Home</a></nav>\n<main>\n");
+    for (i, para) in text
+        .split("\n\n")
+        .filter(|p| !p.trim().is_empty())
+        .take(8)
+        .enumerate()
+    {
+        if i == 0 {
+            html.push_str(&format!(
+                "{indent}<h1>{}</h1>\n",
+                para.lines().next().unwrap()
+            ));
+        } else {
+            html.push_str(&format!("{indent}<p>{}</p>\n", para.trim()));
+        }
+    }
+    if !extra_paragraph.is_empty() {
+        html.push_str(&format!("<p>{extra_paragraph}</p>\n"));
+    }
+    html.push_str(&format!("<div class=\"updated\">Last updated {updated}</div>\n<p>Page views: {views}</p>\n</main>\n<footer>© Crown copyright</footer></body></html>"));
+    html
+}
+
+async fn serve(server: &MockServer, html: String) {
+    server.reset().await;
+    Mock::given(method("GET"))
+        .and(path("/home"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(html.into_bytes(), "text/html; charset=utf-8"),
+        )
+        .mount(server)
+        .await;
+}
+
+fn project(server: &MockServer) -> Project {
+    let p = Project::new();
+    p.watchlist(
+        "team.toml",
+        &format!(
+            r#"name = "anti-slavery"
+schedule = "0 0 * * * *"
+keywords = ["National Referral Mechanism", "modern slavery", "Home Office"]
+
+[[watch]]
+id = "iasc-home"
+kind = "page"
+url = "{}/home"
+select = "main"
+ignore_selectors = [".updated"]
+ignore = ['Page views: \d+']
+"#,
+            server.uri()
+        ),
+    );
+    p
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn first_check_is_a_baseline_then_one_alert_per_change_then_silence() {
+    let server = MockServer::start().await;
+    let p = project(&server);
+    serve(&server, page("", 10, "1 May", "")).await;
+    assert_eq!(
+        p.check_json(),
+        Vec::<serde_json::Value>::new(),
+        "baseline alerts nothing"
+    );
+
+    let added =
+        "The Home Office will consult on changes to the National Referral Mechanism in 2027.";
+    serve(&server, page(added, 11, "2 May", "")).await;
+    let alerts = p.check_json();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let a = &alerts[0];
+    assert_eq!(a["event"], "page.changed");
+    assert_eq!(a["watch"], "iasc-home");
+    assert_eq!(a["title"], "Independent Anti-Slavery Commissioner");
+    assert_eq!(a["url"], format!("{}/home", server.uri()));
+    assert!(
+        a["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Text changed: +1 −0 line"),
+        "{a:#}"
+    );
+    assert!(
+        a["diff"].as_str().unwrap().contains(&format!("+{added}")),
+        "{}",
+        a["diff"]
+    );
+    assert_eq!(
+        a["keywords"],
+        serde_json::json!(["National Referral Mechanism", "Home Office"])
+    );
+    assert!(a["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n.as_str().unwrap().contains(added)));
+    for field in ["id", "detected_at", "annotations", "diff", "summary"] {
+        assert!(!a[field].is_null(), "missing {field}");
+    }
+    chrono::DateTime::parse_from_rfc3339(a["detected_at"].as_str().unwrap()).expect("RFC 3339");
+
+    assert!(
+        p.check_json().is_empty(),
+        "an unchanged page alerts nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whitespace_ignored_regions_and_ignored_patterns_alert_nothing() {
+    let server = MockServer::start().await;
+    let p = project(&server);
+    serve(&server, page("", 10, "1 May", "")).await;
+    assert!(p.check_json().is_empty());
+
+    // Re-indented markup, a new view count, a new "last updated" date, outside-`select`
+    // navigation: none of it is the text the team watches.
+    let mut noisy = page("", 99_999, "30 June", "      ");
+    noisy = noisy.replace(
+        "<nav><a href=\"/\">Home</a></nav>",
+        "<nav><a href=\"/\">Start</a></nav>",
+    );
+    noisy = noisy.replace(". ", ".   \n  ");
+    serve(&server, noisy).await;
+    assert!(p.check_json().is_empty(), "noise must not alert");
+
+    let versions = p.stdout(&["export"]);
+    assert_eq!(
+        versions.lines().count(),
+        1,
+        "no new version for noise: {versions}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn links_mode_reports_a_new_pdf_with_its_text() {
+    let server = MockServer::start().await;
+    let p = Project::new();
+    p.watchlist(
+        "team.toml",
+        &format!(
+            r#"name = "anti-slavery"
+keywords = ["annual report"]
+
+[[watch]]
+id = "iasc-publications"
+kind = "page"
+url = "{}/publications"
+mode = "links"
+select = "main"
+"#,
+            server.uri()
+        ),
+    );
+    let list = |extra: &str| {
+        format!("<html><body><main><ul><li><a href=\"/files/strategy.pdf\">Strategic plan 2022-2024</a></li>{extra}</ul></main></body></html>")
+    };
+    let serve_list = |html: String| {
+        let server = &server;
+        async move {
+            server.reset().await;
+            Mock::given(path("/publications"))
+                .respond_with(
+                    ResponseTemplate::new(200).set_body_raw(html.into_bytes(), "text/html"),
+                )
+                .mount(server)
+                .await;
+        }
+    };
+    serve_list(list("")).await;
+    assert!(p.check_json().is_empty());
+    serve_list(list(
+        "<li><a href=\"files/annual-report-2026.pdf\">Annual Report 2025-26 (PDF)</a></li>",
+    ))
+    .await;
+    let alerts = p.check_json();
+    assert_eq!(alerts.len(), 1);
+    let a = &alerts[0];
+    assert_eq!(a["event"], "page.links_changed");
+    assert_eq!(a["summary"], "1 link added: “Annual Report 2025-26 (PDF)”");
+    let pdf = format!("{}/files/annual-report-2026.pdf", server.uri());
+    assert!(a["diff"].as_str().unwrap().contains(&pdf), "{}", a["diff"]);
+    assert_eq!(a["keywords"], serde_json::json!(["annual report"]));
+}

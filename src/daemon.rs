@@ -164,7 +164,13 @@ pub async fn run_with(
     options.notifier.notify(&Notice::Ready);
     let scheduler = scheduler_loop(&engine, &shared);
     let outbox = outbox_loop(&engine, &dispatcher, &shared, &limits, stop_rx);
-    let supervisor = supervise(&engine, &shared, &limits, &*options.notifier, options.watchdog);
+    let supervisor = supervise(
+        &engine,
+        &shared,
+        &limits,
+        &*options.notifier,
+        options.watchdog,
+    );
     tokio::pin!(scheduler, outbox, shutdown);
 
     let result = tokio::select! {
@@ -349,7 +355,10 @@ async fn outbox_loop(
             Err(e) => {
                 tracing::error!(error = %e, "delivery failed; alerts stay queued");
                 // Try again in a while rather than only after the next cycle.
-                Some(clock.now() + chrono::Duration::from_std(dispatcher.retry_max).unwrap_or_default())
+                Some(
+                    clock.now()
+                        + chrono::Duration::from_std(dispatcher.retry_max).unwrap_or_default(),
+                )
             }
         };
         shared.progress.send_modify(|p| {

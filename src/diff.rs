@@ -74,7 +74,12 @@ pub fn diff(old: &str, new: &str) -> Changes {
     }
     // Share of characters in changed lines, of both texts together: a one-line edit to a
     // long page is a small change, a rewritten page a large one.
-    let changed: usize = c.added_lines.iter().chain(&c.removed_lines).map(|l| l.len() + 1).sum();
+    let changed: usize = c
+        .added_lines
+        .iter()
+        .chain(&c.removed_lines)
+        .map(|l| l.len() + 1)
+        .sum();
     let total = (old.len() + new.len()).max(1);
     c.percent = ((changed * 100) as f64 / total as f64).round() as u32;
     c.unified = d

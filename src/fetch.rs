@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{self, HeaderMap};
@@ -116,12 +116,15 @@ const SNIFF_BYTES: usize = 1024;
 /// Entries in the per-host map before stale ones are dropped.
 const HOST_MAP_PRUNE: usize = 1024;
 
+type HostSlot = Arc<tokio::sync::Mutex<Option<Instant>>>;
+
 pub struct Fetcher {
     client: reqwest::Client,
     settings: FetchSettings,
     permits: Semaphore,
-    /// Per host (`host:port`): the earliest instant the next request may start.
-    next_start: Mutex<HashMap<String, Instant>>,
+    /// Per host (`host:port`): when the last request to it started. The async lock queues
+    /// callers for that host.
+    last_start: Mutex<HashMap<String, HostSlot>>,
     requests: AtomicU64,
 }
 
@@ -175,7 +178,7 @@ impl Fetcher {
             client,
             settings: settings.clone(),
             permits: Semaphore::new(settings.concurrency.max(1)),
-            next_start: Mutex::new(HashMap::new()),
+            last_start: Mutex::new(HashMap::new()),
             requests: AtomicU64::new(0),
         })
     }
@@ -378,7 +381,10 @@ impl Fetcher {
                     }))
                 }
                 Ok(Err(e)) => {
-                    let what = if e.is_decode() {
+                    // reqwest calls every body error a decode error; only one that did not
+                    // come from the connection is about decompression.
+                    let chain = error_chain(&e);
+                    let what = if e.is_decode() && !chain.contains("from connection") {
                         "could not decompress the body"
                     } else {
                         "failed reading the body"
@@ -386,7 +392,7 @@ impl Fetcher {
                     return Err(AttemptError {
                         error: FetchError::Failed {
                             url: asked.into(),
-                            reason: format!("{what}: {}", error_chain(&e)),
+                            reason: format!("{what}: {chain}"),
                         },
                         retry: e.is_timeout(),
                         retry_after: None,
@@ -482,8 +488,9 @@ impl Fetcher {
         })
     }
 
-    /// Waits until a request to `url`'s host may start, and books that start. Returns the
-    /// time spent waiting.
+    /// Waits until a request to `url`'s host may start: at least `per_host_interval` after
+    /// the previous one to that host actually started. Callers queue in order (the per-host
+    /// lock is fair). Returns the time spent waiting.
     async fn wait_for_host(&self, url: &Url) -> Duration {
         let interval = self.settings.per_host_interval;
         if interval.is_zero() {
@@ -494,23 +501,32 @@ impl Fetcher {
             url.host_str().unwrap_or(""),
             url.port_or_known_default().unwrap_or(0)
         );
-        let now = Instant::now();
-        let start = {
+        let began = Instant::now();
+        let slot = {
             let mut map = self
-                .next_start
+                .last_start
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             if map.len() > HOST_MAP_PRUNE {
-                map.retain(|_, next| *next > now);
+                // Nobody is waiting on these, and their interval has passed.
+                map.retain(|_, slot| {
+                    Arc::strong_count(slot) > 1
+                        || slot
+                            .try_lock()
+                            .map_or(true, |last| last.is_some_and(|t| began - t < interval))
+                });
             }
-            let start = map.get(&key).copied().unwrap_or(now).max(now);
-            map.insert(key, start + interval);
-            start
+            map.entry(key).or_default().clone()
         };
-        if start > now {
-            tokio::time::sleep_until(start).await;
+        let mut last = slot.lock().await;
+        if let Some(ready) = last.map(|t| t + interval) {
+            if ready > Instant::now() {
+                tokio::time::sleep_until(ready).await;
+            }
         }
-        start - now
+        let now = Instant::now();
+        *last = Some(now);
+        now - began
     }
 }
 
@@ -638,9 +654,14 @@ fn error_chain(e: &(dyn StdError + 'static)) -> String {
     let mut next = Some(e);
     while let Some(err) = next {
         let msg = err.to_string();
-        // reqwest's top-level "error sending request for url (...)" repeats the URL the
-        // message already starts with; its sources say what went wrong.
-        let noise = msg.starts_with("error sending request") && err.source().is_some();
+        // Wrappers that say nothing their sources do not: reqwest's "error sending request
+        // for url (...)" repeats the URL the message starts with; hyper-util's
+        // "client error (Connect)" and reqwest's "error decoding response body" only name
+        // the stage.
+        let noise = err.source().is_some()
+            && (msg.starts_with("error sending request")
+                || msg.starts_with("client error (")
+                || msg == "error decoding response body");
         if !noise && !parts.iter().any(|p| p.contains(&msg)) {
             parts.push(msg);
         }

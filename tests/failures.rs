@@ -14,7 +14,9 @@ async fn each_broken_source_is_reported_and_the_others_complete() {
     let server = MockServer::start().await;
     let ok_page = "<html><body><p>Fine.</p></body></html>";
     Mock::given(path("/ok"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(ok_page.as_bytes().to_vec(), "text/html"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(ok_page.as_bytes().to_vec(), "text/html"),
+        )
         .mount(&server)
         .await;
     Mock::given(path("/500"))
@@ -30,15 +32,23 @@ async fn each_broken_source_is_reported_and_the_others_complete() {
         .mount(&server)
         .await;
     Mock::given(path("/pdf"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(b"%PDF-1.7".to_vec(), "application/pdf"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(b"%PDF-1.7".to_vec(), "application/pdf"),
+        )
         .mount(&server)
         .await;
     Mock::given(path("/feed"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(b"<rss><channel><item>".to_vec(), "application/rss+xml"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(b"<rss><channel><item>".to_vec(), "application/rss+xml"),
+        )
         .mount(&server)
         .await;
     Mock::given(path("/latin"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(b"<p>caf\xe9</p>".to_vec(), "text/html; charset=utf-8"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(b"<p>caf\xe9</p>".to_vec(), "text/html; charset=utf-8"),
+        )
         .mount(&server)
         .await;
 
@@ -81,22 +91,44 @@ url = "{u}/latin"
         ),
     );
     for round in 1..=2 {
-        let out = p.cmd().args(["check", "--format", "json"]).output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "watch failures do not fail the cycle");
+        let out = p
+            .cmd()
+            .args(["check", "--format", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "watch failures do not fail the cycle"
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("7 watches") && stderr.contains("6 failed"), "round {round}: {stderr}");
+        assert!(
+            stderr.contains("7 watches") && stderr.contains("6 failed"),
+            "round {round}: {stderr}"
+        );
     }
 
     let status = p.stdout(&["status", "--format", "json"]);
     let rows = common::json_lines(status.as_bytes());
-    let row = |id: &str| rows.iter().find(|r| r["watch"] == id).unwrap_or_else(|| panic!("{id} in {status}"));
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r["watch"] == id)
+            .unwrap_or_else(|| panic!("{id} in {status}"))
+    };
     assert_eq!(row("ok")["consecutive_failures"], 0);
-    assert_eq!(row("ok")["versions"], 1, "the healthy watch stored its baseline");
+    assert_eq!(
+        row("ok")["versions"],
+        1,
+        "the healthy watch stored its baseline"
+    );
     let expect = [
         ("server-error", "HTTP 500"),
         ("timeout", "timed out"),
         ("oversized", "limit"),
-        ("not-html", "expected an HTML page, got content type `application/pdf`"),
+        (
+            "not-html",
+            "expected an HTML page, got content type `application/pdf`",
+        ),
         ("bad-feed", "not a valid RSS, Atom or JSON feed"),
         ("bad-utf8", "invalid UTF-8"),
     ];
@@ -109,7 +141,10 @@ url = "{u}/latin"
         assert_eq!(r["versions"], 0);
     }
     let text = p.stdout(&["status"]);
-    assert!(text.contains("server-error [page]: FAILING (2 in a row): "), "{text}");
+    assert!(
+        text.contains("server-error [page]: FAILING (2 in a row): "),
+        "{text}"
+    );
     // The store is still readable after all that.
     assert_eq!(p.stdout(&["export"]).lines().count(), 1);
 }

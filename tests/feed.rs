@@ -10,7 +10,11 @@ fn rss(items: &[(&str, &str, &str)]) -> String {
     let items: String = items
         .iter()
         .map(|(guid, title, desc)| {
-            let guid = if guid.is_empty() { String::new() } else { format!("<guid>{guid}</guid>") };
+            let guid = if guid.is_empty() {
+                String::new()
+            } else {
+                format!("<guid>{guid}</guid>")
+            };
             format!("<item>{guid}<title>{title}</title><description>{desc}</description></item>")
         })
         .collect();
@@ -20,7 +24,9 @@ fn rss(items: &[(&str, &str, &str)]) -> String {
 async fn serve(server: &MockServer, body: String) {
     server.reset().await;
     Mock::given(path("/feed.xml"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/rss+xml"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(body.into_bytes(), "application/rss+xml"),
+        )
         .mount(server)
         .await;
 }
@@ -34,20 +40,33 @@ async fn new_and_changed_entries_alert_once_each() {
         &format!("name = \"t\"\nkeywords = [\"modern slavery\"]\n[[watch]]\nid = \"news\"\nkind = \"feed\"\nurl = \"{}/feed.xml\"\n", server.uri()),
     );
     // The second item has neither guid nor link: its identity must still be stable.
-    let base = [("a1", "Annual report", "Published today."), ("", "Letter to the Home Secretary", "On NRM delays.")];
+    let base = [
+        ("a1", "Annual report", "Published today."),
+        ("", "Letter to the Home Secretary", "On NRM delays."),
+    ];
     serve(&server, rss(&base)).await;
     assert!(p.check_json().is_empty());
     serve(&server, rss(&base)).await;
-    assert!(p.check_json().is_empty(), "re-parsing the same feed finds nothing new");
+    assert!(
+        p.check_json().is_empty(),
+        "re-parsing the same feed finds nothing new"
+    );
 
-    let mut next = vec![("b2", "Modern slavery statement guidance", "Tackling modern slavery in supply chains.")];
+    let mut next = vec![(
+        "b2",
+        "Modern slavery statement guidance",
+        "Tackling modern slavery in supply chains.",
+    )];
     next.extend(base);
     serve(&server, rss(&next)).await;
     let alerts = p.check_json();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0]["event"], "feed.new_entry");
     assert_eq!(alerts[0]["title"], "Modern slavery statement guidance");
-    assert_eq!(alerts[0]["summary"], "New in IASC news: Modern slavery statement guidance");
+    assert_eq!(
+        alerts[0]["summary"],
+        "New in IASC news: Modern slavery statement guidance"
+    );
     assert_eq!(alerts[0]["keywords"], serde_json::json!(["modern slavery"]));
 
     next[1].2 = "Published today. Corrected figures.";
@@ -55,5 +74,8 @@ async fn new_and_changed_entries_alert_once_each() {
     let alerts = p.check_json();
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     assert_eq!(alerts[0]["event"], "feed.changed_entry");
-    assert!(alerts[0]["diff"].as_str().unwrap().contains("+Published today. Corrected figures."));
+    assert!(alerts[0]["diff"]
+        .as_str()
+        .unwrap()
+        .contains("+Published today. Corrected figures."));
 }

@@ -80,7 +80,10 @@ async fn fetch_err(s: &FetchSettings, url: &Url, within: Duration) -> Outcome {
         Err(e) => e,
     };
     let message = error.to_string();
-    eprintln!("{message} [{elapsed:?}, peak memory +{} KiB]", growth / 1024);
+    eprintln!(
+        "{message} [{elapsed:?}, peak memory +{} KiB]",
+        growth / 1024
+    );
     assert!(
         message.starts_with(url.as_str()),
         "message should start with the URL: {message}"
@@ -149,9 +152,8 @@ async fn announced_one_gib_body_is_refused_before_reading() {
     .await;
     let out = fetch_err(&settings(), &server.url("/huge"), Duration::from_secs(2)).await;
     assert!(
-        out.message.ends_with(
-            "body larger than 4 MiB limit (Content-Length: 1073741824 bytes)"
-        ),
+        out.message
+            .ends_with("body larger than 4 MiB limit (Content-Length: 1073741824 bytes)"),
         "{}",
         out.message
     );
@@ -207,10 +209,7 @@ async fn gzip_bomb_stops_at_the_cap() {
             respond(
                 &mut stream,
                 "200 OK",
-                &[
-                    ("Content-Type", "text/html"),
-                    ("Content-Encoding", "gzip"),
-                ],
+                &[("Content-Type", "text/html"), ("Content-Encoding", "gzip")],
                 &bomb,
             )
             .await;
@@ -293,13 +292,22 @@ async fn body_at_one_byte_a_second_times_out() {
         "{}",
         out.message
     );
-    assert!(out.elapsed >= Duration::from_millis(1400), "{:?}", out.elapsed);
+    assert!(
+        out.elapsed >= Duration::from_millis(1400),
+        "{:?}",
+        out.elapsed
+    );
 }
 
 #[tokio::test]
 async fn headers_at_one_byte_a_second_time_out() {
     let _serial = SERIAL.lock().await;
-    let server = trickle("", "HTTP/1.1 200 OK\r\nX-Slow: yes\r\n", Duration::from_secs(1)).await;
+    let server = trickle(
+        "",
+        "HTTP/1.1 200 OK\r\nX-Slow: yes\r\n",
+        Duration::from_secs(1),
+    )
+    .await;
     let s = FetchSettings {
         timeout: Duration::from_secs(1),
         ..settings()
@@ -327,7 +335,11 @@ async fn timeouts_are_retried_within_the_budget() {
         ..settings()
     };
     let out = fetch_err(&s, &server.url("/slow"), Duration::from_secs(3)).await;
-    assert!(out.message.ends_with("timed out after 0.2s"), "{}", out.message);
+    assert!(
+        out.message.ends_with("timed out after 0.2s"),
+        "{}",
+        out.message
+    );
     assert_eq!(out.requests, 3);
     assert_eq!(server.connections(), 3);
 }
@@ -413,14 +425,20 @@ async fn redirect_without_location_or_with_garbage_is_an_error() {
         if head.path == "/none" {
             respond(&mut stream, "301 Moved Permanently", &[], b"").await;
         } else {
-            respond(&mut stream, "301 Moved Permanently", &[("Location", "http://[::1")], b"")
-                .await;
+            respond(
+                &mut stream,
+                "301 Moved Permanently",
+                &[("Location", "http://[::1")],
+                b"",
+            )
+            .await;
         }
     })
     .await;
     let out = fetch_err(&settings(), &server.url("/none"), Duration::from_secs(2)).await;
     assert!(
-        out.message.ends_with("redirect (HTTP 301) without a Location"),
+        out.message
+            .ends_with("redirect (HTTP 301) without a Location"),
         "{}",
         out.message
     );
@@ -441,6 +459,22 @@ async fn body_shorter_than_announced_is_an_error() {
     let out = fetch_err(&settings(), &server.url("/short"), Duration::from_secs(2)).await;
     assert!(
         out.message.contains("failed reading the body"),
+        "{}",
+        out.message
+    );
+}
+
+#[tokio::test]
+async fn corrupt_gzip_is_an_error() {
+    let _serial = SERIAL.lock().await;
+    let server = serve(|mut stream, _: Head| async move {
+        let junk = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03this is not deflate at all";
+        respond(&mut stream, "200 OK", &[("Content-Encoding", "gzip")], junk).await;
+    })
+    .await;
+    let out = fetch_err(&settings(), &server.url("/gz"), Duration::from_secs(2)).await;
+    assert!(
+        out.message.contains("could not decompress the body"),
         "{}",
         out.message
     );
@@ -495,9 +529,13 @@ async fn endless_error_body_is_quoted_briefly() {
     };
     let out = fetch_err(&s, &server.url("/err"), Duration::from_secs(2)).await;
     assert_eq!(out.error.status(), Some(500));
-    assert_eq!(out.requests, 2, "retried once, Retry-After capped at retry_max");
+    assert_eq!(
+        out.requests, 2,
+        "retried once, Retry-After capped at retry_max"
+    );
     assert!(
-        out.message.contains("HTTP 500 (Internal Server Error: 0000"),
+        out.message
+            .contains("HTTP 500 (Internal Server Error: 0000"),
         "{}",
         out.message
     );

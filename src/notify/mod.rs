@@ -1,6 +1,9 @@
 //! Delivery: the outbox dispatcher hands queued alerts to a [`Sink`] (Discord, or stdout
 //! when no chat is configured) in order per channel, and marks each delivered only after
 //! the sink confirms it. Anything not confirmed stays queued.
+//!
+//! When a sink halts (Discord refused the token), the reason is kept in the store so
+//! `status` can show it until a delivery succeeds again ([`delivery_halt`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,8 +13,10 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::schedule::{BoxFuture, Clock};
-use crate::store::{ChangeRecord, OutboxEntry, Store};
+use crate::store::{ChangeRecord, OutboxEntry, Store, WatchState};
 
+pub mod discord;
+pub mod render;
 pub mod stdout;
 
 /// What became of one alert handed to a sink.
@@ -151,6 +156,11 @@ impl Dispatcher {
                 break;
             }
         }
+        match &report.halted {
+            Some(reason) => set_delivery_halt(self.store.as_ref(), Some(reason), now)?,
+            None if report.delivered > 0 => set_delivery_halt(self.store.as_ref(), None, now)?,
+            None => {}
+        }
         self.store.flush()?;
         Ok(report)
     }
@@ -187,7 +197,49 @@ fn min_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
     }
 }
 
-/// The chat sink the config asks for, if any (None: alerts go to stdout).
-pub fn chat_sink(_config: &crate::config::Config) -> Result<Option<Arc<dyn Sink>>> {
-    Ok(None)
+/// The chat sink the config asks for, if any (None: alerts go to stdout): Discord when a
+/// bot token is found (`POLICYWATCH_DISCORD_TOKEN` or the `discord-token` credential).
+pub fn chat_sink(config: &crate::config::Config) -> Result<Option<Arc<dyn Sink>>> {
+    let Some(token) = discord::DiscordToken::from_environment()? else {
+        return Ok(None);
+    };
+    let sink = discord::DiscordSink::new(token, &config.discord)?;
+    Ok(Some(Arc::new(sink)))
+}
+
+/// Where the delivery halt is kept: the watch-state tree, under a key no watch id can
+/// have (watch ids never contain a NUL), so the store needs no new tree.
+const DELIVERY_STATE_KEY: &str = "\u{0}delivery";
+
+/// Delivery stopped by the sink (e.g. Discord answered 401/403), as `status` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryHalt {
+    pub since: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// Whether delivery is stopped, and why.
+pub fn delivery_halt(store: &dyn Store) -> Result<Option<DeliveryHalt>> {
+    Ok(store.state(DELIVERY_STATE_KEY)?.and_then(|s| {
+        Some(DeliveryHalt {
+            since: s.last_check?,
+            reason: s.last_error?,
+        })
+    }))
+}
+
+/// Records (Some) or clears (None) the delivery halt; keeps the first time it was seen.
+fn set_delivery_halt(store: &dyn Store, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
+    let current = delivery_halt(store)?;
+    let state = match (reason, &current) {
+        (None, None) => return Ok(()),
+        (Some(r), Some(h)) if h.reason == r => return Ok(()),
+        (None, Some(_)) => WatchState::default(),
+        (Some(r), _) => WatchState {
+            last_check: Some(current.map_or(now, |h| h.since)),
+            last_error: Some(r.to_string()),
+            ..WatchState::default()
+        },
+    };
+    store.put_state(DELIVERY_STATE_KEY, &state)
 }

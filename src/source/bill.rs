@@ -85,8 +85,10 @@ pub async fn observe_batch(ctx: &Context, jobs: Vec<Job>) -> Vec<(Job, Result<Ob
     // One request per page of ids; chunks are independent, so a failed one fails only its
     // own bills.
     let chunks: Vec<&[u32]> = unique.chunks(api::PAGE).collect();
-    let answers = futures_util::future::join_all(chunks.iter().map(|c| api::summaries(ctx, c))).await;
-    let mut summaries: HashMap<u32, Result<api::BillSummary, std::sync::Arc<Error>>> = HashMap::new();
+    let answers =
+        futures_util::future::join_all(chunks.iter().map(|c| api::summaries(ctx, c))).await;
+    let mut summaries: HashMap<u32, Result<api::BillSummary, std::sync::Arc<Error>>> =
+        HashMap::new();
     for (chunk, answer) in chunks.iter().zip(answers) {
         match answer {
             Ok(list) => {
@@ -126,7 +128,12 @@ pub async fn observe_batch(ctx: &Context, jobs: Vec<Job>) -> Vec<(Job, Result<Ob
     jobs.into_iter().zip(results).collect()
 }
 
-async fn observe_one(ctx: &Context, job: &Job, id: u32, summary: &api::BillSummary) -> Result<Observed> {
+async fn observe_one(
+    ctx: &Context,
+    job: &Job,
+    id: u32,
+    summary: &api::BillSummary,
+) -> Result<Observed> {
     let state: BillState = serde_json::from_value(job.state.clone()).unwrap_or_default();
     let refresh = refresh_needed(
         job.previous.is_some(),
@@ -141,8 +148,11 @@ async fn observe_one(ctx: &Context, job: &Job, id: u32, summary: &api::BillSumma
             state: job.state.clone(),
         });
     }
-    let (detail, stages, publications) =
-        futures_util::try_join!(api::detail(ctx, id), api::stages(ctx, id), api::publications(ctx, id))?;
+    let (detail, stages, publications) = futures_util::try_join!(
+        api::detail(ctx, id),
+        api::stages(ctx, id),
+        api::publications(ctx, id)
+    )?;
     let document = Snapshot::build(&detail, &stages, &publications).into_document();
     let state = BillState {
         // The summary's value, not the detail's: it is what the next cycle compares with.
@@ -158,7 +168,11 @@ async fn observe_one(ctx: &Context, job: &Job, id: u32, summary: &api::BillSumma
 /// Each job gets its own error from a shared failure (errors are not `Clone`).
 fn duplicate(e: &Error) -> Error {
     match e {
-        Error::Fetch(FetchError::Status { url, status, reason }) => Error::Fetch(FetchError::Status {
+        Error::Fetch(FetchError::Status {
+            url,
+            status,
+            reason,
+        }) => Error::Fetch(FetchError::Status {
             url: url.clone(),
             status: *status,
             reason: reason.clone(),
@@ -173,15 +187,32 @@ fn duplicate(e: &Error) -> Error {
 }
 
 pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
-    match (Snapshot::from_document(previous), Snapshot::from_document(next)) {
-        (Some(p), Some(n)) => events::events(&p, &n),
+    match (
+        Snapshot::from_document(previous),
+        Snapshot::from_document(next),
+    ) {
+        (Some(p), Some(n)) => {
+            // Each alert shows the record's diff: the changed lines of the timeline.
+            let unified = diff::diff(&previous.text, &next.text).unified;
+            let mut events = events::events(&p, &n);
+            for e in &mut events {
+                e.diff.get_or_insert_with(|| unified.clone());
+            }
+            events
+        }
         // A version stored in another shape: say what changed in the text rather than nothing.
         _ => {
             let changes = diff::diff(&previous.text, &next.text);
-            let mut e = Event::new("bill.changed", format!("{} changed ({})", next.title, changes.summary()));
+            let mut e = Event::new(
+                "bill.changed",
+                format!("{} changed ({})", next.title, changes.summary()),
+            );
             e.keyword_text = changes.added_lines.join("\n");
             e.diff = Some(changes.unified);
             vec![e]
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

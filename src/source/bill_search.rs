@@ -40,11 +40,22 @@ impl Match {
         let stage = s.current_stage.as_ref();
         Match {
             id: s.bill_id,
-            title: s.short_title.as_deref().map(fold).unwrap_or_else(|| format!("Bill {}", s.bill_id)),
-            house: named_house(stage.and_then(|c| c.house.as_deref()).or(s.current_house.as_deref()))
-                .map(str::to_string),
+            title: s
+                .short_title
+                .as_deref()
+                .map(fold)
+                .unwrap_or_else(|| format!("Bill {}", s.bill_id)),
+            house: named_house(
+                stage
+                    .and_then(|c| c.house.as_deref())
+                    .or(s.current_house.as_deref()),
+            )
+            .map(str::to_string),
             stage: stage.and_then(|c| c.description.as_deref()).map(fold),
-            bill_type: s.bill_type_id.and_then(api::bill_type_name).map(str::to_string),
+            bill_type: s
+                .bill_type_id
+                .and_then(api::bill_type_name)
+                .map(str::to_string),
             link: api::public_url(s.bill_id),
             ..Match::default()
         }
@@ -154,11 +165,19 @@ fn uses_api(q: &BillQuery) -> bool {
 
 /// Whether an RSS item passes the query's filters (the feed covers the current session).
 fn rss_matches(q: &BillQuery, b: &rss::RssBill) -> bool {
-    let term_ok = q.term.as_deref().map(str::trim).filter(|t| !t.is_empty()).is_none_or(|t| {
-        let t = t.to_lowercase();
-        b.title.to_lowercase().contains(&t) || b.description.to_lowercase().contains(&t)
-    });
-    let house_ok = q.house.as_deref().is_none_or(|h| b.house().is_some_and(|bh| bh.eq_ignore_ascii_case(h)));
+    let term_ok = q
+        .term
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .is_none_or(|t| {
+            let t = t.to_lowercase();
+            b.title.to_lowercase().contains(&t) || b.description.to_lowercase().contains(&t)
+        });
+    let house_ok = q
+        .house
+        .as_deref()
+        .is_none_or(|h| b.house().is_some_and(|bh| bh.eq_ignore_ascii_case(h)));
     let type_ok = q
         .bill_type
         .and_then(api::bill_type_name)
@@ -174,10 +193,11 @@ async fn read_rss(ctx: &Context) -> Result<Vec<rss::RssBill>> {
         accept: "application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1",
     };
     match ctx.fetcher.get(request).await? {
-        crate::fetch::Fetched::NotModified => Err(Error::extract(url.as_str(), "unexpected 304 Not Modified")),
-        crate::fetch::Fetched::Body(body) => {
-            rss::parse(&String::from_utf8_lossy(&body.bytes)).map_err(|e| Error::extract(url.as_str(), e))
+        crate::fetch::Fetched::NotModified => {
+            Err(Error::extract(url.as_str(), "unexpected 304 Not Modified"))
         }
+        crate::fetch::Fetched::Body(body) => rss::parse(&String::from_utf8_lossy(&body.bytes))
+            .map_err(|e| Error::extract(url.as_str(), e)),
     }
 }
 
@@ -185,26 +205,42 @@ async fn read_rss(ctx: &Context) -> Result<Vec<rss::RssBill>> {
 fn sponsor_of(d: &api::BillDetail) -> Option<String> {
     let mut sponsors: Vec<&api::Sponsor> = d.sponsors.iter().collect();
     sponsors.sort_by_key(|s| s.sort_order);
-    sponsors.iter().find_map(|s| {
-        let m = s.member.as_ref()?;
-        let name = fold(m.name.as_deref()?);
-        let dept = s.organisation.as_ref().and_then(|o| o.name.as_deref()).map(fold);
-        Some(match (m.party.as_deref().map(fold), dept) {
-            (Some(p), Some(d)) => format!("{name} ({p}), {d}"),
-            (Some(p), None) => format!("{name} ({p})"),
-            (None, Some(d)) => format!("{name}, {d}"),
-            (None, None) => name,
+    sponsors
+        .iter()
+        .find_map(|s| {
+            let m = s.member.as_ref()?;
+            let name = fold(m.name.as_deref()?);
+            let dept = s
+                .organisation
+                .as_ref()
+                .and_then(|o| o.name.as_deref())
+                .map(fold);
+            Some(match (m.party.as_deref().map(fold), dept) {
+                (Some(p), Some(d)) => format!("{name} ({p}), {d}"),
+                (Some(p), None) => format!("{name} ({p})"),
+                (None, Some(d)) => format!("{name}, {d}"),
+                (None, None) => name,
+            })
         })
-    })
-    .or_else(|| sponsors.iter().find_map(|s| s.organisation.as_ref()?.name.as_deref().map(fold)))
+        .or_else(|| {
+            sponsors
+                .iter()
+                .find_map(|s| s.organisation.as_ref()?.name.as_deref().map(fold))
+        })
 }
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     let Target::BillSearch(q) = &job.watch.target else {
-        unreachable!("bill_search::observe called for a {} watch", job.watch.target.kind())
+        unreachable!(
+            "bill_search::observe called for a {} watch",
+            job.watch.target.kind()
+        )
     };
     if !uses_api(q) && !q.rss {
-        return Err(Error::extract(job.watch.id.clone(), "the search has no term, filter or `rss = true`"));
+        return Err(Error::extract(
+            job.watch.id.clone(),
+            "the search has no term, filter or `rss = true`",
+        ));
     }
     let previous = job.previous.as_ref().map(Listing::from_document);
 
@@ -226,13 +262,17 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     )?;
 
     let mut bills: Vec<Match> = found.iter().map(Match::from_summary).collect();
-    for b in from_rss.iter().filter(|b| rss_matches(q, b)).map(Match::from_rss) {
+    for b in from_rss
+        .iter()
+        .filter(|b| rss_matches(q, b))
+        .map(Match::from_rss)
+    {
         match bills.iter_mut().find(|m| m.id == b.id) {
             Some(m) => m.fill_from(&b),
             None => bills.push(b),
         }
     }
-    bills.sort_by(|a, b| b.id.cmp(&a.id));
+    bills.sort_by_key(|b| std::cmp::Reverse(b.id));
     bills.dedup_by_key(|b| b.id);
 
     if let Some(prev) = &previous {
@@ -251,7 +291,8 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             .take(MAX_DETAILS)
             .collect();
         let details =
-            futures_util::future::join_all(wanted.iter().map(|&i| api::detail(ctx, bills[i].id))).await;
+            futures_util::future::join_all(wanted.iter().map(|&i| api::detail(ctx, bills[i].id)))
+                .await;
         for (i, detail) in wanted.into_iter().zip(details) {
             // A detail that fails leaves the bill announced with what the search had.
             if let Ok(d) = detail {
@@ -297,6 +338,11 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
 }
 
 pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
+    new_bills(previous, next)
+}
+
+/// One `bill.new` per bill id the previous version had never seen.
+fn new_bills(previous: &Document, next: &Document) -> Vec<Event> {
     let prev = Listing::from_document(previous);
     Listing::from_document(next)
         .bills
@@ -322,7 +368,12 @@ fn new_bill(b: &Match, search: &str) -> Event {
         e.annotations.push(format!("Long title: {t}"));
     }
     e.annotations.push(format!("Found by: {search}"));
-    e.keyword_text = [Some(&b.title), b.long_title.as_ref()].into_iter().flatten().cloned().collect::<Vec<_>>().join("\n");
+    e.keyword_text = [Some(&b.title), b.long_title.as_ref()]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
     e.diff = Some(b.text().lines().map(|l| format!("+{l}\n")).collect());
     e.fields = serde_json::to_value(b).unwrap_or_default();
     e
@@ -339,4 +390,122 @@ pub fn follows(document: &Document) -> Vec<FollowTarget> {
             title: b.title.clone(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FEED: &str = include_str!("../../tests/fixtures/bills-rss/allbills__2025-02-01.rss");
+    const FEED_WITHOUT_3929: &str =
+        include_str!("../../tests/fixtures/bills-rss/allbills__2025-02-01__without_3929.rss");
+
+    fn listing(feed: &str, q: &BillQuery, known: &[u32]) -> Document {
+        let bills: Vec<Match> = rss::parse(feed)
+            .unwrap()
+            .iter()
+            .filter(|b| rss_matches(q, b))
+            .map(Match::from_rss)
+            .collect();
+        let mut all: Vec<u32> = known.to_vec();
+        all.extend(bills.iter().map(|b| b.id));
+        all.sort_unstable();
+        all.dedup();
+        Document {
+            title: describe(q),
+            url: String::new(),
+            text: String::new(),
+            fields: serde_json::to_value(Listing { bills, known: all }).unwrap(),
+        }
+    }
+
+    fn immigration() -> BillQuery {
+        BillQuery {
+            term: Some("immigration".into()),
+            rss: true,
+            ..BillQuery::default()
+        }
+    }
+
+    #[test]
+    fn rss_filters_by_term_in_title_or_long_title_and_house() {
+        let q = immigration();
+        let ids: Vec<u32> = rss::parse(FEED)
+            .unwrap()
+            .iter()
+            .filter(|b| rss_matches(&q, b))
+            .map(|b| b.id)
+            .collect();
+        assert_eq!(ids, [3929, 3868]);
+        let lords = BillQuery {
+            house: Some("Lords".into()),
+            ..q
+        };
+        assert!(rss::parse(FEED)
+            .unwrap()
+            .iter()
+            .all(|b| !rss_matches(&lords, b) || b.house() == Some("Lords")));
+    }
+
+    #[test]
+    fn one_new_bill_once() {
+        let q = immigration();
+        let before = listing(FEED_WITHOUT_3929, &q, &[]);
+        let after = listing(FEED, &q, &[]);
+        let watch_free = new_bills(&before, &after);
+        assert_eq!(watch_free.len(), 1);
+        let e = &watch_free[0];
+        assert_eq!(e.kind, "bill.new");
+        assert_eq!(
+            e.summary,
+            "New bill: Border Security, Asylum and Immigration Bill — Commons: 2nd reading"
+        );
+        assert_eq!(
+            e.url.as_deref(),
+            Some("https://bills.parliament.uk/bills/3929")
+        );
+        assert_eq!(e.fields["id"], 3929);
+        assert_eq!(e.fields["bill_type"], "Government Bill");
+        assert!(e.annotations[0]
+            .starts_with("Long title: A Bill to make provision about border security;"));
+        assert_eq!(
+            e.annotations[1],
+            "Found by: Bills matching “immigration”, all-bills RSS"
+        );
+        // The next cycle sees the same feed: nothing new.
+        assert!(new_bills(&after, &listing(FEED, &q, &[])).is_empty());
+    }
+
+    #[test]
+    fn a_bill_that_drops_out_and_returns_is_not_new() {
+        let q = immigration();
+        let gone = listing(FEED_WITHOUT_3929, &q, &[3929, 3868]);
+        assert!(new_bills(&gone, &listing(FEED, &q, &[])).is_empty());
+    }
+
+    #[test]
+    fn a_renamed_bill_is_not_new() {
+        let q = immigration();
+        let before = listing(FEED, &q, &[]);
+        let renamed = FEED.replace(
+            "<title>Border Security, Asylum and Immigration Bill</title>",
+            "<title>Border Security and Immigration Bill</title>",
+        );
+        assert!(new_bills(&before, &listing(&renamed, &q, &[])).is_empty());
+    }
+
+    #[test]
+    fn follows_every_matching_bill_by_id() {
+        let f = follows(&listing(FEED, &immigration(), &[]));
+        assert_eq!(
+            f[0],
+            FollowTarget {
+                id: "bill-3929".into(),
+                kind: "bill".into(),
+                target: "3929".into(),
+                title: "Border Security, Asylum and Immigration Bill".into(),
+            }
+        );
+        assert_eq!(f.len(), 2);
+    }
 }

@@ -100,13 +100,12 @@ pub fn parse(bytes: &[u8], url: &str) -> Result<Document> {
         let summary = entry
             .summary
             .as_ref()
-            .map(|t| text_of(&t.content, &t.content_type.to_string()))
+            .map(|t| text_of(&t.content, t.content_type.as_ref()))
             .or_else(|| {
-                entry.content.as_ref().and_then(|c| {
-                    c.body
-                        .as_ref()
-                        .map(|b| text_of(b, &c.content_type.to_string()))
-                })
+                entry
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.body.as_ref().map(|b| text_of(b, c.content_type.as_ref())))
             })
             .unwrap_or_default();
         let id = if entry.id == twin.id && !entry.id.is_empty() {

@@ -176,7 +176,11 @@ impl Item {
         if !self.change_history.is_empty() {
             out.push_str("\n## Updates to this page");
             for c in self.change_history.iter().rev() {
-                out.push_str(&format!("\n- {}: {}", human_time(&c.public_timestamp), c.note));
+                out.push_str(&format!(
+                    "\n- {}: {}",
+                    human_time(&c.public_timestamp),
+                    c.note
+                ));
             }
         }
         out
@@ -214,7 +218,10 @@ fn api_url(site: &Url, path: &str) -> Result<Url> {
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     let Target::Govuk { path } = &job.watch.target else {
-        unreachable!("govuk::observe called for a {} watch", job.watch.target.kind())
+        unreachable!(
+            "govuk::observe called for a {} watch",
+            job.watch.target.kind()
+        )
     };
     let site = &ctx.config.sources.govuk;
     let api = api_url(site, path)?;
@@ -239,13 +246,21 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
         }
         Ok(Fetched::Body(body)) => {
             let json: Value = serde_json::from_slice(&body.bytes).map_err(|e| {
-                Error::extract(api.as_str(), format!("the Content API did not answer JSON: {e}"))
+                Error::extract(
+                    api.as_str(),
+                    format!("the Content API did not answer JSON: {e}"),
+                )
             })?;
             let mut item = extract(&json, path, site);
             if item.redirected_to.is_none() {
                 item.redirected_to = moved_to(site, &api, &body.url);
             }
-            (item, PageState { validators: body.validators })
+            (
+                item,
+                PageState {
+                    validators: body.validators,
+                },
+            )
         }
         Err(e) if e.status() == Some(410) => (removed_item(path), PageState::default()),
         Err(e) => return Err(e.into()),
@@ -253,7 +268,9 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     let mut item = item;
     if item.title.is_empty() {
         // Redirect and gone items carry no title: keep calling the page what it was.
-        item.title = previous_title.filter(|t| !t.is_empty()).unwrap_or_else(|| path.clone());
+        item.title = previous_title
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| path.clone());
     }
     Ok(Observed {
         outcome: Outcome::Document(item.document(site)),
@@ -316,7 +333,10 @@ pub fn extract(json: &Value, path: &str, site: &Url) -> Item {
         }
         "gone" => {
             item.removed = Some(Removal {
-                explanation: details["explanation"].as_str().map(one_line).unwrap_or_default(),
+                explanation: details["explanation"]
+                    .as_str()
+                    .map(one_line)
+                    .unwrap_or_default(),
                 alternative_path: s(&details["alternative_path"]),
             });
             return item;
@@ -369,7 +389,11 @@ fn body_text(json: &Value) -> String {
         }
     }
     let linked = json["links"]["documents"].as_array();
-    for group in details["collection_groups"].as_array().into_iter().flatten() {
+    for group in details["collection_groups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
         if let Some(title) = group["title"].as_str() {
             blocks.push(format!("## {}", fold(title)));
         }
@@ -435,12 +459,16 @@ fn attachments(details: &Value, site: &Url) -> Vec<Attachment> {
         .filter_map(|a| {
             let url = a["url"].as_str()?;
             Some(Attachment {
-                id: a["id"].as_str().map(str::to_string).or_else(|| a["id"].as_u64().map(|n| n.to_string())),
+                id: a["id"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| a["id"].as_u64().map(|n| n.to_string())),
                 title: a["title"].as_str().map(fold).unwrap_or_default(),
                 url: page_url(site, url),
-                content_type: a["content_type"].as_str().map(str::to_string).or_else(|| {
-                    (a["attachment_type"] == "html").then(|| "text/html".to_string())
-                }),
+                content_type: a["content_type"]
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| (a["attachment_type"] == "html").then(|| "text/html".to_string())),
                 file_size: a["file_size"].as_u64(),
                 number_of_pages: a["number_of_pages"].as_u64(),
             })
@@ -485,15 +513,22 @@ fn type_from_extension(url: &str) -> Option<String> {
 
 /// "PDF", "HTML", "Word document"… for a MIME type.
 pub fn type_label(mime: &str) -> String {
-    let m = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let m = mime
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let label = match m.as_str() {
         "application/pdf" => "PDF",
         "text/html" => "HTML",
         "text/csv" => "CSV",
-        "application/msword" | "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
+        "application/msword"
+        | "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => {
             "Word document"
         }
-        "application/vnd.ms-excel" | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => {
+        "application/vnd.ms-excel"
+        | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => {
             "Excel spreadsheet"
         }
         "application/vnd.oasis.opendocument.text" => "ODT document",
@@ -515,7 +550,10 @@ fn human_size(bytes: u64) -> String {
 /// publishing apps do) compares equal. Unparseable input is kept as it came.
 pub(crate) fn normalise_time(raw: &str) -> String {
     DateTime::parse_from_rfc3339(raw.trim())
-        .map(|t| t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true))
+        .map(|t| {
+            t.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        })
         .unwrap_or_else(|_| raw.to_string())
 }
 

@@ -85,7 +85,8 @@ pub struct FollowTarget {
 /// Observes every job, running them concurrently (the fetcher bounds requests in flight).
 /// Kinds that can batch (bills) see all their jobs at once. Results come back in job order.
 pub async fn observe_all(ctx: &Context, jobs: Vec<Job>) -> Vec<(Job, Result<Observed>)> {
-    let (bills, others): (Vec<(usize, Job)>, Vec<(usize, Job)>) = jobs
+    type Numbered = Vec<(usize, Job)>;
+    let (bills, others): (Numbered, Numbered) = jobs
         .into_iter()
         .enumerate()
         .partition(|(_, j)| matches!(j.watch.target, Target::Bill { .. }));

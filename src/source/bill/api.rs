@@ -202,10 +202,11 @@ pub fn uk_local_to_utc(s: &str) -> Option<DateTime<Utc>> {
     let naive = NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M"))
         .ok()?;
-    let local = London
-        .from_local_datetime(&naive)
-        .earliest()
-        .or_else(|| London.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())?;
+    let local = London.from_local_datetime(&naive).earliest().or_else(|| {
+        London
+            .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+    })?;
     Some(local.with_timezone(&Utc))
 }
 
@@ -296,9 +297,8 @@ pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url) -> Result<T
     match ctx.fetcher.get(request).await? {
         // We send no validators, so a 304 is the server misbehaving.
         Fetched::NotModified => Err(Error::extract(url.as_str(), "unexpected 304 Not Modified")),
-        Fetched::Body(body) => serde_json::from_slice(&body.bytes).map_err(|e| {
-            Error::extract(url.as_str(), format!("not a Bills API response: {e}"))
-        }),
+        Fetched::Body(body) => serde_json::from_slice(&body.bytes)
+            .map_err(|e| Error::extract(url.as_str(), format!("not a Bills API response: {e}"))),
     }
 }
 
@@ -331,7 +331,9 @@ pub async fn summaries(ctx: &Context, ids: &[u32]) -> Result<Vec<BillSummary>> {
 /// A bill's detail; a 404 says plainly that the bill is not there.
 pub async fn detail(ctx: &Context, id: u32) -> Result<BillDetail> {
     let url = detail_url(&ctx.config.sources.parliament_bills, id)?;
-    get_json(ctx, &url).await.map_err(|e| not_found_as_such(e, id, &url))
+    get_json(ctx, &url)
+        .await
+        .map_err(|e| not_found_as_such(e, id, &url))
 }
 
 pub async fn stages(ctx: &Context, id: u32) -> Result<Vec<StageSummary>> {
@@ -384,7 +386,10 @@ mod tests {
         assert_eq!(t.to_rfc3339(), "2024-07-12T22:17:31.283641100+00:00");
         // Winter: GMT.
         let t = uk_local_to_utc("2024-03-12T23:17:31.2836411").unwrap();
-        assert_eq!(t.format("%Y-%m-%dT%H:%M:%S").to_string(), "2024-03-12T23:17:31");
+        assert_eq!(
+            t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            "2024-03-12T23:17:31"
+        );
         // Autumn fold: 01:30 happens twice; the first (BST) is taken.
         let t = uk_local_to_utc("2024-10-27T01:30:00").unwrap();
         assert_eq!(t.format("%H:%M").to_string(), "00:30");

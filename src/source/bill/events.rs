@@ -18,9 +18,17 @@ pub fn events(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
     let newly_enacted = !prev.enacted() && next.enacted();
     if newly_enacted {
         out.push(royal_assent(next));
+        told_sittings.extend(
+            next.royal_assent()
+                .iter()
+                .flat_map(|s| s.sittings.iter().map(|t| t.id)),
+        );
     }
     if let Some(to) = &next.current_stage {
-        let moved = prev.current_stage.as_ref().is_none_or(|from| !from.same_as(to));
+        let moved = prev
+            .current_stage
+            .as_ref()
+            .is_none_or(|from| !from.same_as(to));
         if moved && !(to.is_royal_assent() && (newly_enacted || prev.enacted())) {
             told_sittings.extend(to.sittings.iter().map(|t| t.id));
             out.push(stage_changed(prev.current_stage.as_ref(), to, next));
@@ -28,26 +36,43 @@ pub fn events(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
     }
     if prev.withdrawn.is_none() {
         if let Some(day) = &next.withdrawn {
-            let mut e = base(next, "bill.withdrawn", format!("Withdrawn on {}{}", readable_day(day), at_stage(next)));
+            let mut e = base(
+                next,
+                "bill.withdrawn",
+                format!("Withdrawn on {}{}", readable_day(day), at_stage(next)),
+            );
             e.severity = Severity::Major;
-            e.fields = fields(next, json!({ "withdrawn": day, "stage": stage_fields(next.current_stage.as_ref()) }));
+            e.fields = fields(
+                next,
+                json!({ "withdrawn": day, "stage": stage_fields(next.current_stage.as_ref()) }),
+            );
             out.push(e);
         }
     }
     if !prev.defeated && next.defeated {
         let mut e = base(next, "bill.defeated", format!("Defeated{}", at_stage(next)));
         e.severity = Severity::Major;
-        e.fields = fields(next, json!({ "stage": stage_fields(next.current_stage.as_ref()) }));
+        e.fields = fields(
+            next,
+            json!({ "stage": stage_fields(next.current_stage.as_ref()) }),
+        );
         out.push(e);
     }
     if prev.short_title != next.short_title {
         let became_act = !is_act_title(&prev.short_title) && is_act_title(&next.short_title);
-        let mut e = base(next, "bill.renamed", format!("Renamed: {} → {}", prev.short_title, next.short_title));
+        let mut e = base(
+            next,
+            "bill.renamed",
+            format!("Renamed: {} → {}", prev.short_title, next.short_title),
+        );
         if became_act {
             e.annotations.push("The Bill is now an Act".into());
         }
         e.keyword_text = format!("{}\n{}", prev.short_title, e.keyword_text);
-        e.fields = fields(next, json!({ "from": prev.short_title, "to": next.short_title, "became_act": became_act }));
+        e.fields = fields(
+            next,
+            json!({ "from": prev.short_title, "to": next.short_title, "became_act": became_act }),
+        );
         out.push(e);
     }
     out.extend(sittings_added(prev, next, &told_sittings));
@@ -96,7 +121,12 @@ fn first_day(s: &Stage) -> Option<&str> {
 fn stage_changed(from: Option<&Stage>, to: &Stage, next: &Snapshot) -> Event {
     let mut summary = match from {
         Some(f) if f.house == to.house && to.house.is_some() => {
-            format!("{}: {} → {}", to.house.as_deref().unwrap_or_default(), f.description, to.description)
+            format!(
+                "{}: {} → {}",
+                to.house.as_deref().unwrap_or_default(),
+                f.description,
+                to.description
+            )
         }
         Some(f) => format!("{} → {}", f.label(), to.label()),
         None => format!("Now at {}", to.label()),
@@ -106,7 +136,11 @@ fn stage_changed(from: Option<&Stage>, to: &Stage, next: &Snapshot) -> Event {
     }
     let mut e = base(next, "bill.stage_changed", summary);
     e.severity = Severity::Major;
-    let dates: Vec<&str> = to.sittings.iter().filter_map(|t| t.date.as_deref()).collect();
+    let dates: Vec<&str> = to
+        .sittings
+        .iter()
+        .filter_map(|t| t.date.as_deref())
+        .collect();
     e.fields = fields(
         next,
         json!({ "from": stage_fields(from), "to": stage_fields(Some(to)), "sittings": dates }),
@@ -146,11 +180,19 @@ fn sittings_added(prev: &Snapshot, next: &Snapshot, told: &[u32]) -> Vec<Event> 
                 (None, None) => "sitting added, date to be set".to_string(),
                 (Some(None), Some(d)) => format!("sitting now dated {}", readable_day(d)),
                 (Some(Some(old)), Some(d)) if old != d => {
-                    format!("sitting moved from {} to {}", readable_day(old), readable_day(d))
+                    format!(
+                        "sitting moved from {} to {}",
+                        readable_day(old),
+                        readable_day(d)
+                    )
                 }
                 _ => continue,
             };
-            let mut e = base(next, "bill.sitting_added", format!("{} — {what}", stage.label()));
+            let mut e = base(
+                next,
+                "bill.sitting_added",
+                format!("{} — {what}", stage.label()),
+            );
             e.fields = fields(
                 next,
                 json!({
@@ -174,15 +216,29 @@ fn publications_added(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
         .iter()
         .filter(|p| !prev.publications.iter().any(|o| o.id == p.id))
         .collect();
-    let mut out: Vec<Event> = new.iter().take(MAX_PUBLICATION_ALERTS).map(|p| publication_added(p, next)).collect();
+    let mut out: Vec<Event> = new
+        .iter()
+        .take(MAX_PUBLICATION_ALERTS)
+        .map(|p| publication_added(p, next))
+        .collect();
     if new.len() > MAX_PUBLICATION_ALERTS {
         let rest = &new[MAX_PUBLICATION_ALERTS..];
-        let mut e = base(next, "bill.publication_added", format!("{} more publications", rest.len()));
-        e.annotations = rest.iter().map(|p| format!("{}: {}", p.kind_label(), p.title)).collect();
+        let mut e = base(
+            next,
+            "bill.publication_added",
+            format!("{} more publications", rest.len()),
+        );
+        e.annotations = rest
+            .iter()
+            .map(|p| format!("{}: {}", p.kind_label(), p.title))
+            .collect();
         e.keyword_text = format!(
             "{}\n{}",
             e.keyword_text,
-            rest.iter().map(|p| p.title.as_str()).collect::<Vec<_>>().join("\n")
+            rest.iter()
+                .map(|p| p.title.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         e.fields = fields(next, json!({ "publications": rest }));
         out.push(e);
@@ -191,8 +247,16 @@ fn publications_added(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
 }
 
 fn publication_added(p: &Publication, next: &Snapshot) -> Event {
-    let date = p.date.as_deref().map(|d| format!(" ({})", readable_day(d))).unwrap_or_default();
-    let mut e = base(next, "bill.publication_added", format!("{}: {}{date}", p.kind_label(), p.title));
+    let date = p
+        .date
+        .as_deref()
+        .map(|d| format!(" ({})", readable_day(d)))
+        .unwrap_or_default();
+    let mut e = base(
+        next,
+        "bill.publication_added",
+        format!("{}: {}{date}", p.kind_label(), p.title),
+    );
     e.url = p.links.first().map(|l| l.url.clone());
     e.annotations = p
         .links

@@ -91,12 +91,17 @@ pub fn named_house(house: Option<&str>) -> Option<&str> {
 
 fn clean(s: Option<&str>) -> Option<String> {
     let s = s?;
-    let text = if s.contains('<') { fragment_text(s) } else { fold(s) };
+    let text = if s.contains('<') {
+        fragment_text(s)
+    } else {
+        fold(s)
+    };
     (!text.is_empty()).then_some(text)
 }
 
 fn day_of(s: Option<&str>) -> Option<String> {
-    s.and_then(api::day).map(|d| d.format("%Y-%m-%d").to_string())
+    s.and_then(api::day)
+        .map(|d| d.format("%Y-%m-%d").to_string())
 }
 
 /// "13 March 2024" from a stored `YYYY-MM-DD`.
@@ -119,7 +124,8 @@ impl Stage {
         Stage {
             id: s.id,
             stage_id: s.stage_id,
-            description: clean(s.description.as_deref()).unwrap_or_else(|| format!("stage {}", s.stage_id)),
+            description: clean(s.description.as_deref())
+                .unwrap_or_else(|| format!("stage {}", s.stage_id)),
             house: named_house(s.house.as_deref()).map(str::to_string),
             session_id: s.session_id,
             sort_order: s.sort_order,
@@ -175,7 +181,10 @@ impl Publication {
                 .chain(p.files.iter().map(|f| Link {
                     title: f.filename.clone().unwrap_or_default(),
                     // Where bills.parliament.uk serves a publication's uploaded documents.
-                    url: format!("https://bills.parliament.uk/publications/{}/documents/{}", p.id, f.id),
+                    url: format!(
+                        "https://bills.parliament.uk/publications/{}/documents/{}",
+                        p.id, f.id
+                    ),
                     content_type: f.content_type.clone(),
                 }))
                 .collect(),
@@ -195,26 +204,43 @@ impl Snapshot {
     /// Builds the snapshot from the detail, every stage and the publications. The detail's
     /// current stage is merged into the stages, so the snapshot agrees with itself even when
     /// the stages listing lags behind.
-    pub fn build(detail: &BillDetail, stages: &[StageSummary], publications: &[ApiPublication]) -> Snapshot {
+    pub fn build(
+        detail: &BillDetail,
+        stages: &[StageSummary],
+        publications: &[ApiPublication],
+    ) -> Snapshot {
         let b = &detail.bill;
         let current_stage = b.current_stage.as_ref().map(Stage::from_api);
         let mut all: Vec<Stage> = Vec::new();
-        for s in stages.iter().map(Stage::from_api).chain(current_stage.clone()) {
+        for s in stages
+            .iter()
+            .map(Stage::from_api)
+            .chain(current_stage.clone())
+        {
             match all.iter_mut().find(|o| o.same_as(&s)) {
                 Some(known) => {
+                    // The current stage comes last and is the fresher view of its sittings.
                     for t in s.sittings {
-                        if !known.sittings.iter().any(|k| k.id == t.id) {
-                            known.sittings.push(t);
+                        match known.sittings.iter_mut().find(|k| k.id == t.id) {
+                            Some(k) => {
+                                if t.date.is_some() {
+                                    k.date = t.date;
+                                }
+                            }
+                            None => known.sittings.push(t),
                         }
                     }
-                    known.sittings.sort_by(|a, b| (&a.date, a.id).cmp(&(&b.date, b.id)));
+                    known
+                        .sittings
+                        .sort_by(|a, b| (&a.date, a.id).cmp(&(&b.date, b.id)));
                 }
                 None => all.push(s),
             }
         }
         all.sort_by_key(|s| (s.session_id, s.sort_order, s.id));
 
-        let mut publications: Vec<Publication> = publications.iter().map(Publication::from_api).collect();
+        let mut publications: Vec<Publication> =
+            publications.iter().map(Publication::from_api).collect();
         publications.sort_by(|a, b| (&a.date, a.id).cmp(&(&b.date, b.id)));
         publications.dedup_by_key(|p| p.id);
 
@@ -227,7 +253,9 @@ impl Snapshot {
                     name: clean(m.and_then(|m| m.name.as_deref())),
                     party: clean(m.and_then(|m| m.party.as_deref())),
                     constituency: clean(m.and_then(|m| m.member_from.as_deref())),
-                    house: m.and_then(|m| named_house(m.house.as_deref())).map(str::to_string),
+                    house: m
+                        .and_then(|m| named_house(m.house.as_deref()))
+                        .map(str::to_string),
                     organisation: clean(s.organisation.as_ref().and_then(|o| o.name.as_deref())),
                 };
                 (s.sort_order, sponsor)
@@ -241,13 +269,14 @@ impl Snapshot {
         }
         Snapshot {
             bill_id: b.bill_id,
-            short_title: clean(b.short_title.as_deref()).unwrap_or_else(|| format!("Bill {}", b.bill_id)),
+            short_title: clean(b.short_title.as_deref())
+                .unwrap_or_else(|| format!("Bill {}", b.bill_id)),
             former_short_title: clean(b.former_short_title.as_deref()),
             long_title: clean(detail.long_title.as_deref()),
             summary: clean(detail.summary.as_deref()),
-            bill_type: b
-                .bill_type_id
-                .map(|t| api::bill_type_name(t).map_or_else(|| format!("Bill type {t}"), str::to_string)),
+            bill_type: b.bill_type_id.map(|t| {
+                api::bill_type_name(t).map_or_else(|| format!("Bill type {t}"), str::to_string)
+            }),
             sponsors: sponsors.into_iter().map(|(_, s)| s).collect(),
             originating_house: named_house(b.originating_house.as_deref()).map(str::to_string),
             current_house: named_house(b.current_house.as_deref()).map(str::to_string),
@@ -292,7 +321,11 @@ impl Snapshot {
             .iter()
             .filter_map(|s| {
                 let name = s.name.as_ref()?;
-                let about: Vec<&str> = [&s.party, &s.constituency].into_iter().flatten().map(String::as_str).collect();
+                let about: Vec<&str> = [&s.party, &s.constituency]
+                    .into_iter()
+                    .flatten()
+                    .map(String::as_str)
+                    .collect();
                 Some(if about.is_empty() {
                     name.clone()
                 } else {
@@ -314,12 +347,17 @@ impl Snapshot {
 
     /// Titles and summaries: the text a watchlist's keywords are looked for in.
     pub fn keyword_text(&self) -> String {
-        [Some(&self.short_title), self.former_short_title.as_ref(), self.long_title.as_ref(), self.summary.as_ref()]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
+        [
+            Some(&self.short_title),
+            self.former_short_title.as_ref(),
+            self.long_title.as_ref(),
+            self.summary.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n")
     }
 
     fn render(&self) -> String {
@@ -372,7 +410,11 @@ impl Snapshot {
             let days: Vec<String> = s
                 .sittings
                 .iter()
-                .map(|t| t.date.as_deref().map_or_else(|| "date to be set".to_string(), readable_day))
+                .map(|t| {
+                    t.date
+                        .as_deref()
+                        .map_or_else(|| "date to be set".to_string(), readable_day)
+                })
                 .collect();
             if days.is_empty() {
                 out.push(format!("- {}", s.label()));
@@ -387,7 +429,10 @@ impl Snapshot {
             out.push("(none yet)".into());
         }
         for p in &self.publications {
-            let date = p.date.as_deref().map_or_else(|| "undated".to_string(), readable_day);
+            let date = p
+                .date
+                .as_deref()
+                .map_or_else(|| "undated".to_string(), readable_day);
             out.push(format!("- {date} · {}: {}", p.kind_label(), p.title));
             for l in &p.links {
                 out.push(format!("  {}", l.url));

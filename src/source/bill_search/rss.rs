@@ -35,7 +35,12 @@ impl RssBill {
 
 /// The bill id at the end of a guid or link: `https://bills.parliament.uk/bills/3873`.
 fn bill_id(s: &str) -> Option<u32> {
-    s.trim().trim_end_matches('/').rsplit('/').next()?.parse().ok()
+    s.trim()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn stage_attribute(start: &BytesStart<'_>) -> Option<String> {
@@ -56,9 +61,12 @@ pub fn parse(xml: &str) -> Result<Vec<RssBill>, String> {
     // Local name of the element whose text is being read, and the text so far.
     let mut field: Option<(Vec<u8>, String)> = None;
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("not a readable RSS feed at byte {}: {e}", reader.buffer_position()))?;
+        let event = reader.read_event().map_err(|e| {
+            format!(
+                "not a readable RSS feed at byte {}: {e}",
+                reader.buffer_position()
+            )
+        })?;
         match event {
             Xml::Start(s) => {
                 let name = s.local_name().as_ref().to_vec();
@@ -96,7 +104,10 @@ pub fn parse(xml: &str) -> Result<Vec<RssBill>, String> {
                 let name = e.local_name().as_ref().to_vec();
                 if name == b"item" {
                     if let Some((mut bill, guid)) = item.take() {
-                        let id = guid.as_deref().and_then(bill_id).or_else(|| bill.link.as_deref().and_then(bill_id));
+                        let id = guid
+                            .as_deref()
+                            .and_then(bill_id)
+                            .or_else(|| bill.link.as_deref().and_then(bill_id));
                         if let Some(id) = id {
                             bill.id = id;
                             keep(&mut bills, bill);
@@ -105,7 +116,8 @@ pub fn parse(xml: &str) -> Result<Vec<RssBill>, String> {
                     if bills.len() >= MAX_ITEMS {
                         break;
                     }
-                } else if let (Some((bill, guid)), Some((fname, text))) = (&mut item, field.take()) {
+                } else if let (Some((bill, guid)), Some((fname, text))) = (&mut item, field.take())
+                {
                     if fname == name {
                         let text = crate::source::html_text::fold(&text);
                         match name.as_slice() {
@@ -149,11 +161,16 @@ mod tests {
         assert_eq!(bills.len(), 50);
         let b = bills.iter().find(|b| b.id == 3929).unwrap();
         assert_eq!(b.title, "Border Security, Asylum and Immigration Bill");
-        assert!(b.description.starts_with("A Bill to make provision about border security;"));
+        assert!(b
+            .description
+            .starts_with("A Bill to make provision about border security;"));
         assert_eq!(b.stage.as_deref(), Some("2nd reading"));
         assert_eq!(b.house(), Some("Commons"));
         assert_eq!(b.categories[0], "Government Bill");
-        assert_eq!(b.link.as_deref(), Some("https://bills.parliament.uk/bills/3929"));
+        assert_eq!(
+            b.link.as_deref(),
+            Some("https://bills.parliament.uk/bills/3929")
+        );
         assert_eq!(b.updated.as_deref(), Some("2025-01-30T17:09:37Z"));
         // Curly quotes and entities come through as text.
         let e = bills.iter().find(|b| b.id == 3737).unwrap();

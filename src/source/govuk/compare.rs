@@ -18,7 +18,9 @@ const SUMMARY_SECTIONS: usize = 3;
 
 pub(super) fn events(old: &Item, new: &Item) -> Vec<Event> {
     match (&old.removed, &new.removed) {
-        (None, Some(r)) => return vec![removed(new, &r.explanation, r.alternative_path.as_deref())],
+        (None, Some(r)) => {
+            return vec![removed(new, &r.explanation, r.alternative_path.as_deref())]
+        }
         (Some(_), Some(_)) => return Vec::new(),
         (Some(_), None) => return vec![restored(new, "Back on GOV.UK after being removed")],
         (None, None) => {}
@@ -35,7 +37,9 @@ pub(super) fn events(old: &Item, new: &Item) -> Vec<Event> {
     let mut events = Vec::new();
     match (&old.withdrawn_notice, &new.withdrawn_notice) {
         (None, Some(w)) => events.push(withdrawn(new, w, false)),
-        (Some(o), Some(w)) if o.explanation != w.explanation => events.push(withdrawn(new, w, true)),
+        (Some(o), Some(w)) if o.explanation != w.explanation => {
+            events.push(withdrawn(new, w, true))
+        }
         (Some(_), None) => events.push(restored(new, "No longer withdrawn")),
         _ => {}
     }
@@ -81,10 +85,19 @@ fn quote(s: &str) -> String {
     format!("“{s}”")
 }
 
-fn major_update(notes: &[&ChangeNote], note: &ChangeNote, text: &SectionDiff, att: &AttachmentChanges) -> Event {
+fn major_update(
+    notes: &[&ChangeNote],
+    note: &ChangeNote,
+    text: &SectionDiff,
+    att: &AttachmentChanges,
+) -> Event {
     let mut e = Event::new(
         "govuk.major_update",
-        format!("Major update, {}: {}", human_time(&note.public_timestamp), quote(&note.note)),
+        format!(
+            "Major update, {}: {}",
+            human_time(&note.public_timestamp),
+            quote(&note.note)
+        ),
     );
     e.severity = Severity::Major;
     // Several notes since the last check: the others, newest first, after the one quoted.
@@ -92,9 +105,16 @@ fn major_update(notes: &[&ChangeNote], note: &ChangeNote, text: &SectionDiff, at
         .iter()
         .rev()
         .skip(1)
-        .map(|n| format!("Also noted, {}: {}", human_time(&n.public_timestamp), quote(&n.note)))
+        .map(|n| {
+            format!(
+                "Also noted, {}: {}",
+                human_time(&n.public_timestamp),
+                quote(&n.note)
+            )
+        })
         .collect();
-    e.annotations.extend(text.sections.iter().map(|s| s.describe()));
+    e.annotations
+        .extend(text.sections.iter().map(|s| s.describe()));
     e.annotations.extend(att.describe());
     e.keyword_text = std::iter::once(note.note.clone())
         .chain(text.changes.added_lines.iter().cloned())
@@ -113,18 +133,38 @@ fn major_update(notes: &[&ChangeNote], note: &ChangeNote, text: &SectionDiff, at
 
 fn silent_edit(text: &SectionDiff, att: &AttachmentChanges, body_changed: bool) -> Event {
     let mut what: Vec<String> = if body_changed {
-        text.sections.iter().take(SUMMARY_SECTIONS).map(|s| s.describe()).collect()
+        text.sections
+            .iter()
+            .take(SUMMARY_SECTIONS)
+            .map(|s| s.describe())
+            .collect()
     } else {
         Vec::new()
     };
     if body_changed && text.sections.len() > SUMMARY_SECTIONS {
-        what.push(format!("and {} more sections", text.sections.len() - SUMMARY_SECTIONS));
+        what.push(format!(
+            "and {} more sections",
+            text.sections.len() - SUMMARY_SECTIONS
+        ));
     }
-    what.extend(att.removed.iter().map(|a| format!("attachment {} removed", quote(&a.title))));
-    let mut e = Event::new("govuk.silent_edit", format!("Edited without a change note: {}", what.join("; ")));
-    e.severity = if text.changes.percent >= 20 { Severity::Major } else { Severity::Notice };
-    e.annotations = vec!["No change note was published, so GOV.UK sent no email about this edit".into()];
-    e.annotations.extend(text.sections.iter().map(|s| s.describe()));
+    what.extend(
+        att.removed
+            .iter()
+            .map(|a| format!("attachment {} removed", quote(&a.title))),
+    );
+    let mut e = Event::new(
+        "govuk.silent_edit",
+        format!("Edited without a change note: {}", what.join("; ")),
+    );
+    e.severity = if text.changes.percent >= 20 {
+        Severity::Major
+    } else {
+        Severity::Notice
+    };
+    e.annotations =
+        vec!["No change note was published, so GOV.UK sent no email about this edit".into()];
+    e.annotations
+        .extend(text.sections.iter().map(|s| s.describe()));
     e.annotations.extend(att.describe());
     e.keyword_text = text
         .changes
@@ -152,10 +192,18 @@ fn announced(note: Option<&ChangeNote>) -> String {
 
 fn attachment_added(a: &Attachment, note: Option<&ChangeNote>) -> Event {
     let about = a.describe();
-    let about = if about.is_empty() { String::new() } else { format!(" ({about})") };
+    let about = if about.is_empty() {
+        String::new()
+    } else {
+        format!(" ({about})")
+    };
     let mut e = Event::new(
         "govuk.attachment_added",
-        format!("New attachment {}{about}, {}", quote(&a.title), announced(note)),
+        format!(
+            "New attachment {}{about}, {}",
+            quote(&a.title),
+            announced(note)
+        ),
     );
     e.annotations = vec![format!("New: {}", a.url)];
     e.keyword_text = a.title.clone();
@@ -172,12 +220,20 @@ fn attachment_changed(o: &Attachment, a: &Attachment, note: Option<&ChangeNote>)
     if o.title != a.title {
         what.push(format!("renamed from {}", quote(&o.title)));
     }
-    if o.content_type != a.content_type || o.file_size != a.file_size || o.number_of_pages != a.number_of_pages {
+    if o.content_type != a.content_type
+        || o.file_size != a.file_size
+        || o.number_of_pages != a.number_of_pages
+    {
         what.push(format!("now {}", a.describe()));
     }
     let mut e = Event::new(
         "govuk.attachment_changed",
-        format!("Attachment {} {}, {}", quote(&a.title), what.join(", "), announced(note)),
+        format!(
+            "Attachment {} {}, {}",
+            quote(&a.title),
+            what.join(", "),
+            announced(note)
+        ),
     );
     e.annotations = vec![format!("Was: {}", o.url), format!("Now: {}", a.url)];
     e.keyword_text = a.title.clone();
@@ -190,14 +246,28 @@ fn metadata_changed(old: &Item, new: &Item) -> Event {
     let mut what = Vec::new();
     let mut diff = String::new();
     if old.title != new.title {
-        what.push(format!("title {} → {}", quote(&old.title), quote(&new.title)));
+        what.push(format!(
+            "title {} → {}",
+            quote(&old.title),
+            quote(&new.title)
+        ));
         diff.push_str(&format!("-Title: {}\n+Title: {}\n", old.title, new.title));
     }
     if old.description != new.description {
-        what.push(format!("summary {} → {}", quote(&old.description), quote(&new.description)));
-        diff.push_str(&format!("-Summary: {}\n+Summary: {}\n", old.description, new.description));
+        what.push(format!(
+            "summary {} → {}",
+            quote(&old.description),
+            quote(&new.description)
+        ));
+        diff.push_str(&format!(
+            "-Summary: {}\n+Summary: {}\n",
+            old.description, new.description
+        ));
     }
-    let mut e = Event::new("govuk.metadata_changed", format!("Changed {}", what.join("; ")));
+    let mut e = Event::new(
+        "govuk.metadata_changed",
+        format!("Changed {}", what.join("; ")),
+    );
     e.keyword_text = format!("{}\n{}", new.title, new.description);
     e.diff = Some(diff);
     e.fields = json!({
@@ -216,7 +286,10 @@ fn withdrawn(new: &Item, w: &super::Withdrawal, changed: bool) -> Event {
     };
     let mut e = Event::new("govuk.withdrawn", summary);
     e.severity = Severity::Major;
-    e.annotations = vec!["GOV.UK now shows this page as withdrawn: it is no longer current policy or guidance".into()];
+    e.annotations = vec![
+        "GOV.UK now shows this page as withdrawn: it is no longer current policy or guidance"
+            .into(),
+    ];
     e.keyword_text = format!("{}\n{}", new.title, w.explanation);
     e.diff = Some(format!("+## Withdrawn\n+{}\n", w.explanation));
     e.fields = json!({ "explanation": w.explanation, "withdrawn_at": w.withdrawn_at });
@@ -231,15 +304,20 @@ fn removed(new: &Item, explanation: &str, alternative: Option<&str>) -> Event {
     let mut e = Event::new("govuk.removed", summary);
     e.severity = Severity::Major;
     if let Some(alt) = alternative {
-        e.annotations.push(format!("GOV.UK suggests instead: {alt}"));
+        e.annotations
+            .push(format!("GOV.UK suggests instead: {alt}"));
     }
     e.keyword_text = new.title.clone();
-    e.fields = json!({ "path": new.path, "explanation": explanation, "alternative_path": alternative });
+    e.fields =
+        json!({ "path": new.path, "explanation": explanation, "alternative_path": alternative });
     e
 }
 
 fn redirected(new: &Item, to: &str) -> Event {
-    let mut e = Event::new("govuk.redirected", format!("Redirected: {} now leads to {to}", new.path));
+    let mut e = Event::new(
+        "govuk.redirected",
+        format!("Redirected: {} now leads to {to}", new.path),
+    );
     e.annotations = vec![format!("New path: {to}")];
     e.keyword_text = new.title.clone();
     e.diff = Some(format!("-{}\n+{to}\n", new.path));
@@ -269,15 +347,27 @@ fn attachment_changes<'a>(old: &'a [Attachment], new: &'a [Attachment]) -> Attac
             Some(_) => {}
         }
     }
-    c.removed = old.iter().filter(|o| !new.iter().any(|a| a.key() == o.key())).collect();
+    c.removed = old
+        .iter()
+        .filter(|o| !new.iter().any(|a| a.key() == o.key()))
+        .collect();
     c
 }
 
 impl AttachmentChanges<'_> {
     fn describe(&self) -> Vec<String> {
-        let added = self.added.iter().map(|a| format!("Attachment added: {}", quote(&a.title)));
-        let changed = self.changed.iter().map(|(_, a)| format!("Attachment changed: {}", quote(&a.title)));
-        let removed = self.removed.iter().map(|a| format!("Attachment removed: {}", quote(&a.title)));
+        let added = self
+            .added
+            .iter()
+            .map(|a| format!("Attachment added: {}", quote(&a.title)));
+        let changed = self
+            .changed
+            .iter()
+            .map(|(_, a)| format!("Attachment changed: {}", quote(&a.title)));
+        let removed = self
+            .removed
+            .iter()
+            .map(|a| format!("Attachment removed: {}", quote(&a.title)));
         added.chain(changed).chain(removed).collect()
     }
 

@@ -21,7 +21,11 @@ impl SectionChange {
         if self.removed > 0 {
             counts.push(format!("−{}", self.removed));
         }
-        let noun = if self.added + self.removed == 1 { "paragraph" } else { "paragraphs" };
+        let noun = if self.added + self.removed == 1 {
+            "paragraph"
+        } else {
+            "paragraphs"
+        };
         format!("{}: {} {noun}", self.section, counts.join(" "))
     }
 }
@@ -72,22 +76,32 @@ fn range_start(spec: &str) -> usize {
 pub fn section_diff(old: &str, new: &str) -> SectionDiff {
     let changes = diff::diff(old, new);
     if changes.is_empty() {
-        return SectionDiff { changes, ..SectionDiff::default() };
+        return SectionDiff {
+            changes,
+            ..SectionDiff::default()
+        };
     }
     let old_sections = section_of_lines(old);
     let new_sections = section_of_lines(new);
     let name = |s: Option<&Option<String>>| {
-        s.cloned().flatten().unwrap_or_else(|| "Top of the page".to_string())
+        s.cloned()
+            .flatten()
+            .unwrap_or_else(|| "Top of the page".to_string())
     };
     let mut sections: Vec<SectionChange> = Vec::new();
-    let mut count = |section: String, added: usize, removed: usize| {
-        match sections.iter_mut().find(|s| s.section == section) {
-            Some(s) => {
-                s.added += added;
-                s.removed += removed;
-            }
-            None => sections.push(SectionChange { section, added, removed }),
+    let mut count = |section: String, added: usize, removed: usize| match sections
+        .iter_mut()
+        .find(|s| s.section == section)
+    {
+        Some(s) => {
+            s.added += added;
+            s.removed += removed;
         }
+        None => sections.push(SectionChange {
+            section,
+            added,
+            removed,
+        }),
     };
 
     // Walk the hunks, tracking line numbers on both sides, and name each hunk by the
@@ -97,25 +111,26 @@ pub fn section_diff(old: &str, new: &str) -> SectionDiff {
     let mut hunk_header: Option<String> = None;
     let mut hunk_lines: Vec<&str> = Vec::new();
     let mut hunk_name: Option<String> = None;
-    let mut flush = |header: &mut Option<String>, lines: &mut Vec<&str>, hname: &mut Option<String>| {
-        if let Some(h) = header.take() {
-            match hname.take() {
-                Some(s) => out.push_str(&format!("{h} {s}\n")),
-                None => out.push_str(&format!("{h}\n")),
+    let mut flush =
+        |header: &mut Option<String>, lines: &mut Vec<&str>, hname: &mut Option<String>| {
+            if let Some(h) = header.take() {
+                match hname.take() {
+                    Some(s) => out.push_str(&format!("{h} {s}\n")),
+                    None => out.push_str(&format!("{h}\n")),
+                }
+                for l in lines.drain(..) {
+                    out.push_str(l);
+                    out.push('\n');
+                }
             }
-            for l in lines.drain(..) {
-                out.push_str(l);
-                out.push('\n');
-            }
-        }
-    };
+        };
     for line in changes.unified.lines() {
         if line.starts_with("@@") {
             flush(&mut hunk_header, &mut hunk_lines, &mut hunk_name);
             let mut specs = line.split_whitespace().skip(1);
             o = specs.next().map(range_start).unwrap_or(0);
             n = specs.next().map(range_start).unwrap_or(0);
-            hunk_header = Some(line.trim_end_matches(|c| c == '@' || c == ' ').to_string() + " @@");
+            hunk_header = Some(line.trim_end_matches(['@', ' ']).to_string() + " @@");
             continue;
         }
         match line.chars().next() {
@@ -139,7 +154,11 @@ pub fn section_diff(old: &str, new: &str) -> SectionDiff {
         hunk_lines.push(line);
     }
     flush(&mut hunk_header, &mut hunk_lines, &mut hunk_name);
-    SectionDiff { changes, sections, unified: out }
+    SectionDiff {
+        changes,
+        sections,
+        unified: out,
+    }
 }
 
 #[cfg(test)]
@@ -153,9 +172,19 @@ mod tests {
         let new = "# Guidance\nIntro.\n## Annex A\nKeep.\n## Annex B: Recovery Needs Assessment\nOne.\nTwo, amended.\nTwo and a half.\nThree.\n## Annex C\nLast.";
         let d = section_diff(OLD, new);
         let described: Vec<String> = d.sections.iter().map(SectionChange::describe).collect();
-        assert_eq!(described, ["Annex B: Recovery Needs Assessment: +2 −1 paragraphs"]);
-        assert!(d.unified.contains("@@ Annex B: Recovery Needs Assessment\n"), "{}", d.unified);
-        assert!(d.unified.contains("-Two.\n+Two, amended.\n+Two and a half.\n"));
+        assert_eq!(
+            described,
+            ["Annex B: Recovery Needs Assessment: +2 −1 paragraphs"]
+        );
+        assert!(
+            d.unified
+                .contains("@@ Annex B: Recovery Needs Assessment\n"),
+            "{}",
+            d.unified
+        );
+        assert!(d
+            .unified
+            .contains("-Two.\n+Two, amended.\n+Two and a half.\n"));
     }
 
     #[test]
@@ -163,7 +192,10 @@ mod tests {
         let new = "# Guidance\nIntro, revised.\n## Annex A\nKeep.\n## Annex B: Recovery Needs Assessment\nOne.\nTwo.\nThree.\n## Annex C";
         let d = section_diff(OLD, new);
         let described: Vec<String> = d.sections.iter().map(SectionChange::describe).collect();
-        assert_eq!(described, ["Guidance: +1 −1 paragraphs", "Annex C: −1 paragraph"]);
+        assert_eq!(
+            described,
+            ["Guidance: +1 −1 paragraphs", "Annex C: −1 paragraph"]
+        );
     }
 
     #[test]

@@ -1,0 +1,367 @@
+#!/usr/bin/env python3
+"""Check-cycle benchmark driver; run it through bench/cycle.sh, which builds policywatch,
+installs urlwatch 2.29 into a throwaway virtualenv and removes everything afterwards.
+
+For each server mode (conditional GET honoured / ignored) it times a bare parallel fetch of
+the corpus, then three cycles of each tool from an empty state: baseline, no change, and 10%
+of pages changed. Wall time is measured here; CPU (user+sys) and peak RSS come from
+/usr/bin/time, or from wait4() when that is missing (the same kernel accounting).
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE.parent / "tests" / "fixtures" / "pages" / "iasc-commissioner-homepage.txt"
+PAGE_BYTES = 50 * 1024
+COMMAND_TIMEOUT = 300  # seconds; one cycle of either tool takes a few
+KEYWORDS = [
+    "modern slavery", "human trafficking", "forced labour", "National Referral Mechanism",
+    "reasonable grounds", "conclusive grounds", "Modern Slavery Act", "statutory guidance",
+    "supply chain", "survivors", "victims",
+]
+
+# The child being timed, so a signal handler can end it.
+CURRENT = None
+
+
+# --- corpus ---------------------------------------------------------------------------
+
+def sentence_pool():
+    text = FIXTURE.read_text(encoding="utf-8")
+    paras = [p.strip() for p in text.split("\n\n") if p.strip()]
+    headings = [p for p in paras if len(p) < 100 and "\n" not in p]
+    sentences = []
+    for p in paras:
+        if len(p) >= 100:
+            sentences += [s.strip() for s in re.split(r"(?<=[.!?])\s+", p) if len(s.strip()) > 20]
+    return headings, sentences
+
+
+def esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def make_page(i, headings, sentences):
+    """One ~50 KB page: head with CSS and script, a nav, a main of sections built from
+    recombined sentences of the commissioner's home page, a publications list, a footer."""
+    rng = random.Random(i)
+    nav = "".join(f'<li><a href="/section/{k}">{esc(rng.choice(headings))}</a></li>'
+                  for k in range(30))
+    css = "".join(f".c{k}{{margin:{k % 7}px;padding:{k % 5}px;color:#{k * 4099 % 0xFFFFFF:06x}}}\n"
+                  for k in range(60))
+    head = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Independent Anti-Slavery Commissioner - page {i:04d}</title>"
+            f"<style>{css}</style>"
+            f"<script>window.dataLayer=[];var pageId={i};function track(e){{dataLayer.push(e)}}</script>"
+            f"</head><body><header><nav><ul>{nav}</ul></nav></header>\n<main>\n"
+            f"<h1>{esc(rng.choice(headings))} ({i:04d})</h1>\n")
+    footer = ("</main>\n<footer><ul>"
+              + "".join(f'<li><a href="/legal/{k}">Legal notice {k}</a></li>' for k in range(20))
+              + "</ul><p>&copy; Independent Anti-Slavery Commissioner</p></footer></body></html>\n")
+    parts, size, section = [head], len(head) + len(footer), 0
+    while size < PAGE_BYTES - 1500:
+        if section % 4 == 3:
+            items = "".join(
+                f'<li><a href="/wp-content/uploads/{i}/{section}-{k}.pdf">{esc(rng.choice(headings))} (PDF)</a></li>'
+                for k in range(5))
+            block = f"<h2>Publications</h2>\n<ul>{items}</ul>\n"
+        else:
+            paras = "".join(
+                "<p>" + esc(" ".join(rng.choice(sentences) for _ in range(rng.randint(3, 6)))) + "</p>\n"
+                for _ in range(rng.randint(2, 4)))
+            block = f"<section class=\"c{section % 60}\"><h2>{esc(rng.choice(headings))}</h2>\n{paras}</section>\n"
+        parts.append(block)
+        size += len(block.encode("utf-8"))
+        section += 1
+    parts.append(footer)
+    return "".join(parts)
+
+
+def write_corpus(dir_, n):
+    headings, sentences = sentence_pool()
+    dir_.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        (dir_ / f"{i:04d}.html").write_text(make_page(i, headings, sentences), encoding="utf-8")
+
+
+def changed_pages(n):
+    return [i for i in range(n) if i % 10 == 0]
+
+
+def change_corpus(dir_, n):
+    """Adds one paragraph to the main text of every tenth page (10% of the corpus)."""
+    for i in changed_pages(n):
+        path = dir_ / f"{i:04d}.html"
+        html = path.read_text(encoding="utf-8")
+        note = (f"<p>Update: the Commissioner has today published a revised statement on the "
+                f"National Referral Mechanism and the reasonable grounds threshold (reference "
+                f"IASC-{i:04d}).</p>\n")
+        cut = html.index("</section>\n") + len("</section>\n")
+        path.write_text(html[:cut] + note + html[cut:], encoding="utf-8")
+
+
+# --- measuring ------------------------------------------------------------------------
+
+def measure(cmd, stdout_path, stderr_path, env=None):
+    """Runs cmd; returns wall s, CPU s (user+sys) and peak RSS MB of that process."""
+    global CURRENT
+    gnu_time = shutil.which("time", path="/usr/bin")
+    timing = Path(str(stdout_path) + ".time")
+    full = [gnu_time, "-v", "-o", str(timing), *cmd] if gnu_time else list(cmd)
+    with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        start = time.perf_counter()
+        CURRENT = subprocess.Popen(full, stdout=out, stderr=err, env=env)
+        deadline = start + COMMAND_TIMEOUT
+        while True:
+            pid, status, usage = os.wait4(CURRENT.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                CURRENT.kill()
+                raise RuntimeError(f"timed out after {COMMAND_TIMEOUT}s: {' '.join(cmd)}")
+            time.sleep(0.005)
+        wall = time.perf_counter() - start
+        CURRENT.returncode = os.waitstatus_to_exitcode(status)
+        CURRENT = None
+    code = os.waitstatus_to_exitcode(status)
+    if gnu_time:
+        v = timing.read_text()
+        m = re.search(r"Exit status: (\d+)", v)
+        code = int(m.group(1)) if m else code
+        cpu = (float(re.search(r"User time \(seconds\): ([\d.]+)", v).group(1))
+               + float(re.search(r"System time \(seconds\): ([\d.]+)", v).group(1)))
+        rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", v).group(1))
+    else:
+        cpu = usage.ru_utime + usage.ru_stime
+        rss_kb = usage.ru_maxrss  # kilobytes on Linux
+    if code != 0:
+        tail = Path(stderr_path).read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"exit {code}: {' '.join(cmd)}\n{tail}")
+    return {"wall": wall, "cpu": cpu, "rss_mb": rss_kb / 1024}
+
+
+class Server:
+    def __init__(self, pages, mode, lifetime):
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), str(pages), "--mode", mode,
+             "--lifetime", str(lifetime)],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline().split()
+        if len(line) != 2 or line[0] != "PORT":
+            self.stop()
+            raise RuntimeError("page server did not start")
+        self.base = f"http://127.0.0.1:{line[1]}"
+
+    def take_counts(self):
+        out = subprocess.run(["curl", "-sf", f"{self.base}/__stats"], capture_output=True,
+                             text=True, timeout=10, check=True)
+        return json.loads(out.stdout)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+# --- tools ----------------------------------------------------------------------------
+
+def bare_fetch(work, server, n, concurrency, repeats=3):
+    """curl --parallel over the whole corpus, bodies discarded: the floor for wall time."""
+    cfg = work / "curl.cfg"
+    cfg.write_text("".join(f'url = "{server.base}/{i:04d}.html"\noutput = "/dev/null"\n'
+                           for i in range(n)))
+    runs = []
+    for r in range(repeats):
+        out = work / f"curl.{r}.out"
+        runs.append(measure(["curl", "--silent", "--show-error", "--fail", "--parallel",
+                             "--parallel-max", str(concurrency), "--write-out", "%{http_code}\\n",
+                             "--config", str(cfg)], out, work / f"curl.{r}.err"))
+        codes = out.read_text().split()
+        if codes.count("200") != n:
+            raise RuntimeError(f"bare fetch: expected {n} 200s, got {len(codes)} responses")
+        server.take_counts()
+    best = min(runs, key=lambda m: m["wall"])
+    best["wall_median"] = statistics.median(m["wall"] for m in runs)
+    return best
+
+
+class Policywatch:
+    name = "policywatch"
+
+    def __init__(self, binary, work, server, n, concurrency):
+        self.binary, self.dir = binary, work / "policywatch"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        (self.dir / "watchlists").mkdir(parents=True)
+        (self.dir / "policywatch.toml").write_text(
+            "# All pages are on one loopback host, so no politeness gap between requests.\n"
+            f"[fetch]\nconcurrency = {concurrency}\nper_host_interval_secs = 0.0\n")
+        watches = "".join(
+            f'\n[[watch]]\nid = "page-{i:04d}"\nkind = "page"\nurl = "{server.base}/{i:04d}.html"\n'
+            f'select = "main"\n' for i in range(n))
+        (self.dir / "watchlists" / "bench.toml").write_text(
+            f'name = "bench"\nschedule = "0 */30 * * * *"\nkeywords = {json.dumps(KEYWORDS)}\n'
+            + watches)
+
+    def run(self, label):
+        out = self.dir / f"{label}.out"
+        m = measure([str(self.binary), "--config", str(self.dir / "policywatch.toml"),
+                     "--watchlists", str(self.dir / "watchlists"), "--data", str(self.dir / "data"),
+                     "check", "--format", "json"], out, self.dir / f"{label}.err")
+        alerts = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+        m["alerts"] = sum(1 for a in alerts if a.get("event") == "page.changed")
+        return m
+
+
+class Urlwatch:
+    def __init__(self, venv, work, server, n, concurrency, filtered):
+        self.venv = venv
+        self.name = "urlwatch" + (" (css+html2text)" if filtered else " (raw HTML)")
+        self.dir = work / ("urlwatch-filtered" if filtered else "urlwatch-raw")
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        job_filter = "filter:\n  - css: main\n  - html2text\n" if filtered else ""
+        (self.dir / "urls.yaml").write_text("---\n".join(
+            f"name: page-{i:04d}\nurl: {server.base}/{i:04d}.html\n{job_filter}" for i in range(n)))
+        (self.dir / "urlwatch.yaml").write_text(
+            "report:\n  stdout:\n    enabled: true\n    color: false\n")
+        # urlwatch 2.29 has no setting for its thread pool (worker.MAX_WORKERS = 10); its
+        # hooks file is imported before jobs run, so raise it there to match our concurrency.
+        (self.dir / "hooks.py").write_text(
+            f"import urlwatch.worker\nurlwatch.worker.MAX_WORKERS = {concurrency}\n")
+
+    def run(self, label):
+        out = self.dir / f"{label}.out"
+        env = dict(os.environ, HOME=str(self.dir), XDG_CONFIG_HOME=str(self.dir),
+                   XDG_CACHE_HOME=str(self.dir))
+        m = measure([str(self.venv / "bin" / "urlwatch"), "--urls", str(self.dir / "urls.yaml"),
+                     "--config", str(self.dir / "urlwatch.yaml"),
+                     "--hooks", str(self.dir / "hooks.py"),
+                     "--cache", str(self.dir / "cache.db")], out, self.dir / f"{label}.err", env)
+        text = out.read_text(errors="replace")
+        m["alerts"] = len(re.findall(r"^CHANGED: ", text, re.M))
+        if re.search(r"^ERROR: ", text, re.M):
+            raise RuntimeError(f"{self.name} reported errors, see {out}")
+        return m
+
+
+# --- the run --------------------------------------------------------------------------
+
+def run(args):
+    work = Path(args.work)
+    pages = work / "pages"
+    results = []
+    started = time.monotonic()
+    for mode in args.modes:
+        server = Server(pages, mode, lifetime=args.lifetime)
+        try:
+            shutil.rmtree(pages, ignore_errors=True)
+            write_corpus(pages, args.pages)
+            bare = bare_fetch(work, server, args.pages, args.concurrency)
+            results.append({"tool": "bare fetch (curl --parallel)", "mode": mode,
+                            "cycle": "full fetch", **bare, "alerts": None, "served": None})
+            print(f"[{time.monotonic() - started:6.1f}s] {mode}: bare fetch {bare['wall']:.2f}s",
+                  file=sys.stderr)
+            tools = [Policywatch(args.policywatch, work, server, args.pages, args.concurrency)]
+            if args.urlwatch_venv:
+                tools += [Urlwatch(Path(args.urlwatch_venv), work, server, args.pages,
+                                   args.concurrency, filtered)
+                          for filtered in (True, False)]
+            for tool in tools:
+                shutil.rmtree(pages, ignore_errors=True)
+                write_corpus(pages, args.pages)
+                server.take_counts()
+                for cycle in ("baseline", "no change", "10% changed"):
+                    if cycle == "10% changed":
+                        change_corpus(pages, args.pages)
+                    m = tool.run(cycle.replace(" ", "-").replace("%", "pc"))
+                    served = server.take_counts()
+                    results.append({"tool": tool.name, "mode": mode, "cycle": cycle, **m,
+                                    "served": served})
+                    print(f"[{time.monotonic() - started:6.1f}s] {mode}: {tool.name} {cycle}: "
+                          f"{m['wall']:.2f}s wall, {m['cpu']:.2f}s CPU, {m['rss_mb']:.0f} MB, "
+                          f"{m['alerts']} changes; served {served}", file=sys.stderr)
+        finally:
+            server.stop()
+    return results
+
+
+def report(results, args):
+    expected = len(changed_pages(args.pages))
+    lines = ["| tool | server | cycle | wall s | CPU s | peak RSS MB | changes reported | served 200/304 |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for r in results:
+        served = f"{r['served']['200']}/{r['served']['304']}" if r["served"] else "-"
+        alerts = "-" if r["alerts"] is None else str(r["alerts"])
+        lines.append(f"| {r['tool']} | {r['mode']} | {r['cycle']} | {r['wall']:.2f} | "
+                     f"{r['cpu']:.2f} | {r['rss_mb']:.1f} | {alerts} | {served} |")
+    lines.append("")
+    ok = True
+    key = {(r["tool"], r["mode"], r["cycle"]): r for r in results}
+    for r in results:
+        if r["tool"] != "policywatch":
+            continue
+        bare = key[("bare fetch (curl --parallel)", r["mode"], "full fetch")]
+        checks = [("wall ≤ 2× bare fetch", r["wall"] <= 2 * bare["wall"],
+                   f"{r['wall'] / bare['wall']:.2f}× bare"),
+                  ("peak RSS < 100 MB", r["rss_mb"] < 100, f"{r['rss_mb']:.0f} MB")]
+        for name in ("urlwatch (css+html2text)", "urlwatch (raw HTML)"):
+            u = key.get((name, r["mode"], r["cycle"]))
+            if u:
+                ratio = u["cpu"] / max(r["cpu"], 1e-9)
+                checks.append((f"CPU ≥ 10× less than {name}", ratio >= 10, f"{ratio:.1f}×"))
+        want = expected if r["cycle"] == "10% changed" else 0
+        checks.append(("alerts as expected", r["alerts"] == want, f"{r['alerts']} (want {want})"))
+        for name, passed, figure in checks:
+            ok &= passed
+            lines.append(f"- {'PASS' if passed else 'MISS'} {r['mode']} / {r['cycle']}: "
+                         f"{name}: {figure}")
+    return "\n".join(lines), ok
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--work", required=True, help="scratch directory (removed by cycle.sh)")
+    ap.add_argument("--policywatch", required=True, type=Path, help="release binary")
+    ap.add_argument("--urlwatch-venv", help="virtualenv with urlwatch 2.29; omit to skip it")
+    ap.add_argument("--pages", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--modes", nargs="+", default=["conditional", "ignore"],
+                    choices=["conditional", "ignore"])
+    ap.add_argument("--lifetime", type=float, default=1800.0,
+                    help="the page server exits after this many seconds whatever happens")
+    ap.add_argument("--json-out", type=Path, help="also write the raw figures here")
+    args = ap.parse_args()
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        results = run(args)
+    finally:
+        if CURRENT is not None and CURRENT.poll() is None:
+            CURRENT.kill()
+    table, ok = report(results, args)
+    print(table)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results, indent=1))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,456 @@
+//! Crash safety: the daemon is killed with SIGKILL at 50 random moments while every cycle
+//! finds changes, and restarted; afterwards nothing is missing or repeated in the versions,
+//! the history or what reached (a fake) Discord. A store that cannot be opened is a clear
+//! message with a way out and exit 1, never a panic.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequest, Multipart, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use serde_json::{json, Value};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+const KILLS: usize = 50;
+const PAGES: usize = 4;
+const CHANNEL: u64 = 42;
+
+/// SplitMix64: a seeded, dependency-free source of kill moments, so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Every request gets a new revision of the page: every check is a change.
+struct EverChanging {
+    served: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+impl Respond for EverChanging {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let page = request.url.path().to_string();
+        let n = {
+            let mut served = self.served.lock().unwrap();
+            let n = served.entry(page.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        ResponseTemplate::new(200).set_body_raw(
+            format!(
+                "<html><head><title>Guidance {page}</title></head><body><main>\
+                 <p>Revision {n} of {page}.</p></main></body></html>"
+            ),
+            "text/html; charset=utf-8",
+        )
+    }
+}
+
+/// A Discord that keeps what was posted and, like Discord with `enforce_nonce`, answers a
+/// repeated nonce with the message already created instead of posting it again.
+#[derive(Default)]
+struct FakeDiscord {
+    /// Accepted messages: nonce → alert ids (from the embed footers `… · alert N`).
+    messages: BTreeMap<String, Vec<u64>>,
+    repeats: usize,
+    channels: HashSet<String>,
+}
+
+async fn post_message(
+    State(discord): State<Arc<Mutex<FakeDiscord>>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    let path = request.uri().path().to_string();
+    let multipart = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/"));
+    let payload: Value = if multipart {
+        let mut form = Multipart::from_request(request, &()).await.unwrap();
+        let mut payload = Value::Null;
+        while let Some(field) = form.next_field().await.unwrap() {
+            if field.name() == Some("payload_json") {
+                payload = serde_json::from_str(&field.text().await.unwrap()).unwrap();
+            }
+        }
+        payload
+    } else {
+        let body = axum::body::Bytes::from_request(request, &()).await.unwrap();
+        serde_json::from_slice(&body).unwrap_or(Value::Null)
+    };
+    let nonce = payload["nonce"].as_str().unwrap_or_default().to_string();
+    let ids: Vec<u64> = payload["embeds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["footer"]["text"].as_str()?.rsplit("alert ").next()?.trim().parse().ok())
+        .collect();
+    let mut d = discord.lock().unwrap();
+    d.channels.insert(path);
+    if nonce.is_empty() || ids.is_empty() {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": 50035, "message": "Invalid Form Body"})),
+        )
+            .into_response();
+    }
+    if d.messages.contains_key(&nonce) {
+        d.repeats += 1;
+    } else {
+        d.messages.insert(nonce.clone(), ids);
+    }
+    axum::Json(json!({"id": "1", "channel_id": CHANNEL.to_string(), "nonce": nonce}))
+        .into_response()
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    pages: MockServer,
+    discord: Arc<Mutex<FakeDiscord>>,
+    runtime: tokio::runtime::Runtime,
+}
+
+/// Local page server and fake Discord (on a runtime of their own, so the test thread can
+/// block on processes), and a project pointing at both.
+fn setup() -> Setup {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let pages = runtime.block_on(async {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(EverChanging {
+                served: Arc::default(),
+            })
+            .mount(&server)
+            .await;
+        server
+    });
+    let discord = Arc::new(Mutex::new(FakeDiscord::default()));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let discord_base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(post_message))
+        .with_state(discord.clone());
+    runtime.spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    std::fs::write(
+        root.join("policywatch.toml"),
+        format!(
+            "[fetch]\nretries = 0\ntimeout_secs = 5\nper_host_interval_secs = 0\n\n\
+             [discord]\napi_base = \"{discord_base}\"\nchannel = {CHANNEL}\n\
+             send_timeout_secs = 5\ndeliver_wait_secs = 20\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(root.join("watchlists")).unwrap();
+    let mut list = String::from("name = \"team\"\n# Every second: each run of the daemon is mostly cycles.\nschedule = \"*/1 * * * * *\"\n");
+    for i in 0..PAGES {
+        list.push_str(&format!(
+            "\n[[watch]]\nid = \"page-{i}\"\nkind = \"page\"\nurl = \"{}/page-{i}\"\n",
+            pages.uri()
+        ));
+    }
+    std::fs::write(root.join("watchlists/team.toml"), list).unwrap();
+    Setup {
+        _dir: dir,
+        root,
+        pages,
+        discord,
+        runtime,
+    }
+}
+
+fn policywatch(root: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_policywatch"));
+    cmd.current_dir(root)
+        .args(["--config", "policywatch.toml", "--watchlists", "watchlists", "--data", "data"])
+        .env("POLICYWATCH_DISCORD_TOKEN", "test-token")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID");
+    cmd
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Reads what the daemons told "systemd", without waiting.
+fn drain(socket: &UnixDatagram, into: &mut Vec<String>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = socket.recv(&mut buf) {
+        into.push(String::from_utf8_lossy(&buf[..n]).trim().to_string());
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_and_repeats_nothing() {
+    let s = setup();
+    let started = Instant::now();
+    let notify_path = s.root.join("notify.sock");
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_nonblocking(true).unwrap();
+    let log = s.root.join("daemon.log");
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5EED_0F_C0FFEE);
+    let mut rng = Rng(seed);
+    let mut notices = Vec::new();
+    let mut readies = 0;
+    let mut cycles_seen = 0;
+
+    for _ in 0..KILLS {
+        let mut child: Child = policywatch(&s.root)
+            .arg("run")
+            .env("NOTIFY_SOCKET", &notify_path)
+            .stdout(Stdio::null())
+            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap())
+            .spawn()
+            .unwrap();
+        // Anywhere from opening the store through fetching, committing, flushing and
+        // posting: a cycle starts at once (watches are overdue) and then every second.
+        std::thread::sleep(Duration::from_millis(30 + rng.below(1200)));
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut text = String::new();
+            std::fs::File::open(&log).unwrap().read_to_string(&mut text).unwrap();
+            panic!("policywatch run exited by itself ({status}):\n{text}");
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let before = notices.len();
+        drain(&notify, &mut notices);
+        readies += notices[before..].iter().filter(|m| *m == "READY=1").count();
+        cycles_seen += notices[before..]
+            .iter()
+            .filter(|m| m.starts_with("STATUS=checking"))
+            .count();
+    }
+    let kills_took = started.elapsed();
+
+    // A last clean run delivers whatever the killed ones left queued.
+    let check = policywatch(&s.root)
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // Versions: per watch, seq 1..=n with none missing, each a revision not seen before.
+    let versions = json_lines(&policywatch(&s.root).arg("export").output().unwrap());
+    let mut latest: BTreeMap<String, u64> = BTreeMap::new();
+    let mut revisions: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for v in &versions {
+        let watch = v["watch"].as_str().unwrap().to_string();
+        let seq = v["seq"].as_u64().unwrap();
+        let expected = latest.get(&watch).map_or(1, |s| s + 1);
+        assert_eq!(seq, expected, "{watch}: version {expected} missing");
+        latest.insert(watch.clone(), seq);
+        let text = v["document"]["text"].as_str().unwrap();
+        let n: u64 = text
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected page text {text:?}"));
+        revisions.entry(watch).or_default().push(n);
+    }
+    assert_eq!(latest.len(), PAGES, "every watch has versions: {latest:?}");
+    for (watch, revs) in &revisions {
+        assert!(
+            revs.windows(2).all(|w| w[0] < w[1]),
+            "{watch}: a revision stored twice or out of order: {revs:?}"
+        );
+    }
+
+    // History: exactly one page.changed per version after the baseline, naming it.
+    let history = json_lines(
+        &policywatch(&s.root)
+            .args(["history", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    let mut per_version: HashMap<(String, u64), usize> = HashMap::new();
+    for h in &history {
+        assert_eq!(h["event"], "page.changed", "{h}");
+        let watch = h["watch"].as_str().unwrap().to_string();
+        let to = h["to_version"].as_u64().unwrap();
+        assert_eq!(h["from_version"].as_u64(), Some(to - 1), "{h}");
+        let revs = &revisions[&watch];
+        let (old, new) = (revs[to as usize - 2], revs[to as usize - 1]);
+        let diff = h["diff"].as_str().unwrap();
+        assert!(
+            diff.contains(&format!("-Revision {old} ")) && diff.contains(&format!("+Revision {new} ")),
+            "alert for {watch} v{to} shows the wrong change:\n{diff}"
+        );
+        assert!(h["delivered_at"].is_string(), "undelivered: {h}");
+        *per_version.entry((watch, to)).or_default() += 1;
+    }
+    for (watch, n) in &latest {
+        for to in 2..=*n {
+            assert_eq!(
+                per_version.get(&(watch.clone(), to)),
+                Some(&1),
+                "{watch} version {to}: changes in history must appear exactly once"
+            );
+        }
+    }
+    assert_eq!(per_version.len(), history.len());
+
+    // Discord: every alert in exactly one accepted message.
+    let discord = s.discord.lock().unwrap();
+    let mut posted: HashMap<u64, usize> = HashMap::new();
+    for ids in discord.messages.values() {
+        for id in ids {
+            *posted.entry(*id).or_default() += 1;
+        }
+    }
+    let ids: HashSet<u64> = history.iter().map(|h| h["id"].as_u64().unwrap()).collect();
+    assert_eq!(posted.keys().copied().collect::<HashSet<_>>(), ids);
+    assert!(posted.values().all(|n| *n == 1), "an alert posted twice: {posted:?}");
+    assert!(discord
+        .channels
+        .iter()
+        .all(|p| p.ends_with(&format!("/channels/{CHANNEL}/messages"))));
+
+    // The kills really landed in the middle of things.
+    assert!(readies >= KILLS / 2, "only {readies} runs got as far as READY");
+    assert!(cycles_seen >= KILLS / 4, "only {cycles_seen} cycles started");
+    assert!(history.len() >= KILLS / 2, "only {} changes recorded", history.len());
+    eprintln!(
+        "{KILLS} kills in {:.1}s (seed {seed:#x}): {readies} runs ready, {cycles_seen} cycles \
+         started, {} versions, {} changes, {} Discord messages, {} resends absorbed by nonce",
+        kills_took.as_secs_f64(),
+        versions.len(),
+        history.len(),
+        discord.messages.len(),
+        discord.repeats
+    );
+    drop(discord);
+    drop(s.pages);
+    s.runtime.shutdown_background();
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_clear_failure(out: &Output, says: &[&str]) {
+    let err = stderr_of(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for s in says {
+        assert!(err.contains(s), "expected {s:?} in: {err}");
+    }
+}
+
+#[test]
+fn a_data_directory_that_is_a_file_is_reported_with_a_way_out() {
+    let s = setup();
+    std::fs::write(s.root.join("data"), "not a directory").unwrap();
+    let out = policywatch(&s.root).arg("status").output().unwrap();
+    assert_clear_failure(
+        &out,
+        &[
+            "cannot open the store at data",
+            "Not a directory",
+            "move the directory aside and start again",
+        ],
+    );
+
+    // The way out the message gives: move it aside; the first check re-baselines every
+    // watch and raises no alert flood.
+    std::fs::rename(s.root.join("data"), s.root.join("data.broken")).unwrap();
+    let check = policywatch(&s.root)
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr_of(&check));
+    assert!(check.stdout.is_empty(), "no alerts on re-baseline");
+    assert!(
+        stderr_of(&check).contains(&format!("{PAGES} baseline")),
+        "{}",
+        stderr_of(&check)
+    );
+    assert!(s.discord.lock().unwrap().messages.is_empty());
+    s.runtime.shutdown_background();
+}
+
+static SOCKETS: AtomicU64 = AtomicU64::new(0);
+
+#[test]
+fn a_store_locked_by_a_running_daemon_is_reported_not_waited_on() {
+    let s = setup();
+    let notify_path = s.root.join(format!(
+        "lock{}.sock",
+        SOCKETS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let notify = UnixDatagram::bind(&notify_path).unwrap();
+    notify.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut daemon = policywatch(&s.root)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &notify_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = notify.recv(&mut buf).expect("the daemon says READY");
+    assert_eq!(&buf[..n], b"READY=1\n");
+
+    let started = Instant::now();
+    let out = policywatch(&s.root).arg("status").output().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "status waited on the lock");
+    assert_clear_failure(
+        &out,
+        &[
+            "cannot open the store at data",
+            "If another policywatch is running on this data directory, stop it first",
+        ],
+    );
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    // Once it is gone the store opens again.
+    let out = policywatch(&s.root).arg("status").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    s.runtime.shutdown_background();
+}

@@ -1,0 +1,594 @@
+//! The daemon: watches fire on their schedules (driven by a manual clock, no waiting),
+//! alerts come out, systemd hears READY/STATUS/WATCHDOG/STOPPING, the watchdog goes quiet
+//! when delivery hangs, and the binary stops cleanly on SIGTERM.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use policywatch::config::Config;
+use policywatch::cycle::Engine;
+use policywatch::daemon::{self, Notice, Notifier, Options, Progress};
+use policywatch::event::{Alert, Severity};
+use policywatch::fetch::Fetcher;
+use policywatch::notify::stdout::{Format, StdoutSink};
+use policywatch::notify::{Delivery, Dispatcher, Sink};
+use policywatch::schedule::{BoxFuture, Clock, ManualClock};
+use policywatch::store::{ChangeRecord, NewChange, SledStore, Store};
+use policywatch::watchlist::{self, Watchlists};
+use tokio::sync::watch;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// Serves `pages[version]` for one path; the test moves `version` to change the page.
+struct VersionedPage {
+    pages: Vec<String>,
+    version: Arc<AtomicUsize>,
+}
+
+impl Respond for VersionedPage {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let v = self
+            .version
+            .load(Ordering::SeqCst)
+            .min(self.pages.len() - 1);
+        ResponseTemplate::new(200).set_body_raw(self.pages[v].clone(), "text/html; charset=utf-8")
+    }
+}
+
+fn html(title: &str, body: &str) -> String {
+    format!(
+        "<html><head><title>{title}</title></head><body><main><p>{body}</p></main></body></html>"
+    )
+}
+
+/// Everything written to it, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn alerts(&self) -> Vec<Alert> {
+        String::from_utf8(self.0.lock().unwrap().clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON alert per line"))
+            .collect()
+    }
+}
+
+/// Keeps every notice, in order.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(tokio::time::Instant, Notice)>>);
+
+impl Notifier for Recorder {
+    fn notify(&self, notice: &Notice) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((tokio::time::Instant::now(), notice.clone()));
+    }
+}
+
+impl Recorder {
+    fn notices(&self) -> Vec<Notice> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, n)| n.clone())
+            .collect()
+    }
+}
+
+fn config(extra: &str) -> Arc<Config> {
+    let text =
+        format!("[fetch]\nretries = 0\ntimeout_secs = 5\nper_host_interval_secs = 0\n{extra}");
+    Arc::new(Config::parse(&text, Path::new("policywatch.toml")).unwrap())
+}
+
+fn watchlists(text: &str, config: &Config) -> Arc<Watchlists> {
+    let list = watchlist::parse_file(text, Path::new("watchlists/team.toml"), config)
+        .unwrap_or_else(|p| panic!("watchlist invalid: {p:?}"));
+    Arc::new(Watchlists { lists: vec![list] })
+}
+
+fn engine(
+    config: Arc<Config>,
+    lists: Arc<Watchlists>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> Engine {
+    Engine {
+        fetcher: Arc::new(Fetcher::new(&config.fetch).unwrap()),
+        config,
+        watchlists: lists,
+        store,
+        clock,
+    }
+}
+
+fn dispatcher(store: Arc<dyn Store>, sink: Arc<dyn Sink>, clock: Arc<dyn Clock>) -> Dispatcher {
+    Dispatcher {
+        store,
+        sink,
+        clock,
+        retry_base: Duration::from_secs(1),
+        retry_max: Duration::from_secs(60),
+    }
+}
+
+fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, h, m, 0).unwrap()
+}
+
+/// Waits (on the daemon's own progress reports, not on time) until it has finished
+/// `cycles` cycles and delivered what they found.
+async fn settled(progress: &mut watch::Receiver<Progress>, cycles: u64) -> Progress {
+    let p = tokio::time::timeout(
+        Duration::from_secs(20),
+        progress.wait_for(|p| p.cycles >= cycles && p.settled()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("daemon did not settle after cycle {cycles}"))
+    .expect("daemon alive")
+    .clone();
+    assert_eq!(p.cycles, cycles, "ran more cycles than scheduled");
+    p
+}
+
+async fn hits(server: &MockServer) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for r in server.received_requests().await.unwrap_or_default() {
+        *counts.entry(r.url.path().to_string()).or_default() += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn watches_fire_on_their_schedules_and_changes_are_alerted() {
+    let server = MockServer::start().await;
+    let often = Arc::new(AtomicUsize::new(0));
+    Mock::given(method("GET"))
+        .and(path("/often"))
+        .respond_with(VersionedPage {
+            pages: vec![
+                html("Guidance", "Apply by 1 March."),
+                html("Guidance", "Apply by 1 April. A consultation is open."),
+            ],
+            version: often.clone(),
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/hourly"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(html("Notices", "Nothing new."), "text/html"),
+        )
+        .mount(&server)
+        .await;
+
+    let config = config("");
+    let lists = watchlists(
+        &format!(
+            r#"
+name = "team"
+schedule = "*/10 * * * *"
+keywords = ["consultation"]
+
+[[watch]]
+id = "often"
+kind = "page"
+url = "{0}/often"
+
+[[watch]]
+id = "hourly"
+kind = "page"
+url = "{0}/hourly"
+schedule = "0 * * * *"
+"#,
+            server.uri()
+        ),
+        &config,
+    );
+    let clock = Arc::new(ManualClock::new(at(9, 0)));
+    let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    let out = Captured::default();
+    let engine = engine(config, lists, store.clone(), clock.clone());
+    let dispatcher = dispatcher(
+        store.clone(),
+        Arc::new(StdoutSink::to_writer(Format::Json, Box::new(out.clone()))),
+        clock.clone(),
+    );
+    let recorder = Arc::new(Recorder::default());
+    let (progress_tx, mut progress) = watch::channel(Progress::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(daemon::run_with(
+        engine,
+        dispatcher,
+        async {
+            let _ = stopped.await;
+        },
+        Options {
+            notifier: recorder.clone(),
+            watchdog: None,
+            progress: progress_tx,
+        },
+    ));
+
+    // Start: both watches have never run, so both fire now and record baselines.
+    let p = settled(&mut progress, 1).await;
+    assert_eq!(
+        hits(&server).await,
+        HashMap::from([("/often".into(), 1), ("/hourly".into(), 1)])
+    );
+    assert_eq!(p.next_check, Some(at(9, 10)));
+    assert_eq!(p.watches, 2);
+    assert!(out.alerts().is_empty(), "baselines raise no alerts");
+
+    // Between fires nothing runs: the next cycle sees only the fires due at its time.
+    clock.set(at(9, 5));
+    clock.set(at(9, 10));
+    let p = settled(&mut progress, 2).await;
+    assert_eq!(
+        hits(&server).await,
+        HashMap::from([("/often".into(), 2), ("/hourly".into(), 1)])
+    );
+    assert_eq!(p.next_check, Some(at(9, 20)));
+
+    often.store(1, Ordering::SeqCst);
+    clock.set(at(9, 20));
+    settled(&mut progress, 3).await;
+    let alerts = out.alerts();
+    assert_eq!(alerts.len(), 1, "one change, one alert: {alerts:?}");
+    let a = &alerts[0];
+    assert_eq!(
+        (a.watch.as_str(), a.event.as_str()),
+        ("often", "page.changed")
+    );
+    assert_eq!(a.keywords, vec!["consultation".to_string()]);
+    assert_eq!(a.detected_at, at(9, 20));
+    assert!(a.diff.contains("+Apply by 1 April"), "{}", a.diff);
+
+    // At 10:00 both are due, in one cycle; the 9:30–9:50 fires the jump skipped collapse
+    // into that one run.
+    clock.set(at(10, 0));
+    settled(&mut progress, 4).await;
+    assert_eq!(
+        hits(&server).await,
+        HashMap::from([("/often".into(), 4), ("/hourly".into(), 2)])
+    );
+
+    // Three hours pass at once (a suspended machine): one catch-up run each, not eighteen.
+    clock.set(at(13, 0));
+    let p = settled(&mut progress, 5).await;
+    assert_eq!(
+        hits(&server).await,
+        HashMap::from([("/often".into(), 5), ("/hourly".into(), 3)])
+    );
+    assert_eq!(p.next_check, Some(at(13, 10)));
+    assert_eq!(out.alerts().len(), 1, "unchanged pages raise nothing");
+
+    // The scheduler recorded when each watch fired and when it runs next.
+    let state = store.state("hourly").unwrap().unwrap();
+    assert_eq!(
+        (state.last_fire, state.next_run),
+        (Some(at(13, 0)), Some(at(14, 0)))
+    );
+
+    stop.send(()).unwrap();
+    daemon.await.unwrap().expect("daemon stops cleanly");
+    let notices = recorder.notices();
+    assert_eq!(notices.first(), Some(&Notice::Ready));
+    assert_eq!(notices.last(), Some(&Notice::Stopping));
+    assert!(
+        notices.contains(&Notice::Status(
+            "watching 2 watches; next check 2026-01-05 09:10:00 UTC; 0 alerts queued".into()
+        )),
+        "{notices:?}"
+    );
+    assert!(
+        !notices.contains(&Notice::Watchdog),
+        "no pings unless systemd asks"
+    );
+}
+
+/// A sink that never answers: a hung chat API with no timeout.
+struct Hangs;
+
+impl Sink for Hangs {
+    fn send<'a>(&'a self, _: Option<u64>, _: &'a [ChangeRecord]) -> BoxFuture<'a, Vec<Delivery>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+/// Delivers everything at once.
+struct Accepts;
+
+impl Sink for Accepts {
+    fn send<'a>(&'a self, _: Option<u64>, r: &'a [ChangeRecord]) -> BoxFuture<'a, Vec<Delivery>> {
+        Box::pin(async move { vec![Delivery::Delivered; r.len()] })
+    }
+}
+
+fn queued_alert() -> NewChange {
+    NewChange {
+        alert: Alert {
+            id: 0,
+            watch: "w".into(),
+            event: "page.changed".into(),
+            title: "Guidance".into(),
+            url: "http://127.0.0.1/".into(),
+            summary: "Text changed".into(),
+            annotations: vec![],
+            keywords: vec![],
+            diff: String::new(),
+            detected_at: at(9, 0),
+            severity: Severity::Notice,
+            watchlist: "team".into(),
+            channel: None,
+            mentions: vec![],
+            from_version: None,
+            to_version: None,
+            fields: serde_json::Value::Null,
+        },
+        full_diff: String::new(),
+    }
+}
+
+/// Runs a daemon with no watches and one queued alert for `seconds` of (paused, so
+/// instant) tokio time with a 60 s watchdog; returns the notices with their times.
+async fn watchdog_run(sink: Arc<dyn Sink>, seconds: u64) -> Vec<(Duration, Notice)> {
+    // send_timeout 5 s: a pass over one alert may take 5 s × 2 + 60 s before it counts as hung.
+    let config = config("[discord]\nsend_timeout_secs = 5\n");
+    let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    store.record_alert(queued_alert()).unwrap();
+    let clock = Arc::new(ManualClock::new(at(9, 0)));
+    let engine = engine(config, Arc::default(), store.clone(), clock.clone());
+    let dispatcher = dispatcher(store, sink, clock);
+    let recorder = Arc::new(Recorder::default());
+    let start = tokio::time::Instant::now();
+    let daemon = daemon::run_with(
+        engine,
+        dispatcher,
+        tokio::time::sleep(Duration::from_secs(seconds)),
+        Options {
+            notifier: recorder.clone(),
+            watchdog: Some(Duration::from_secs(60)),
+            progress: watch::channel(Progress::default()).0,
+        },
+    );
+    daemon.await.unwrap();
+    let notices = recorder.0.lock().unwrap().clone();
+    notices.into_iter().map(|(t, n)| (t - start, n)).collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn watchdog_pings_every_half_interval_while_healthy() {
+    let notices = watchdog_run(Arc::new(Accepts), 615).await;
+    let pings: Vec<Duration> = notices
+        .iter()
+        .filter(|(_, n)| *n == Notice::Watchdog)
+        .map(|(t, _)| *t)
+        .collect();
+    // Every 30 s over 10 minutes and 15 s, the first at once.
+    assert_eq!(pings.len(), 21, "{pings:?}");
+    assert!(pings
+        .windows(2)
+        .all(|w| w[1] - w[0] == Duration::from_secs(30)));
+    assert!(notices
+        .iter()
+        .any(|(_, n)| *n == Notice::Status("watching 0 watches; 0 alerts queued".into())));
+}
+
+#[tokio::test(start_paused = true)]
+async fn watchdog_goes_quiet_when_delivery_hangs() {
+    let notices = watchdog_run(Arc::new(Hangs), 600).await;
+    let pings: Vec<Duration> = notices
+        .iter()
+        .filter(|(_, n)| *n == Notice::Watchdog)
+        .map(|(t, _)| *t)
+        .collect();
+    // The pass may take 70 s (one alert): pings at 0, 30 and 60 s, then none, so systemd
+    // (WatchdogSec=60) restarts the service at about 120 s.
+    assert_eq!(
+        pings,
+        vec![
+            Duration::ZERO,
+            Duration::from_secs(30),
+            Duration::from_secs(60)
+        ]
+    );
+    let stuck = notices.iter().find_map(|(t, n)| match n {
+        Notice::Status(s) if s.starts_with("STUCK") => Some((*t, s.clone())),
+        _ => None,
+    });
+    let (t, status) = stuck.expect("a STATUS saying what is stuck");
+    assert_eq!(t, Duration::from_secs(90));
+    assert!(
+        status.starts_with("STUCK: outbox: a delivery pass has run for 90s"),
+        "{status}"
+    );
+    assert_eq!(notices.last().map(|(_, n)| n), Some(&Notice::Stopping));
+}
+
+/// Reads sd_notify datagrams the way systemd would, from a socket in a temp dir.
+struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    path: std::path::PathBuf,
+}
+
+impl NotifySocket {
+    fn bind(dir: &Path) -> Self {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(15)))
+            .unwrap();
+        NotifySocket { socket, path }
+    }
+
+    /// Messages until one satisfies `until` (inclusive); panics on a 15 s silence.
+    fn read_until(&self, until: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self
+                .socket
+                .recv(&mut buf)
+                .unwrap_or_else(|e| panic!("no notify message ({e}); had {seen:?}"));
+            let msg = String::from_utf8_lossy(&buf[..n]).trim().to_string();
+            let done = until(&msg);
+            seen.push(msg);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+fn policywatch(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_policywatch"));
+    cmd.current_dir(dir)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .args([
+            "--config",
+            "policywatch.toml",
+            "--watchlists",
+            "watchlists",
+            "--data",
+            "data",
+        ]);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/guidance"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(html("Guidance", "Apply by 1 March."), "text/html"),
+        )
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policywatch.toml"),
+        "[fetch]\nretries = 0\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("watchlists")).unwrap();
+    std::fs::write(
+        dir.path().join("watchlists/team.toml"),
+        format!(
+            "name = \"team\"\nschedule = \"0 * * * *\"\n\n[[watch]]\nid = \"guidance\"\nkind = \"page\"\nurl = \"{}/guidance\"\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let notify = NotifySocket::bind(dir.path());
+
+    // `exec` keeps the shell's pid, so WATCHDOG_PID can name the daemon as systemd would.
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "WATCHDOG_PID=$$ exec \"{}\" --config policywatch.toml --watchlists watchlists --data data run",
+            env!("CARGO_BIN_EXE_policywatch")
+        ))
+        .current_dir(dir.path())
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+
+    let start = notify.read_until(|m| m.contains("next check"));
+    assert_eq!(start[0], "READY=1", "{start:?}");
+    assert!(
+        start
+            .iter()
+            .any(|m| m == "STATUS=checking 1 of 1 watches; 0 alerts queued"),
+        "{start:?}"
+    );
+    // WatchdogSec=200ms asks for a ping at least every 100 ms.
+    notify.read_until(|m| m == "WATCHDOG=1");
+
+    let stopped_at = std::time::Instant::now();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    notify.read_until(|m| m == "STOPPING=1");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let output = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("policywatch run exits within 5 s of SIGTERM")
+        .unwrap();
+    assert!(stopped_at.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The store was closed properly and is readable by the next command.
+    let status = policywatch(dir.path())
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let row: serde_json::Value =
+        serde_json::from_slice(status.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(row["watch"], "guidance");
+    assert_eq!(row["versions"], 1);
+    assert!(row["last_check"].is_string(), "{row}");
+    assert!(row["last_error"].is_null(), "{row}");
+}
+
+#[test]
+fn systemd_unit_passes_its_checks_where_systemd_analyze_exists() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("systemd/check.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_policywatch"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("skipped") || stdout.contains("(at most 2.0)"),
+        "{stdout}"
+    );
+}

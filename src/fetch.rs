@@ -835,7 +835,7 @@ fn sniff_charset(bytes: &[u8]) -> Option<(String, &'static str)> {
         let decl_end = find(&lower[start..], b"?>").map_or(lower.len(), |i| start + i);
         let decl = &lower[start..decl_end];
         if let Some(i) = find(decl, b"encoding") {
-            if let Some(v) = attr_value(&decl[i + b"encoding".len()..], true) {
+            if let Some(v) = attr_value(&decl[i + b"encoding".len()..]) {
                 return Some((v, "the XML declaration"));
             }
         }
@@ -850,7 +850,7 @@ fn sniff_charset(bytes: &[u8]) -> Option<(String, &'static str)> {
             .map_or(lower.len(), |j| tag_start + j);
         let tag = &lower[tag_start..tag_end];
         if let Some(j) = find(tag, b"charset") {
-            if let Some(v) = attr_value(&tag[j + b"charset".len()..], true) {
+            if let Some(v) = attr_value(&tag[j + b"charset".len()..]) {
                 return Some((v, "a <meta> tag"));
             }
         }
@@ -860,19 +860,17 @@ fn sniff_charset(bytes: &[u8]) -> Option<(String, &'static str)> {
 }
 
 /// After an attribute name: optional spaces, `=`, optional spaces, a quoted or bare value.
-fn attr_value(rest: &[u8], need_eq: bool) -> Option<String> {
+fn attr_value(rest: &[u8]) -> Option<String> {
     let mut i = 0;
     while i < rest.len() && rest[i].is_ascii_whitespace() {
         i += 1;
     }
-    if need_eq {
-        if rest.get(i) != Some(&b'=') {
-            return None;
-        }
+    if rest.get(i) != Some(&b'=') {
+        return None;
+    }
+    i += 1;
+    while i < rest.len() && rest[i].is_ascii_whitespace() {
         i += 1;
-        while i < rest.len() && rest[i].is_ascii_whitespace() {
-            i += 1;
-        }
     }
     let quote = match rest.get(i) {
         Some(&q @ (b'"' | b'\'')) => {

@@ -107,9 +107,9 @@ fn posted_ids(posted: &[Posted]) -> Vec<u64> {
         .collect()
 }
 
-/// Whether `needle` appears in `text` with no escape or zero-width space neutralising it.
-fn live(text: &str, needle: &str) -> bool {
-    text.contains(needle)
+/// The text with every ``` block removed.
+fn without_code_blocks(text: &str) -> String {
+    text.split("```").step_by(2).collect()
 }
 
 #[tokio::test]
@@ -171,10 +171,15 @@ async fn hostile_text_a_huge_diff_and_forty_alerts_arrive_without_a_400_or_a_pin
             assert!(p.pinged.nobody(), "pinged {:?}", p.pinged);
         }
         assert_eq!(p.payload["allowed_mentions"]["parse"], serde_json::json!([]));
-        // No scraped text can ping or link anywhere in the message.
+        // No scraped text can form a mention anywhere in the message, nor a link outside
+        // the diff's code block (where Discord shows text as it is).
         let text = p.payload.to_string();
-        for needle in ["@everyone", "@here", "<@&123>", "<@456>", "[click](", "](https://evil"] {
-            assert!(!live(&text, needle), "`{needle}` left live in {text}");
+        for needle in ["@everyone", "@here", "<@&123>", "<@456>"] {
+            assert!(!text.contains(needle), "`{needle}` left live in {text}");
+        }
+        let outside_code = without_code_blocks(&text);
+        for needle in ["[click](", "](https://evil"] {
+            assert!(!outside_code.contains(needle), "`{needle}` left live in {outside_code}");
         }
     }
 
@@ -332,32 +337,31 @@ async fn a_post_whose_answer_is_lost_is_retried_and_not_posted_twice() {
 async fn a_refused_alert_becomes_a_dead_letter_with_discords_reason_and_the_rest_go_on() {
     let fake = FakeDiscord::start(TOKEN).await;
     let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
-    let mut bad = change("w1", "Doc", "Changed", &small_diff(1), cycle(0));
-    // A mention policywatch would never allow past its own policy: the fake refuses it.
-    bad.alert.mentions = vec![Mention::User(1)];
-    let bad_id = store.record_alert(bad).unwrap();
-    let mut no_channel = change("w2", "Doc", "Changed", &small_diff(2), cycle(0));
-    no_channel.alert.channel = None;
-    store.record_alert(no_channel).unwrap();
-    store.record_alert(change("w3", "Doc", "Changed", &small_diff(3), cycle(0))).unwrap();
+    for i in 1..=3 {
+        store.record_alert(change(&format!("w{i}"), "Doc", "Changed", &small_diff(i), cycle(0))).unwrap();
+    }
+    let mut lost = change("w4", "Doc", "Changed", &small_diff(4), cycle(1));
+    lost.alert.channel = None;
+    store.record_alert(lost).unwrap();
 
-    // Make alert 1's message invalid the way Discord sees it: a user mention whose id
-    // the fake reads as not in the content. Simplest real trigger: a channel Discord
-    // refuses for the first message only.
-    fake.script(Step::ServerError(500), 0);
+    // Discord refuses the grouped message, then alert 1 on its own; 2 and 3 go through.
+    let refusal = Step::Refuse { code: 50008, message: "Cannot send messages in a non-text channel" };
+    fake.script(refusal, 2);
     let d = dispatcher(store.clone(), sink(&fake.base), Arc::new(SystemClock));
     let r = d.drain_until(Utc::now() + chrono::Duration::seconds(10)).await.unwrap();
-    assert_eq!(r.dead, 1, "{r:?}");
+    assert_eq!((r.delivered, r.dead, r.waiting), (2, 2, 0), "{r:?}");
+
     let outbox = store.outbox().unwrap();
-    let dead: Vec<_> = outbox.iter().filter(|e| e.dead.is_some()).collect();
-    assert_eq!(dead.len(), 1);
-    assert!(dead[0]
-        .dead
-        .as_deref()
-        .unwrap()
-        .contains("no Discord channel configured for watchlist `anti-slavery`"));
-    let ids = posted_ids(&fake.posted());
-    assert!(ids.contains(&bad_id) && ids.contains(&3), "{ids:?}");
+    let reasons: Vec<(u64, String)> = outbox.iter().map(|e| (e.id, e.dead.clone().unwrap())).collect();
+    assert_eq!(reasons.len(), 2);
+    assert_eq!(reasons[0].0, 1);
+    assert_eq!(
+        reasons[0].1,
+        "Discord rejected the message (400, code 50008: Cannot send messages in a non-text channel)"
+    );
+    assert_eq!(reasons[1].0, 4);
+    assert!(reasons[1].1.starts_with("no Discord channel configured for watchlist `anti-slavery`"), "{}", reasons[1].1);
+    assert_eq!(posted_ids(&fake.posted()), vec![2, 3]);
 }
 
 /// Collects everything logged, at every level and from every crate.
@@ -384,12 +388,16 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
 #[tokio::test]
 async fn the_token_appears_in_no_log_line_and_no_error() {
     let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
+    // Global, with the `log` bridge, so reqwest's and sled's `log` records are caught too
+    // (and those of the other tests in this binary, which use the same token).
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(logs.clone())
         .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+        .finish()
+        .try_init()
+        .expect("only this test installs a subscriber");
 
     let fake = FakeDiscord::start(TOKEN).await;
     let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
@@ -430,6 +438,7 @@ async fn the_token_appears_in_no_log_line_and_no_error() {
         seen.extend(e.dead.clone());
     }
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    std::fs::write(std::env::temp_dir().join("pw-discord-logs.txt"), &logs).ok();
     assert!(logs.contains("Discord delivery stopped"), "the halt is logged");
     for secret in [TOKEN, wrong, "policywatch-test-secret", "a-wrong-token-also-secret"] {
         assert!(!logs.contains(secret), "token in the logs");

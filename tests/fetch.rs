@@ -666,3 +666,29 @@ async fn non_http_url_is_refused_without_a_request() {
     assert!(err.to_string().contains("only http and https"), "{err}");
     assert_eq!(f.requests_made(), 0);
 }
+
+#[tokio::test]
+async fn fetches_can_run_on_spawned_tasks() {
+    let server = MockServer::start().await;
+    Mock::given(path("/s"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("sent"))
+        .mount(&server)
+        .await;
+    let f = Arc::new(fetcher(&settings()));
+    let u = url(&server, "/s");
+    let task = tokio::spawn({
+        let f = f.clone();
+        async move {
+            let got = f
+                .get(Request {
+                    url: &u,
+                    validators: None,
+                    accept: "*/*",
+                })
+                .await;
+            body(got.unwrap()).bytes
+        }
+    });
+    assert_eq!(task.await.unwrap(), b"sent");
+    assert_eq!(f.requests_made(), 1);
+}

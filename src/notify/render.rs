@@ -593,7 +593,8 @@ fn diff_block(diff: &str, room: usize) -> Option<DiffBlock> {
 }
 
 /// One diff line made safe inside a code block: no run of backticks (a zero-width space
-/// between each pair, so ``` cannot close the fence) and no `@everyone`/`@here`.
+/// between each pair, so ``` cannot close the fence), and a zero-width space after every
+/// `@`, so that no mention can form even if the text were ever shown outside the block.
 fn code_line(raw: &str) -> Escaped {
     let mut out = Escaped::default();
     let chars: Vec<char> = raw.chars().filter(|c| !dropped(*c)).collect();
@@ -605,10 +606,7 @@ fn code_line(raw: &str) -> Escaped {
         }
         token.push(c);
         if c == '@' {
-            let rest: String = chars[i + 1..chars.len().min(i + 9)].iter().collect();
-            if rest.starts_with("everyone") || rest.starts_with("here") {
-                token.push(ZWSP);
-            }
+            token.push(ZWSP);
         }
         out.push(&token, word_end);
     }

@@ -91,7 +91,7 @@ pub struct BillQuery {
     /// `Commons`, `Lords` or `Unassigned`.
     pub house: Option<String>,
     pub bill_type: Option<u32>,
-    /// Also read the all-bills RSS feed, keeping items whose title matches `term`.
+    /// Also read the all-bills RSS feed, keeping items whose title or long title matches `term`.
     pub rss: bool,
 }
 

@@ -43,6 +43,8 @@ pub enum Step {
     Down,
     Unauthorized,
     Forbidden,
+    /// A 400 as Discord gives for a message it will never take.
+    Refuse { code: u64, message: &'static str },
     /// Posts the message, then answers only after this long.
     PostThenStall(Duration),
 }
@@ -271,6 +273,13 @@ async fn create_message(
         Some(Step::Forbidden) => {
             record(Answer::Status(403));
             return error(403, json!({"message": "Missing Access", "code": 50001}));
+        }
+        Some(Step::Refuse { code, message }) => {
+            let body = json!({"code": code, "message": message});
+            let mut i = inner.lock().unwrap();
+            i.answers.push(Answer::Status(400));
+            i.rejections.push((400, body.clone()));
+            return error(400, body);
         }
         Some(Step::PostThenStall(d)) => stall = Some(d),
         // A Down step reached here only if the connection was already open: treat as down.

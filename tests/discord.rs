@@ -121,15 +121,26 @@ async fn hostile_text_a_huge_diff_and_forty_alerts_arrive_without_a_400_or_a_pin
     let mut huge = String::from("@@ -1,3000 +1,3000 @@\n");
     let mut n = 0;
     while huge.len() < 300 * 1024 {
-        huge.push_str(&format!("-The Secretary of State must publish guidance, paragraph {n}.\n"));
-        huge.push_str(&format!("+The Secretary of State may publish guidance, paragraph {n}.\n"));
+        huge.push_str(&format!(
+            "-The Secretary of State must publish guidance, paragraph {n}.\n"
+        ));
+        huge.push_str(&format!(
+            "+The Secretary of State may publish guidance, paragraph {n}.\n"
+        ));
         n += 1;
     }
     store
-        .record_alert(change("guidance", "Statutory guidance", "Text changed: +3000 −3000 lines", &huge, cycle(0)))
+        .record_alert(change(
+            "guidance",
+            "Statutory guidance",
+            "Text changed: +3000 −3000 lines",
+            &huge,
+            cycle(0),
+        ))
         .unwrap();
     // 2: a page whose text tries to ping, fake a link and break the fence.
-    let hostile = "Thanks @everyone and @here! Ask <@&123> or <@456>. [click](https://evil.example) ```";
+    let hostile =
+        "Thanks @everyone and @here! Ask <@&123> or <@456>. [click](https://evil.example) ```";
     let mut c = change(
         "commissioner",
         hostile,
@@ -141,36 +152,76 @@ async fn hostile_text_a_huge_diff_and_forty_alerts_arrive_without_a_400_or_a_pin
     c.alert.keywords = vec!["@everyone".into(), "[click](https://evil.example)".into()];
     store.record_alert(c).unwrap();
     // 3: the subscribers the watchlist configured: these, and only these, are pinged.
-    let mut c = change("bill-3548", "Crime and Policing Bill", "Commons: Committee stage → Report stage", &small_diff(3), cycle(0));
+    let mut c = change(
+        "bill-3548",
+        "Crime and Policing Bill",
+        "Commons: Committee stage → Report stage",
+        &small_diff(3),
+        cycle(0),
+    );
     c.alert.mentions = vec![Mention::User(555), Mention::Role(777)];
     store.record_alert(c).unwrap();
     // 4..=40: an ordinary busy cycle.
     for i in 4..=40 {
         store
-            .record_alert(change(&format!("page-{i}"), &format!("Publications page {i}"), "Text changed: +1 −1 lines", &small_diff(i), cycle(0)))
+            .record_alert(change(
+                &format!("page-{i}"),
+                &format!("Publications page {i}"),
+                "Text changed: +1 −1 lines",
+                &small_diff(i),
+                cycle(0),
+            ))
             .unwrap();
     }
 
     let d = dispatcher(store.clone(), sink(&fake.base), Arc::new(SystemClock));
-    let report = d.drain_until(Utc::now() + chrono::Duration::seconds(20)).await.unwrap();
-    assert_eq!((report.delivered, report.waiting, report.dead), (40, 0, 0), "{report:?}");
+    let report = d
+        .drain_until(Utc::now() + chrono::Duration::seconds(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.delivered, report.waiting, report.dead),
+        (40, 0, 0),
+        "{report:?}"
+    );
 
-    assert!(fake.rejections().is_empty(), "Discord refused: {:?}", fake.rejections());
+    assert!(
+        fake.rejections().is_empty(),
+        "Discord refused: {:?}",
+        fake.rejections()
+    );
     let posted = fake.posted();
-    assert_eq!(posted_ids(&posted), (1..=40).collect::<Vec<u64>>(), "each once, in order");
-    assert!(posted.len() < 10, "grouped into few messages, got {}", posted.len());
+    assert_eq!(
+        posted_ids(&posted),
+        (1..=40).collect::<Vec<u64>>(),
+        "each once, in order"
+    );
+    assert!(
+        posted.len() < 10,
+        "grouped into few messages, got {}",
+        posted.len()
+    );
     eprintln!("40 alerts in {} messages", posted.len());
 
     for p in &posted {
-        let has_subscribers = p.embeds().iter().any(|e| e["title"] == "Crime and Policing Bill");
+        let has_subscribers = p
+            .embeds()
+            .iter()
+            .any(|e| e["title"] == "Crime and Policing Bill");
         if has_subscribers {
             assert!(!p.pinged.everyone);
-            assert_eq!((p.pinged.users.clone(), p.pinged.roles.clone()), (vec![555], vec![777]));
+            assert_eq!(
+                (p.pinged.users.clone(), p.pinged.roles.clone()),
+                (vec![555], vec![777])
+            );
             assert_eq!(p.payload["content"], "<@555> <@&777>");
         } else {
             assert!(p.pinged.nobody(), "pinged {:?}", p.pinged);
         }
-        assert_eq!(p.payload["allowed_mentions"]["parse"], serde_json::json!([]));
+        assert_eq!(
+            p.payload["allowed_mentions"]["parse"],
+            serde_json::json!([])
+        );
         // No scraped text can form a mention anywhere in the message, nor a link outside
         // the diff's code block (where Discord shows text as it is).
         let text = p.payload.to_string();
@@ -179,14 +230,24 @@ async fn hostile_text_a_huge_diff_and_forty_alerts_arrive_without_a_400_or_a_pin
         }
         let outside_code = without_code_blocks(&text);
         for needle in ["[click](", "](https://evil"] {
-            assert!(!outside_code.contains(needle), "`{needle}` left live in {outside_code}");
+            assert!(
+                !outside_code.contains(needle),
+                "`{needle}` left live in {outside_code}"
+            );
         }
     }
 
     // The hostile page reads as its text, escaped, with its diff fence intact.
-    let embed = posted.iter().flat_map(|p| p.embeds()).find(|e| e["footer"]["text"].as_str().unwrap().ends_with("alert 2")).unwrap();
+    let embed = posted
+        .iter()
+        .flat_map(|p| p.embeds())
+        .find(|e| e["footer"]["text"].as_str().unwrap().ends_with("alert 2"))
+        .unwrap();
     let description = embed["description"].as_str().unwrap();
-    assert!(embed["title"].as_str().unwrap().contains("\\[click\\]\\(https://evil.example\\)"));
+    assert!(embed["title"]
+        .as_str()
+        .unwrap()
+        .contains("\\[click\\]\\(https://evil.example\\)"));
     assert_eq!(description.matches("```").count(), 2, "{description}");
     assert!(description.contains("```diff\n"));
 
@@ -216,14 +277,26 @@ async fn through_429_500_and_an_outage_every_alert_arrives_once_in_order_across_
     for c in 0..3 {
         for i in 0..4 {
             let id = store
-                .record_alert(change(&format!("w{c}-{i}"), &format!("Doc {c}.{i}"), "Changed", &small_diff(i), cycle(c)))
+                .record_alert(change(
+                    &format!("w{c}-{i}"),
+                    &format!("Doc {c}.{i}"),
+                    "Changed",
+                    &small_diff(i),
+                    cycle(c),
+                ))
                 .unwrap();
             expected.push(id);
         }
     }
     store.flush().unwrap();
 
-    fake.script(Step::RateLimited { retry_after: 0.01, global: false }, 1);
+    fake.script(
+        Step::RateLimited {
+            retry_after: 0.01,
+            global: false,
+        },
+        1,
+    );
     fake.script(Step::ServerError(500), 2);
     fake.script(Step::Down, 3);
 
@@ -233,15 +306,30 @@ async fn through_429_500_and_an_outage_every_alert_arrives_once_in_order_across_
     let r = d.drain_once().await.unwrap();
     assert_eq!((r.delivered, r.waiting), (0, 12));
     let head = store.outbox().unwrap()[0].clone();
-    assert!(head.last_error.as_deref().unwrap().contains("rate limited by Discord"), "{head:?}");
+    assert!(
+        head.last_error
+            .as_deref()
+            .unwrap()
+            .contains("rate limited by Discord"),
+        "{head:?}"
+    );
     // Discord's retry_after, not the backoff.
-    assert_eq!(head.next_attempt_at, Some(clock.now() + chrono::Duration::milliseconds(10)));
+    assert_eq!(
+        head.next_attempt_at,
+        Some(clock.now() + chrono::Duration::milliseconds(10))
+    );
 
     clock.advance(chrono::Duration::seconds(1));
     d.drain_once().await.unwrap();
     let head = store.outbox().unwrap()[0].clone();
     assert_eq!(head.attempts, 2);
-    assert!(head.last_error.as_deref().unwrap().contains("Discord answered 500"), "{head:?}");
+    assert!(
+        head.last_error
+            .as_deref()
+            .unwrap()
+            .contains("Discord answered 500"),
+        "{head:?}"
+    );
     let wait = chrono::Duration::from_std(backoff(2, RETRY_BASE, RETRY_MAX)).unwrap();
     assert_eq!(head.next_attempt_at, Some(clock.now() + wait));
 
@@ -250,7 +338,13 @@ async fn through_429_500_and_an_outage_every_alert_arrives_once_in_order_across_
     clock.advance(chrono::Duration::seconds(1));
     d.drain_once().await.unwrap();
     let head = store.outbox().unwrap()[0].clone();
-    assert!(head.last_error.as_deref().unwrap().contains("cannot reach Discord"), "{head:?}");
+    assert!(
+        head.last_error
+            .as_deref()
+            .unwrap()
+            .contains("cannot reach Discord"),
+        "{head:?}"
+    );
     assert!(fake.posted().is_empty());
     drop(d);
     drop(store);
@@ -259,7 +353,10 @@ async fn through_429_500_and_an_outage_every_alert_arrives_once_in_order_across_
     let store = open();
     assert_eq!(store.outbox().unwrap().len(), 12);
     let d = dispatcher(store.clone(), sink(&fake.base), Arc::new(SystemClock));
-    let r = d.drain_until(Utc::now() + chrono::Duration::seconds(20)).await.unwrap();
+    let r = d
+        .drain_until(Utc::now() + chrono::Duration::seconds(20))
+        .await
+        .unwrap();
     assert_eq!((r.delivered, r.waiting, r.dead), (12, 0, 0), "{r:?}");
 
     let posted = fake.posted();
@@ -289,7 +386,13 @@ async fn a_resend_after_a_crash_is_not_posted_twice() {
     let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
     for i in 0..3 {
         store
-            .record_alert(change(&format!("w{i}"), "Doc", "Changed", &small_diff(i), cycle(0)))
+            .record_alert(change(
+                &format!("w{i}"),
+                "Doc",
+                "Changed",
+                &small_diff(i),
+                cycle(0),
+            ))
             .unwrap();
     }
 
@@ -302,17 +405,35 @@ async fn a_resend_after_a_crash_is_not_posted_twice() {
         .collect();
     let first = sink(&fake.base).send(Some(CHANNEL), &records).await;
     assert_eq!(first, vec![Delivery::Delivered; 3]);
-    assert_eq!(store.outbox().unwrap().len(), 3, "nothing marked: the crash");
+    assert_eq!(
+        store.outbox().unwrap().len(),
+        3,
+        "nothing marked: the crash"
+    );
 
     // On restart the same alerts go again, with the same nonce; Discord keeps one.
     let d = dispatcher(store.clone(), sink(&fake.base), Arc::new(SystemClock));
-    let r = d.drain_until(Utc::now() + chrono::Duration::seconds(10)).await.unwrap();
+    let r = d
+        .drain_until(Utc::now() + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
     assert_eq!(r.delivered, 3);
     let posted = fake.posted();
     assert_eq!(posted.len(), 1, "posted once");
-    assert_eq!(posted[0].nonce(), Some("pw1"));
+    // The group's nonce: the first alert's id and a hash of all three.
+    assert!(
+        posted[0].nonce().unwrap().starts_with("pw1g"),
+        "{:?}",
+        posted[0].nonce()
+    );
     assert_eq!(posted[0].payload["enforce_nonce"], true);
-    assert_eq!(fake.answers(), vec![Answer::Posted(posted[0].id), Answer::Deduplicated(posted[0].id)]);
+    assert_eq!(
+        fake.answers(),
+        vec![
+            Answer::Posted(posted[0].id),
+            Answer::Deduplicated(posted[0].id)
+        ]
+    );
     assert!(store.outbox().unwrap().is_empty());
 }
 
@@ -320,17 +441,54 @@ async fn a_resend_after_a_crash_is_not_posted_twice() {
 async fn a_post_whose_answer_is_lost_is_retried_and_not_posted_twice() {
     let fake = FakeDiscord::start(TOKEN).await;
     let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
-    store.record_alert(change("w", "Doc", "Changed", &small_diff(1), cycle(0))).unwrap();
+    store
+        .record_alert(change("w", "Doc", "Changed", &small_diff(1), cycle(0)))
+        .unwrap();
     // Discord creates the message, but the answer never arrives in time.
     fake.script(Step::PostThenStall(Duration::from_secs(3)), 1);
     let mut s = settings(&fake.base);
     s.send_timeout = Duration::from_millis(300);
-    let d = dispatcher(store.clone(), sink_with(&fake.base, TOKEN, s), Arc::new(SystemClock));
-    let r = d.drain_until(Utc::now() + chrono::Duration::seconds(10)).await.unwrap();
+    let d = dispatcher(
+        store.clone(),
+        sink_with(&fake.base, TOKEN, s),
+        Arc::new(SystemClock),
+    );
+    let r = d
+        .drain_until(Utc::now() + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
     assert_eq!(r.delivered, 1);
     assert_eq!(fake.posted().len(), 1);
     let id = fake.posted()[0].id;
-    assert_eq!(fake.answers(), vec![Answer::Posted(id), Answer::Deduplicated(id)]);
+    assert_eq!(
+        fake.answers(),
+        vec![Answer::Posted(id), Answer::Deduplicated(id)]
+    );
+}
+
+#[tokio::test]
+async fn an_emptied_rate_limit_bucket_is_waited_out_instead_of_earning_a_429() {
+    let fake = FakeDiscord::start(TOKEN).await;
+    fake.bucket(1, Duration::from_millis(100));
+    let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
+    for c in 0..3 {
+        store
+            .record_alert(change("w", "Doc", "Changed", &small_diff(1), cycle(c)))
+            .unwrap();
+    }
+    let d = dispatcher(store.clone(), sink(&fake.base), Arc::new(SystemClock));
+    let started = std::time::Instant::now();
+    let r = d.drain_once().await.unwrap();
+    assert_eq!(r.delivered, 3, "{r:?}");
+    assert!(
+        fake.answers()
+            .iter()
+            .all(|a| matches!(a, Answer::Posted(_))),
+        "{:?}",
+        fake.answers()
+    );
+    // Two waits of about the window: paced, not hammered.
+    assert!(started.elapsed() >= Duration::from_millis(150));
 }
 
 #[tokio::test]
@@ -338,21 +496,38 @@ async fn a_refused_alert_becomes_a_dead_letter_with_discords_reason_and_the_rest
     let fake = FakeDiscord::start(TOKEN).await;
     let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
     for i in 1..=3 {
-        store.record_alert(change(&format!("w{i}"), "Doc", "Changed", &small_diff(i), cycle(0))).unwrap();
+        store
+            .record_alert(change(
+                &format!("w{i}"),
+                "Doc",
+                "Changed",
+                &small_diff(i),
+                cycle(0),
+            ))
+            .unwrap();
     }
     let mut lost = change("w4", "Doc", "Changed", &small_diff(4), cycle(1));
     lost.alert.channel = None;
     store.record_alert(lost).unwrap();
 
     // Discord refuses the grouped message, then alert 1 on its own; 2 and 3 go through.
-    let refusal = Step::Refuse { code: 50008, message: "Cannot send messages in a non-text channel" };
+    let refusal = Step::Refuse {
+        code: 50008,
+        message: "Cannot send messages in a non-text channel",
+    };
     fake.script(refusal, 2);
     let d = dispatcher(store.clone(), sink(&fake.base), Arc::new(SystemClock));
-    let r = d.drain_until(Utc::now() + chrono::Duration::seconds(10)).await.unwrap();
+    let r = d
+        .drain_until(Utc::now() + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
     assert_eq!((r.delivered, r.dead, r.waiting), (2, 2, 0), "{r:?}");
 
     let outbox = store.outbox().unwrap();
-    let reasons: Vec<(u64, String)> = outbox.iter().map(|e| (e.id, e.dead.clone().unwrap())).collect();
+    let reasons: Vec<(u64, String)> = outbox
+        .iter()
+        .map(|e| (e.id, e.dead.clone().unwrap()))
+        .collect();
     assert_eq!(reasons.len(), 2);
     assert_eq!(reasons[0].0, 1);
     assert_eq!(
@@ -360,7 +535,13 @@ async fn a_refused_alert_becomes_a_dead_letter_with_discords_reason_and_the_rest
         "Discord rejected the message (400, code 50008: Cannot send messages in a non-text channel)"
     );
     assert_eq!(reasons[1].0, 4);
-    assert!(reasons[1].1.starts_with("no Discord channel configured for watchlist `anti-slavery`"), "{}", reasons[1].1);
+    assert!(
+        reasons[1]
+            .1
+            .starts_with("no Discord channel configured for watchlist `anti-slavery`"),
+        "{}",
+        reasons[1].1
+    );
     assert_eq!(posted_ids(&fake.posted()), vec![2, 3]);
 }
 
@@ -407,20 +588,42 @@ async fn the_token_appears_in_no_log_line_and_no_error() {
     // Delivered; rate limited; refused as invalid; refused for the token; unreachable.
     store.record_alert(record(1)).unwrap();
     let d = dispatcher(store.clone(), sink(&fake.base), Arc::new(SystemClock));
-    fake.script(Step::RateLimited { retry_after: 0.01, global: true }, 1);
+    fake.script(
+        Step::RateLimited {
+            retry_after: 0.01,
+            global: true,
+        },
+        1,
+    );
     fake.script(Step::ServerError(503), 1);
-    let r = d.drain_until(Utc::now() + chrono::Duration::seconds(10)).await.unwrap();
+    let r = d
+        .drain_until(Utc::now() + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
     assert_eq!(r.delivered, 1);
-    assert_eq!(fake.authorizations().last().map(String::as_str), Some(format!("Bot {TOKEN}").as_str()));
+    assert_eq!(
+        fake.authorizations().last().map(String::as_str),
+        Some(format!("Bot {TOKEN}").as_str())
+    );
 
     let wrong = "MTE5NjQ4MjA1NzY0MzY4MjA5Ng.GxYzAb.a-wrong-token-also-secret_99";
     store.record_alert(record(2)).unwrap();
-    let d = dispatcher(store.clone(), sink_with(&fake.base, wrong, settings(&fake.base)), Arc::new(SystemClock));
-    let r = d.drain_until(Utc::now() + chrono::Duration::seconds(10)).await.unwrap();
+    let d = dispatcher(
+        store.clone(),
+        sink_with(&fake.base, wrong, settings(&fake.base)),
+        Arc::new(SystemClock),
+    );
+    let r = d
+        .drain_until(Utc::now() + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
     let halted = r.halted.clone().expect("401 halts delivery");
     assert!(halted.contains("401"), "{halted}");
     seen.push(halted);
-    seen.push(format!("{d:?}", d = DiscordToken::new(wrong, "test").unwrap().unwrap()));
+    seen.push(format!(
+        "{d:?}",
+        d = DiscordToken::new(wrong, "test").unwrap().unwrap()
+    ));
 
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -431,16 +634,30 @@ async fn the_token_appears_in_no_log_line_and_no_error() {
     for outcome in unreachable.send(Some(CHANNEL), &records).await {
         seen.push(format!("{outcome:?}"));
     }
-    assert!(seen.iter().any(|s| s.contains("cannot reach Discord")), "{seen:?}");
+    assert!(
+        seen.iter().any(|s| s.contains("cannot reach Discord")),
+        "{seen:?}"
+    );
 
     for e in store.outbox().unwrap() {
         seen.extend(e.last_error.clone());
         seen.extend(e.dead.clone());
     }
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    std::fs::write(std::env::temp_dir().join("pw-discord-logs.txt"), &logs).ok();
-    assert!(logs.contains("Discord delivery stopped"), "the halt is logged");
-    for secret in [TOKEN, wrong, "policywatch-test-secret", "a-wrong-token-also-secret"] {
+    assert!(
+        logs.contains("hyper_util") && logs.contains("sled"),
+        "every crate's records caught"
+    );
+    assert!(
+        logs.contains("Discord delivery stopped"),
+        "the halt is logged"
+    );
+    for secret in [
+        TOKEN,
+        wrong,
+        "policywatch-test-secret",
+        "a-wrong-token-also-secret",
+    ] {
         assert!(!logs.contains(secret), "token in the logs");
         for s in &seen {
             assert!(!s.contains(secret), "token in an error: {s}");
@@ -459,7 +676,10 @@ async fn check_posts_alerts_and_watch_health_to_discord_once_each_way() {
         async move {
             pages.reset().await;
             Mock::given(path("/notices"))
-                .respond_with(ResponseTemplate::new(status).set_body_raw(body.as_bytes().to_vec(), "text/html"))
+                .respond_with(
+                    ResponseTemplate::new(status)
+                        .set_body_raw(body.as_bytes().to_vec(), "text/html"),
+                )
                 .mount(pages)
                 .await;
         }
@@ -480,10 +700,16 @@ async fn check_posts_alerts_and_watch_health_to_discord_once_each_way() {
     );
     let check = |p: &Project| {
         let mut cmd = p.cmd();
-        cmd.env("POLICYWATCH_DISCORD_TOKEN", TOKEN).args(["check", "--format", "json"]);
+        cmd.env("POLICYWATCH_DISCORD_TOKEN", TOKEN)
+            .args(["check", "--format", "json"]);
         async move {
-            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
-            let (stdout, stderr) = (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap());
+            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap();
+            let (stdout, stderr) = (
+                String::from_utf8(out.stdout).unwrap(),
+                String::from_utf8(out.stderr).unwrap(),
+            );
             assert!(out.status.success(), "{stderr}");
             assert!(!stdout.contains(TOKEN) && !stderr.contains(TOKEN));
             (stdout, stderr)
@@ -501,10 +727,16 @@ async fn check_posts_alerts_and_watch_health_to_discord_once_each_way() {
     let posted = fake.posted();
     assert_eq!(posted.len(), 1);
     assert_eq!(posted[0].payload["content"], "<@&777>");
-    assert_eq!((posted[0].pinged.everyone, posted[0].pinged.roles.clone()), (false, vec![777]));
+    assert_eq!(
+        (posted[0].pinged.everyone, posted[0].pinged.roles.clone()),
+        (false, vec![777])
+    );
     let embed = &posted[0].embeds()[0];
     assert_eq!(embed["fields"][0]["value"], "page.changed");
-    assert!(embed["description"].as_str().unwrap().contains("+New notice: @\u{200B}everyone"));
+    assert!(embed["description"]
+        .as_str()
+        .unwrap()
+        .contains("+New notice: @\u{200B}everyone"));
 
     // Down twice: one watch.failing; a third failure says nothing more.
     serve("", 503).await;
@@ -522,13 +754,25 @@ async fn check_posts_alerts_and_watch_health_to_discord_once_each_way() {
         .map(|e| e["fields"][0]["value"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(events, ["page.changed", "watch.failing", "watch.recovered"]);
-    let health: Vec<Value> = fake.posted().iter().flat_map(|m| m.embeds()).skip(1).collect();
+    let health: Vec<Value> = fake
+        .posted()
+        .iter()
+        .flat_map(|m| m.embeds())
+        .skip(1)
+        .collect();
     for e in &health {
         assert_eq!(e["color"], 0x95A5A6, "watch health is grey");
     }
-    assert!(health[0]["description"].as_str().unwrap().contains("Failing 2 checks running"));
+    assert!(health[0]["description"]
+        .as_str()
+        .unwrap()
+        .contains("Failing 2 checks running"));
     assert!(fake.posted().iter().all(|m| !m.pinged.everyone));
-    let unique: HashSet<_> = fake.posted().iter().map(|m| m.nonce().unwrap().to_string()).collect();
+    let unique: HashSet<_> = fake
+        .posted()
+        .iter()
+        .map(|m| m.nonce().unwrap().to_string())
+        .collect();
     assert_eq!(unique.len(), fake.posted().len());
 }
 
@@ -544,13 +788,18 @@ async fn a_refused_token_stops_delivery_and_status_says_so() {
     ));
     p.watchlist(
         "team.toml",
-        &format!("name = \"t\"\n[[watch]]\nid = \"n\"\nkind = \"page\"\nurl = \"{}/n\"\n", pages.uri()),
+        &format!(
+            "name = \"t\"\n[[watch]]\nid = \"n\"\nkind = \"page\"\nurl = \"{}/n\"\n",
+            pages.uri()
+        ),
     );
     let run = |p: &Project, args: &'static [&'static str], token: &'static str| {
         let mut cmd = p.cmd();
         cmd.env("POLICYWATCH_DISCORD_TOKEN", token).args(args);
         async move {
-            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+            let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+                .await
+                .unwrap();
             assert!(out.status.success());
             String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap()
         }
@@ -558,7 +807,9 @@ async fn a_refused_token_stops_delivery_and_status_says_so() {
     for (i, body) in ["<p>one</p>", "<p>two</p>"].iter().enumerate() {
         pages.reset().await;
         Mock::given(path("/n"))
-            .respond_with(ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "text/html"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(body.as_bytes().to_vec(), "text/html"),
+            )
             .mount(&pages)
             .await;
         let out = run(&p, &["check"], "wrong-token-value").await;

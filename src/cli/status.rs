@@ -96,7 +96,8 @@ pub fn status(app: &App, args: StatusArgs) -> Result<()> {
             }
             println!("outbox: {queued} queued, {dead} dead");
             if let Some(h) = crate::notify::delivery_halt(store.as_ref())? {
-                println!("delivery: STOPPED since {}: {}", h.since.format("%Y-%m-%d %H:%M"), h.reason);
+                let since = h.since.format("%Y-%m-%d %H:%M");
+                println!("delivery: STOPPED since {since}: {}", h.reason);
             }
         }
     }

@@ -349,7 +349,7 @@ impl Sink for DiscordSink {
             let messages = render::group(records.iter().map(render::render).collect());
             let mut outcomes = Vec::with_capacity(records.len());
             for message in &messages {
-                let nonce = nonce_for(message.alert_ids[0]);
+                let nonce = message_nonce(&message.alert_ids);
                 match self.post(channel, message, &nonce).await {
                     Posted::Ok => {
                         outcomes.extend(message.alert_ids.iter().map(|_| Delivery::Delivered))
@@ -404,6 +404,30 @@ impl DiscordSink {
                 false
             }
         }
+    }
+}
+
+/// The nonce of a message: the outbox entry's own (`pw<id>`) for a single alert; for a
+/// group, one that names exactly its alerts. Discord drops a repeat of a nonce it has seen,
+/// so a resend of the same group is not posted twice, while a different group (regrouped
+/// after a dead letter or an `outbox drop`/`retry`) can never be mistaken for one that went
+/// through, which would mark unposted alerts delivered.
+fn message_nonce(ids: &[u64]) -> String {
+    use sha2::{Digest, Sha256};
+    if let [one] = ids {
+        return nonce_for(*one);
+    }
+    let mut h = Sha256::new();
+    for id in ids {
+        h.update(id.to_be_bytes());
+    }
+    let hash = hex::encode(h.finalize());
+    let nonce = format!("pw{}g{}", ids[0], &hash[..8]);
+    // Discord takes at most 25 characters.
+    if nonce.len() <= 25 {
+        nonce
+    } else {
+        format!("pwg{}", &hash[..22])
     }
 }
 
@@ -645,6 +669,21 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(empty_env.0, "file-token");
+    }
+
+    #[test]
+    fn a_message_nonce_names_exactly_its_alerts() {
+        assert_eq!(message_nonce(&[7]), "pw7");
+        let group = message_nonce(&[7, 8, 9]);
+        assert!(group.starts_with("pw7g") && group.len() <= 25, "{group}");
+        assert_eq!(
+            group,
+            message_nonce(&[7, 8, 9]),
+            "the same group, the same nonce"
+        );
+        assert_ne!(group, message_nonce(&[7, 8]));
+        assert_ne!(group, message_nonce(&[7, 9]));
+        assert!(message_nonce(&[u64::MAX - 1, u64::MAX]).len() <= 25);
     }
 
     #[test]

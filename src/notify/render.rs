@@ -354,7 +354,7 @@ fn cap_attachment(diff: &str, id: u64) -> Vec<u8> {
         end -= 1;
     }
     let end = diff[..end].rfind('\n').map_or(end, |i| i + 1);
-    let mut out = diff[..end].as_bytes().to_vec();
+    let mut out = diff.as_bytes()[..end].to_vec();
     out.extend_from_slice(trailer.as_bytes());
     out
 }
@@ -695,7 +695,10 @@ mod tests {
         assert!(discord_len(&out) <= 100);
         let kept = out.strip_suffix(ELLIPSIS).unwrap();
         assert!(kept.len() > 60, "{out}");
-        assert!(text.starts_with(kept) && text[kept.len()..].starts_with(' '), "{out}");
+        assert!(
+            text.starts_with(kept) && text[kept.len()..].starts_with(' '),
+            "{out}"
+        );
         // Emoji are two UTF-16 units: still never over.
         let emoji = "🦀".repeat(300);
         let out = fit(escape(&emoji), 256);
@@ -863,7 +866,10 @@ mod tests {
             .fields
             .iter()
             .all(|f| discord_len(&f.value) <= FIELD_VALUE_MAX && !f.value.is_empty()));
-        assert!(e.fields.iter().any(|f| f.name == "From" && f.value == "Committee stage"));
+        assert!(e
+            .fields
+            .iter()
+            .any(|f| f.name == "From" && f.value == "Committee stage"));
     }
 
     #[test]

@@ -37,14 +37,20 @@ use tokio::task::JoinHandle;
 /// One scripted answer, used by the next request (or, for `Down`, the next connection).
 #[derive(Debug, Clone)]
 pub enum Step {
-    RateLimited { retry_after: f64, global: bool },
+    RateLimited {
+        retry_after: f64,
+        global: bool,
+    },
     ServerError(u16),
     /// The connection is accepted and closed without an answer.
     Down,
     Unauthorized,
     Forbidden,
     /// A 400 as Discord gives for a message it will never take.
-    Refuse { code: u64, message: &'static str },
+    Refuse {
+        code: u64,
+        message: &'static str,
+    },
     /// Posts the message, then answers only after this long.
     PostThenStall(Duration),
 }
@@ -75,7 +81,10 @@ pub struct Posted {
 
 impl Posted {
     pub fn embeds(&self) -> Vec<Value> {
-        self.payload["embeds"].as_array().cloned().unwrap_or_default()
+        self.payload["embeds"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn nonce(&self) -> Option<&str> {
@@ -102,6 +111,10 @@ struct Inner {
     rejections: Vec<(u16, Value)>,
     authorizations: Vec<String>,
     next_id: u64,
+    /// Per-channel bucket like Discord's: this many posts per window, announced in
+    /// `X-RateLimit-*` headers; one more inside the window earns a 429.
+    bucket: Option<(u32, Duration)>,
+    windows: HashMap<u64, (std::time::Instant, u32)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -131,11 +144,13 @@ impl FakeDiscord {
             .route("/api/v10/channels/{channel}/messages", post(create_message))
             .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
             // One request per connection, so "down" can refuse each attempt at accept.
-            .layer(axum::middleware::map_response(|mut r: Response| async move {
-                r.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                r
-            }))
+            .layer(axum::middleware::map_response(
+                |mut r: Response| async move {
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                    r
+                },
+            ))
             .with_state(inner.clone());
         let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = tcp.local_addr().expect("addr");
@@ -159,6 +174,11 @@ impl FakeDiscord {
         for _ in 0..times {
             inner.script.push_back(step.clone());
         }
+    }
+
+    /// Limits each channel to `limit` posts per `window`, as Discord does.
+    pub fn bucket(&self, limit: u32, window: Duration) {
+        self.lock().bucket = Some((limit, window));
     }
 
     pub fn posted(&self) -> Vec<Posted> {
@@ -239,6 +259,26 @@ async fn create_message(
     if auth != format!("Bot {token}") {
         record(Answer::Status(401));
         return error(401, json!({"message": "401: Unauthorized", "code": 0}));
+    }
+    let mut bucket_headers = None;
+    {
+        let mut i = inner.lock().unwrap();
+        if let Some((limit, window)) = i.bucket {
+            let now = std::time::Instant::now();
+            let w = i.windows.entry(channel).or_insert((now, 0));
+            if now.duration_since(w.0) >= window {
+                *w = (now, 0);
+            }
+            let reset_after = window.saturating_sub(now.duration_since(w.0)).as_secs_f64();
+            if w.1 >= limit {
+                i.answers.push(Answer::Status(429));
+                drop(i);
+                let body = json!({"message": "You are being rate limited.", "retry_after": reset_after, "global": false});
+                return error(429, body);
+            }
+            w.1 += 1;
+            bucket_headers = Some((limit - w.1, reset_after));
+        }
     }
     let mut stall = None;
     match step {
@@ -339,7 +379,16 @@ async fn create_message(
     if let Some(d) = stall {
         tokio::time::sleep(d).await;
     }
-    (StatusCode::OK, Json(response)).into_response()
+    let mut r = (StatusCode::OK, Json(response)).into_response();
+    if let Some((remaining, reset_after)) = bucket_headers {
+        let h = r.headers_mut();
+        h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+        h.insert(
+            "x-ratelimit-reset-after",
+            HeaderValue::from_str(&format!("{reset_after:.3}")).unwrap(),
+        );
+    }
+    r
 }
 
 type Files = Vec<(String, Vec<u8>, String)>;
@@ -370,7 +419,10 @@ async fn read_body(
     while let Ok(Some(field)) = form.next_field().await {
         let name = field.name().unwrap_or_default().to_string();
         let filename = field.file_name().map(str::to_string);
-        let data = field.bytes().await.map_err(|_| bad("Invalid multipart body"))?;
+        let data = field
+            .bytes()
+            .await
+            .map_err(|_| bad("Invalid multipart body"))?;
         if name == "payload_json" {
             payload = Some(
                 serde_json::from_slice(&data)
@@ -424,49 +476,89 @@ fn validate(p: &Value, files: &[(String, Vec<u8>)]) -> Result<(), (u16, Value)> 
     };
     let max = |add: &mut dyn FnMut(&[&str], &str, String), path: &[&str], v: &Value, n: usize| {
         if len(v) > n {
-            add(path, "BASE_TYPE_MAX_LENGTH", format!("Must be {n} or fewer in length."));
+            add(
+                path,
+                "BASE_TYPE_MAX_LENGTH",
+                format!("Must be {n} or fewer in length."),
+            );
         }
     };
 
     max(&mut add, &["content"], &p["content"], 2000);
     let embeds = p["embeds"].as_array().cloned().unwrap_or_default();
     if embeds.len() > 10 {
-        add(&["embeds"], "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.".into());
+        add(
+            &["embeds"],
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 10 or fewer in length.".into(),
+        );
     }
     let mut total = 0;
     for (i, e) in embeds.iter().enumerate() {
         let i = i.to_string();
         max(&mut add, &["embeds", &i, "title"], &e["title"], 256);
-        max(&mut add, &["embeds", &i, "description"], &e["description"], 4096);
-        max(&mut add, &["embeds", &i, "footer", "text"], &e["footer"]["text"], 2048);
+        max(
+            &mut add,
+            &["embeds", &i, "description"],
+            &e["description"],
+            4096,
+        );
+        max(
+            &mut add,
+            &["embeds", &i, "footer", "text"],
+            &e["footer"]["text"],
+            2048,
+        );
         if let Some(url) = e["url"].as_str() {
-            let ok = url::Url::parse(url)
-                .is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+            let ok = url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
             if !ok {
-                add(&["embeds", &i, "url"], "URL_TYPE_INVALID_URL", "Not a well formed URL.".into());
+                add(
+                    &["embeds", &i, "url"],
+                    "URL_TYPE_INVALID_URL",
+                    "Not a well formed URL.".into(),
+                );
             }
         }
         if e["color"].as_u64().is_some_and(|c| c > 0xFF_FFFF) {
-            add(&["embeds", &i, "color"], "NUMBER_TYPE_MAX", "int value should be less than or equal to 16777215.".into());
+            add(
+                &["embeds", &i, "color"],
+                "NUMBER_TYPE_MAX",
+                "int value should be less than or equal to 16777215.".into(),
+            );
         }
         let fields = e["fields"].as_array().cloned().unwrap_or_default();
         if fields.len() > 25 {
-            add(&["embeds", &i, "fields"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.".into());
+            add(
+                &["embeds", &i, "fields"],
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 25 or fewer in length.".into(),
+            );
         }
         for (j, f) in fields.iter().enumerate() {
             let j = j.to_string();
             for (key, n) in [("name", 256), ("value", 1024)] {
                 if len(&f[key]) == 0 {
-                    add(&["embeds", &i, "fields", &j, key], "BASE_TYPE_REQUIRED", "This field is required".into());
+                    add(
+                        &["embeds", &i, "fields", &j, key],
+                        "BASE_TYPE_REQUIRED",
+                        "This field is required".into(),
+                    );
                 }
                 max(&mut add, &["embeds", &i, "fields", &j, key], &f[key], n);
             }
             total += len(&f["name"]) + len(&f["value"]);
         }
-        total += len(&e["title"]) + len(&e["description"]) + len(&e["footer"]["text"]) + len(&e["author"]["name"]);
+        total += len(&e["title"])
+            + len(&e["description"])
+            + len(&e["footer"]["text"])
+            + len(&e["author"]["name"]);
     }
     if total > 6000 {
-        add(&["embeds"], "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000".into());
+        add(
+            &["embeds"],
+            "MAX_EMBED_SIZE_EXCEEDED",
+            "Embed size exceeds maximum size of 6000".into(),
+        );
     }
     if let Some(n) = p.get("nonce") {
         let ok = match n {
@@ -475,23 +567,49 @@ fn validate(p: &Value, files: &[(String, Vec<u8>)]) -> Result<(), (u16, Value)> 
             _ => false,
         };
         if !ok {
-            add(&["nonce"], "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.".into());
+            add(
+                &["nonce"],
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 25 or fewer in length.".into(),
+            );
         }
     }
     let am = &p["allowed_mentions"];
-    let parse: Vec<&str> = am["parse"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+    let parse: Vec<&str> = am["parse"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str())
+        .collect();
     let ids = |key: &str| -> Vec<u64> {
-        am[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64())).collect()
+        am[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64()))
+            .collect()
     };
     let (users, roles) = (ids("users"), ids("roles"));
-    if parse.contains(&"users") && !users.is_empty() || parse.contains(&"roles") && !roles.is_empty() {
-        add(&["allowed_mentions"], "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE", "parse:[\"users\"] and users: [ids...] are mutually exclusive.".into());
+    if parse.contains(&"users") && !users.is_empty()
+        || parse.contains(&"roles") && !roles.is_empty()
+    {
+        add(
+            &["allowed_mentions"],
+            "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+            "parse:[\"users\"] and users: [ids...] are mutually exclusive.".into(),
+        );
     }
     if !errors.is_empty() {
-        return Err((400, json!({"code": 50035, "errors": errors, "message": "Invalid Form Body"})));
+        return Err((
+            400,
+            json!({"code": 50035, "errors": errors, "message": "Invalid Form Body"}),
+        ));
     }
     if len(&p["content"]) == 0 && embeds.is_empty() && files.is_empty() {
-        return Err((400, json!({"code": 50006, "message": "Cannot send an empty message"})));
+        return Err((
+            400,
+            json!({"code": 50006, "message": "Cannot send an empty message"}),
+        ));
     }
 
     // policywatch's own policy, stricter than Discord.
@@ -508,7 +626,10 @@ fn validate(p: &Value, files: &[(String, Vec<u8>)]) -> Result<(), (u16, Value)> 
         None
     };
     if let Some(reason) = policy {
-        return Err((400, json!({"code": 50035, "message": "Invalid Form Body", "errors": {"allowed_mentions": {"_errors": [{"code": "POLICYWATCH_POLICY", "message": reason}]}}})));
+        return Err((
+            400,
+            json!({"code": 50035, "message": "Invalid Form Body", "errors": {"allowed_mentions": {"_errors": [{"code": "POLICYWATCH_POLICY", "message": reason}]}}}),
+        ));
     }
     Ok(())
 }
@@ -521,10 +642,20 @@ fn pings(p: &Value) -> Pinged {
     let parse: Vec<String> = if am.is_null() {
         vec!["users".into(), "roles".into(), "everyone".into()]
     } else {
-        am["parse"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        am["parse"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
     };
     let listed = |key: &str| -> Vec<u64> {
-        am[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64())).collect()
+        am[key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().and_then(|s| s.parse().ok()).or(v.as_u64()))
+            .collect()
     };
     let re_user = regex::Regex::new(r"<@!?(\d+)>").unwrap();
     let re_role = regex::Regex::new(r"<@&(\d+)>").unwrap();

@@ -316,3 +316,20 @@ fn collections_list_their_documents_by_group() {
         "## Statutory guidance\n- Modern slavery: how to identify and support victims </government/publications/modern-slavery-how-to-identify-and-support-victims>"
     );
 }
+
+#[test]
+fn organisations_come_from_links() {
+    let i = item("news_article__press_release__home-office-linked");
+    assert_eq!(i.document_type, "press_release");
+    assert!(
+        i.organisations.iter().any(|o| o == "Home Office"),
+        "{:?}",
+        i.organisations
+    );
+    assert_eq!(i.change_history.len(), 1);
+    assert_eq!(i.change_history[0].note, "First published.");
+    assert_eq!(
+        i.withdrawn_notice, None,
+        "an empty `withdrawn_notice` is not a withdrawal"
+    );
+}

@@ -146,7 +146,10 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
     };
     let dispatcher = Dispatcher {
         store: store.clone(),
-        sink: Arc::new(StdoutSink::to_writer(Format::Json, Box::new(std::io::sink()))),
+        sink: Arc::new(StdoutSink::to_writer(
+            Format::Json,
+            Box::new(std::io::sink()),
+        )),
         clock: clock.clone(),
         retry_base: Duration::from_secs(1),
         retry_max: Duration::from_secs(60),
@@ -226,12 +229,19 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
     assert_eq!(changes, 0, "unchanged pages must raise nothing");
     for w in 0..watches {
         assert_eq!(
-            store.latest_version(&format!("page-{w}")).unwrap().map(|v| v.seq),
+            store
+                .latest_version(&format!("page-{w}"))
+                .unwrap()
+                .map(|v| v.seq),
             Some(1),
             "unchanged checks add no version"
         );
     }
-    assert!(growth < 5_000_000, "data directory grew {:.2} MB (target < 5 MB)", mb(growth));
+    assert!(
+        growth < 5_000_000,
+        "data directory grew {:.2} MB (target < 5 MB)",
+        mb(growth)
+    );
     assert!(
         peak_kib < 100 * 1024,
         "peak memory {:.1} MB (target < 100 MB)",

@@ -102,7 +102,15 @@ async fn post_message(
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|e| e["footer"]["text"].as_str()?.rsplit("alert ").next()?.trim().parse().ok())
+        .filter_map(|e| {
+            e["footer"]["text"]
+                .as_str()?
+                .rsplit("alert ")
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
         .collect();
     let mut d = discord.lock().unwrap();
     d.channels.insert(path);
@@ -190,7 +198,14 @@ fn setup() -> Setup {
 fn policywatch(root: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_policywatch"));
     cmd.current_dir(root)
-        .args(["--config", "policywatch.toml", "--watchlists", "watchlists", "--data", "data"])
+        .args([
+            "--config",
+            "policywatch.toml",
+            "--watchlists",
+            "watchlists",
+            "--data",
+            "data",
+        ])
         .env("POLICYWATCH_DISCORD_TOKEN", "test-token")
         .env_remove("CREDENTIALS_DIRECTORY")
         .env_remove("WATCHDOG_USEC")
@@ -242,7 +257,13 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
             .arg("run")
             .env("NOTIFY_SOCKET", &notify_path)
             .stdout(Stdio::null())
-            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&log)
+                    .unwrap(),
+            )
             .spawn()
             .unwrap();
         // Anywhere from opening the store through fetching, committing, flushing and
@@ -250,7 +271,10 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
         std::thread::sleep(Duration::from_millis(30 + rng.below(1200)));
         if let Ok(Some(status)) = child.try_wait() {
             let mut text = String::new();
-            std::fs::File::open(&log).unwrap().read_to_string(&mut text).unwrap();
+            std::fs::File::open(&log)
+                .unwrap()
+                .read_to_string(&mut text)
+                .unwrap();
             panic!("policywatch run exited by itself ({status}):\n{text}");
         }
         child.kill().unwrap(); // SIGKILL
@@ -319,7 +343,8 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
         let (old, new) = (revs[to as usize - 2], revs[to as usize - 1]);
         let diff = h["diff"].as_str().unwrap();
         assert!(
-            diff.contains(&format!("-Revision {old} ")) && diff.contains(&format!("+Revision {new} ")),
+            diff.contains(&format!("-Revision {old} "))
+                && diff.contains(&format!("+Revision {new} ")),
             "alert for {watch} v{to} shows the wrong change:\n{diff}"
         );
         assert!(h["delivered_at"].is_string(), "undelivered: {h}");
@@ -346,16 +371,29 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     }
     let ids: HashSet<u64> = history.iter().map(|h| h["id"].as_u64().unwrap()).collect();
     assert_eq!(posted.keys().copied().collect::<HashSet<_>>(), ids);
-    assert!(posted.values().all(|n| *n == 1), "an alert posted twice: {posted:?}");
+    assert!(
+        posted.values().all(|n| *n == 1),
+        "an alert posted twice: {posted:?}"
+    );
     assert!(discord
         .channels
         .iter()
         .all(|p| p.ends_with(&format!("/channels/{CHANNEL}/messages"))));
 
     // The kills really landed in the middle of things.
-    assert!(readies >= KILLS / 2, "only {readies} runs got as far as READY");
-    assert!(cycles_seen >= KILLS / 4, "only {cycles_seen} cycles started");
-    assert!(history.len() >= KILLS / 2, "only {} changes recorded", history.len());
+    assert!(
+        readies >= KILLS / 2,
+        "only {readies} runs got as far as READY"
+    );
+    assert!(
+        cycles_seen >= KILLS / 4,
+        "only {cycles_seen} cycles started"
+    );
+    assert!(
+        history.len() >= KILLS / 2,
+        "only {} changes recorded",
+        history.len()
+    );
     eprintln!(
         "{KILLS} kills in {:.1}s (seed {seed:#x}): {readies} runs ready, {cycles_seen} cycles \
          started, {} versions, {} changes, {} Discord messages, {} resends absorbed by nonce",
@@ -425,7 +463,9 @@ fn a_store_locked_by_a_running_daemon_is_reported_not_waited_on() {
         SOCKETS.fetch_add(1, Ordering::Relaxed)
     ));
     let notify = UnixDatagram::bind(&notify_path).unwrap();
-    notify.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
     let mut daemon = policywatch(&s.root)
         .arg("run")
         .env("NOTIFY_SOCKET", &notify_path)
@@ -439,7 +479,10 @@ fn a_store_locked_by_a_running_daemon_is_reported_not_waited_on() {
 
     let started = Instant::now();
     let out = policywatch(&s.root).arg("status").output().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10), "status waited on the lock");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "status waited on the lock"
+    );
     assert_clear_failure(
         &out,
         &[

@@ -522,18 +522,15 @@ async fn recording_server(hold: Duration) -> (hostile::RawServer, Arc<Recorder>)
 async fn per_host_interval_spaces_request_starts() {
     let interval = Duration::from_millis(50);
     let (server, rec) = recording_server(Duration::ZERO).await;
-    // Warm up process-wide lazies (resolver, TLS roots) with another fetcher.
-    body(
-        get(&fetcher(&settings()), &server.url("/warm"), None)
-            .await
-            .unwrap(),
-    );
-    rec.arrivals.lock().unwrap().clear();
     let s = FetchSettings {
         per_host_interval: interval,
         ..settings()
     };
     let f = fetcher(&s);
+    // Warm up this client first: its first connection costs more than later ones, which
+    // would skew the first gap as the server sees it.
+    body(get(&f, &server.url("/warm"), None).await.unwrap());
+    rec.arrivals.lock().unwrap().clear();
     let urls: Vec<Url> = (0..4).map(|i| server.url(&format!("/p{i}"))).collect();
     // Four callers at once: they must queue, not all go together.
     let results = futures_util::future::join_all(urls.iter().map(|u| get(&f, u, None))).await;
@@ -543,15 +540,19 @@ async fn per_host_interval_spaces_request_starts() {
     let mut arrivals = rec.arrivals.lock().unwrap().clone();
     arrivals.sort();
     assert_eq!(arrivals.len(), 4);
+    // Measured at the server, so scheduling and connection set-up on a busy machine can
+    // shift an arrival by a few milliseconds either way; the client spaces the starts.
+    let slack = Duration::from_millis(10);
     for pair in arrivals.windows(2) {
-        let gap = pair[1] - pair[0];
-        // Measured at the server, so connection set-up can shift an arrival by a hair.
         assert!(
-            gap >= interval - Duration::from_millis(3),
-            "gaps {arrivals:?}"
+            pair[1] - pair[0] >= interval - slack,
+            "arrivals {arrivals:?}"
         );
     }
-    assert!(arrivals[3] - arrivals[0] >= 3 * interval - Duration::from_millis(3));
+    assert!(
+        arrivals[3] - arrivals[0] >= 3 * interval - slack,
+        "arrivals {arrivals:?}"
+    );
 }
 
 #[tokio::test]

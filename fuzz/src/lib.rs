@@ -96,7 +96,10 @@ path = "/guidance/fuzz"
 fn compare_pair(kind: &'static str, a: &Document, b: &Document) {
     let w = watch(kind);
     let same = source::compare(w, a, a);
-    assert!(same.is_empty(), "{kind}: a document differs from itself: {same:?}");
+    assert!(
+        same.is_empty(),
+        "{kind}: a document differs from itself: {same:?}"
+    );
     let _ = source::compare(w, a, b);
     let _ = source::compare(w, b, a);
 }
@@ -113,7 +116,11 @@ pub fn page_extract(data: &[u8]) {
     let ignore = IGNORE.get_or_init(|| vec![Regex::new(r"(?i)last updated:? .*").unwrap()]);
     let narrowing = Narrowing {
         select: if mode & 1 != 0 { &select } else { &[] },
-        ignore_selectors: if mode & 2 != 0 { &ignore_selectors } else { &[] },
+        ignore_selectors: if mode & 2 != 0 {
+            &ignore_selectors
+        } else {
+            &[]
+        },
         ignore: if mode & 4 != 0 { ignore } else { &[] },
     };
     let base = Url::parse("https://example.org/dir/page.html").unwrap();
@@ -263,13 +270,28 @@ pub fn discord_render(data: &[u8]) {
         );
         assert!(e.fields.len() <= render::FIELDS_MAX, "too many fields");
         for f in &e.fields {
-            assert!(discord_len(&f.name) <= render::FIELD_NAME_MAX, "field name too long");
-            assert!(discord_len(&f.value) <= render::FIELD_VALUE_MAX, "field value too long");
+            assert!(
+                discord_len(&f.name) <= render::FIELD_NAME_MAX,
+                "field name too long"
+            );
+            assert!(
+                discord_len(&f.value) <= render::FIELD_VALUE_MAX,
+                "field value too long"
+            );
         }
-        assert!(discord_len(&e.footer) <= render::FOOTER_MAX, "footer too long");
-        assert!(e.size() <= render::MESSAGE_EMBED_CHARS_MAX, "one embed over 6000");
+        assert!(
+            discord_len(&e.footer) <= render::FOOTER_MAX,
+            "footer too long"
+        );
+        assert!(
+            e.size() <= render::MESSAGE_EMBED_CHARS_MAX,
+            "one embed over 6000"
+        );
         if let Some(a) = &r.attachment {
-            assert!(a.data.len() <= render::ATTACHMENT_BYTES_MAX, "attachment too big");
+            assert!(
+                a.data.len() <= render::ATTACHMENT_BYTES_MAX,
+                "attachment too big"
+            );
         }
         // Scraped text never pings anyone (inside the diff's code block it cannot).
         let prose = e.description.split("```").next().unwrap_or_default();
@@ -294,7 +316,11 @@ pub fn discord_render(data: &[u8]) {
         }
         grouped.extend(&m.alert_ids);
     }
-    assert_eq!(grouped, ids.iter().collect::<Vec<_>>(), "alerts lost or reordered");
+    assert_eq!(
+        grouped,
+        ids.iter().collect::<Vec<_>>(),
+        "alerts lost or reordered"
+    );
 }
 
 /// An empty page, to compare against.

@@ -226,12 +226,14 @@ impl DiscordSink {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         self.note_bucket(channel, &headers);
-        if (200..300).contains(&status) {
-            return Posted::Ok;
-        }
+        // Read the body either way (a success's too, so the connection can be reused);
+        // the message is posted whatever becomes of it.
         let body = tokio::time::timeout(self.send_timeout, read_capped(response))
             .await
             .unwrap_or_default();
+        if (200..300).contains(&status) {
+            return Posted::Ok;
+        }
         let body = self.token.scrub(&String::from_utf8_lossy(&body));
         classify(status, &headers, &body, &mut |global_wait| {
             let until = Instant::now() + global_wait;

@@ -593,8 +593,9 @@ fn diff_block(diff: &str, room: usize) -> Option<DiffBlock> {
 }
 
 /// One diff line made safe inside a code block: no run of backticks (a zero-width space
-/// between each pair, so ``` cannot close the fence), and a zero-width space after every
-/// `@`, so that no mention can form even if the text were ever shown outside the block.
+/// between each pair, so ``` cannot close the fence), and a zero-width space after the `@`
+/// of `@everyone`, `@here` and `<@`, so no mention forms even if the text were ever shown
+/// outside the block. Hunk headers (`@@ -1 +1 @@`) stay as they are.
 fn code_line(raw: &str) -> Escaped {
     let mut out = Escaped::default();
     let chars: Vec<char> = raw.chars().filter(|c| !dropped(*c)).collect();
@@ -605,12 +606,19 @@ fn code_line(raw: &str) -> Escaped {
             token.push(ZWSP);
         }
         token.push(c);
-        if c == '@' {
+        if c == '@' && (i > 0 && chars[i - 1] == '<' || mass_mention(&chars[i + 1..])) {
             token.push(ZWSP);
         }
         out.push(&token, word_end);
     }
     out
+}
+
+/// Whether the text after an `@` makes `@everyone` or `@here`.
+fn mass_mention(after: &[char]) -> bool {
+    ["everyone", "here"]
+        .iter()
+        .any(|w| after.iter().take(w.len()).copied().eq(w.chars()))
 }
 
 #[cfg(test)]

@@ -101,6 +101,12 @@ pub fn extract(
     base: Option<&Url>,
     narrowing: Narrowing<'_>,
 ) -> Result<Extracted, String> {
+    let depth = nesting_depth(html);
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "HTML nested about {depth} levels deep (limit {MAX_DEPTH}): not a page a person reads"
+        ));
+    }
     let doc = Html::parse_document(html);
     let select = parse_selectors(narrowing.select)?;
     let ignore = parse_selectors(narrowing.ignore_selectors)?;
@@ -159,6 +165,10 @@ pub fn extract(
 
 /// Readable text of an HTML fragment (e.g. a GOV.UK `body`), no narrowing.
 pub fn fragment_text(html: &str) -> String {
+    if nesting_depth(html) > MAX_DEPTH {
+        // Too deep to parse cheaply: keep the words, drop the markup.
+        return fold(&TAG.replace_all(html, " "));
+    }
     let doc = Html::parse_fragment(html);
     let mut out = TextBuilder::default();
     let mut links = Vec::new();
@@ -264,6 +274,64 @@ fn absolute(href: &str, base: Option<&Url>) -> Option<String> {
         None => Url::parse(href).ok()?,
     };
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+}
+
+/// Deepest element nesting accepted. Real pages stay under a hundred; the HTML parser's
+/// cost grows with the square of the depth, so a hostile page must be refused before it.
+pub const MAX_DEPTH: usize = 1000;
+
+static TAG: std::sync::LazyLock<Regex> =
+    std::sync::LazyLock::new(|| Regex::new(r"<[^>]*>").expect("valid regex"));
+
+/// Elements that never have a closing tag.
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr",
+];
+
+/// Elements whose end tag may be left out (`<li>` after `<li>`): not counted, so long
+/// lists and tables written that way are not mistaken for deep nesting.
+const OPTIONAL_END: &[&str] = &[
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot",
+    "colgroup", "rb", "rt", "rp", "html", "head", "body",
+];
+
+/// Approximate maximum tag nesting, in one linear pass over the bytes (no parsing).
+pub fn nesting_depth(html: &str) -> usize {
+    let bytes = html.as_bytes();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut i = 0;
+    while let Some(off) = memchr_lt(&bytes[i..]) {
+        i += off + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = i + usize::from(closing);
+        let name_len = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        if name_len == 0 {
+            continue;
+        }
+        let name = html[start..start + name_len].to_ascii_lowercase();
+        if OPTIONAL_END.contains(&name.as_str()) {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !VOID.contains(&name.as_str()) {
+            let end = bytes[start..].iter().position(|b| *b == b'>').map(|p| start + p);
+            if end.is_some_and(|e| e > 0 && bytes[e - 1] == b'/') {
+                continue;
+            }
+            depth += 1;
+            max = max.max(depth);
+        }
+    }
+    max
+}
+
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'<')
 }
 
 /// Collapses runs of whitespace (including non-breaking spaces) to one space and trims.
@@ -401,8 +469,18 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_does_not_overflow() {
-        let html = "<div>".repeat(50_000) + "deep" + &"</div>".repeat(50_000);
+    fn deep_nesting_is_refused_before_parsing_and_moderate_nesting_works() {
+        let html = "<div>".repeat(900) + "deep" + &"</div>".repeat(900);
         assert!(text(&html).contains("deep"));
+        let hostile = "<div>".repeat(200_000);
+        let err = extract(&hostile, None, Narrowing::default()).unwrap_err();
+        assert!(err.contains("nested about 200000 levels deep (limit 1000)"), "{err}");
+        assert_eq!(fragment_text(&("<span>".repeat(5000) + "words")), "words");
+    }
+
+    #[test]
+    fn void_and_self_closed_elements_do_not_count_as_nesting() {
+        let html = "<div>".to_string() + &"<br><img src=x><input/><li>item".repeat(3000) + "</div>";
+        assert_eq!(nesting_depth(&html), 1);
     }
 }

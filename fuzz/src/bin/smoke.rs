@@ -30,12 +30,49 @@ impl Rng {
 
 /// Fragments that reach deeper than random bytes do.
 const TOKENS: &[&[u8]] = &[
-    b"<", b">", b"</", b"<![CDATA[", b"]]>", b"<!--", b"-->", b"&amp;", b"&#x10FFFF;", b"&#0;",
-    b"<script>", b"<style>", b"<table><tr><td>", b"<main>", b"<a href=\"", b"javascript:",
-    b"\"", b"{", b"}", b"[", b"]", b":", b",", b"null", b"-1", b"4294967296", b"1e309",
-    b"\"\\u0000\"", b"\"\\ud800\"", b"<?xml version=\"1.0\" encoding=\"", b"<!ENTITY a \"",
-    b"<item>", b"<entry>", b"<guid>", b"@everyone", b"<@123>", b"```", b"\x01", b"\x02",
-    b"\xff\xfe", b"\xef\xbb\xbf", b"\xe2\x80\xae", SEPARATOR,
+    b"<",
+    b">",
+    b"</",
+    b"<![CDATA[",
+    b"]]>",
+    b"<!--",
+    b"-->",
+    b"&amp;",
+    b"&#x10FFFF;",
+    b"&#0;",
+    b"<script>",
+    b"<style>",
+    b"<table><tr><td>",
+    b"<main>",
+    b"<a href=\"",
+    b"javascript:",
+    b"\"",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b",",
+    b"null",
+    b"-1",
+    b"4294967296",
+    b"1e309",
+    b"\"\\u0000\"",
+    b"\"\\ud800\"",
+    b"<?xml version=\"1.0\" encoding=\"",
+    b"<!ENTITY a \"",
+    b"<item>",
+    b"<entry>",
+    b"<guid>",
+    b"@everyone",
+    b"<@123>",
+    b"```",
+    b"\x01",
+    b"\x02",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"\xe2\x80\xae",
+    SEPARATOR,
 ];
 
 fn mutate(rng: &mut Rng, input: &mut Vec<u8>, seeds: &[Vec<u8>]) {
@@ -104,10 +141,7 @@ fn seeds(dir: &Path) -> Vec<Vec<u8>> {
         .map(|d| d.filter_map(|e| Some(e.ok()?.path())).collect())
         .unwrap_or_default();
     files.sort();
-    files
-        .iter()
-        .filter_map(|f| std::fs::read(f).ok())
-        .collect()
+    files.iter().filter_map(|f| std::fs::read(f).ok()).collect()
 }
 
 fn main() {
@@ -117,7 +151,12 @@ fn main() {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--seconds" => seconds = args.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
+            "--seconds" => {
+                seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--seconds N")
+            }
             "--seed" => seed = args.next().and_then(|v| v.parse().ok()).expect("--seed N"),
             name => chosen.push(name.to_string()),
         }
@@ -175,7 +214,10 @@ fn main() {
                 std::fs::create_dir_all(&dir).expect("artifacts dir");
                 let file = dir.join(format!("crash-seed{seed}-run{runs}"));
                 std::fs::write(&file, &input).expect("write artifact");
-                println!("{name}: CRASH after {runs} runs: {message}\n  input saved to {}", file.display());
+                println!(
+                    "{name}: CRASH after {runs} runs: {message}\n  input saved to {}",
+                    file.display()
+                );
             }
         }
     }

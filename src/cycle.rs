@@ -167,7 +167,8 @@ impl Engine {
                 }
                 Err(e) => {
                     let message = e.to_string();
-                    tracing::warn!(watch = %watch.id, error = %message, "check failed");
+                    // Reported by the caller (check prints it, the daemon logs it).
+                    tracing::debug!(watch = %watch.id, error = %message, "check failed");
                     state.last_error = Some(message.clone());
                     state.consecutive_failures += 1;
                     if state.consecutive_failures >= self.config.failing_after

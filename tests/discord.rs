@@ -44,10 +44,10 @@ fn settings(base: &str) -> DiscordSettings {
 }
 
 fn sink(base: &str) -> Arc<dyn Sink> {
-    sink_with(base, TOKEN, settings(base))
+    sink_with(TOKEN, settings(base))
 }
 
-fn sink_with(_base: &str, token: &str, settings: DiscordSettings) -> Arc<dyn Sink> {
+fn sink_with(token: &str, settings: DiscordSettings) -> Arc<dyn Sink> {
     let token = DiscordToken::new(token, "test").unwrap().unwrap();
     Arc::new(DiscordSink::new(token, &settings).unwrap())
 }
@@ -196,12 +196,12 @@ async fn hostile_text_a_huge_diff_and_forty_alerts_arrive_without_a_400_or_a_pin
         (1..=40).collect::<Vec<u64>>(),
         "each once, in order"
     );
+    // 10 embeds a message at most, the huge diff's file alone in its message: 4 or 5.
     assert!(
-        posted.len() < 10,
+        posted.len() <= 5,
         "grouped into few messages, got {}",
         posted.len()
     );
-    eprintln!("40 alerts in {} messages", posted.len());
 
     for p in &posted {
         let has_subscribers = p
@@ -448,11 +448,7 @@ async fn a_post_whose_answer_is_lost_is_retried_and_not_posted_twice() {
     fake.script(Step::PostThenStall(Duration::from_secs(3)), 1);
     let mut s = settings(&fake.base);
     s.send_timeout = Duration::from_millis(300);
-    let d = dispatcher(
-        store.clone(),
-        sink_with(&fake.base, TOKEN, s),
-        Arc::new(SystemClock),
-    );
+    let d = dispatcher(store.clone(), sink_with(TOKEN, s), Arc::new(SystemClock));
     let r = d
         .drain_until(Utc::now() + chrono::Duration::seconds(10))
         .await
@@ -610,7 +606,7 @@ async fn the_token_appears_in_no_log_line_and_no_error() {
     store.record_alert(record(2)).unwrap();
     let d = dispatcher(
         store.clone(),
-        sink_with(&fake.base, wrong, settings(&fake.base)),
+        sink_with(wrong, settings(&fake.base)),
         Arc::new(SystemClock),
     );
     let r = d
@@ -629,7 +625,7 @@ async fn the_token_appears_in_no_log_line_and_no_error() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/", l.local_addr().unwrap())
     };
-    let unreachable = sink_with(&closed, TOKEN, settings(&closed));
+    let unreachable = sink_with(TOKEN, settings(&closed));
     let records = vec![store.change(2).unwrap().unwrap()];
     for outcome in unreachable.send(Some(CHANNEL), &records).await {
         seen.push(format!("{outcome:?}"));

@@ -1,5 +1,8 @@
 //! Annotation: which of the watchlist's keywords an event touches, and in which sentence.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use regex::Regex;
 
 /// A keyword found in text, with the sentence it was found in.
@@ -24,7 +27,7 @@ pub fn find_keywords(keywords: &[String], text: &str) -> Vec<KeywordHit> {
         {
             continue;
         }
-        let Some(re) = keyword_regex(keyword) else {
+        let Some(re) = cached_regex(keyword) else {
             continue;
         };
         if let Some(m) = re.captures(text).and_then(|c| c.get(1)) {
@@ -35,6 +38,17 @@ pub fn find_keywords(keywords: &[String], text: &str) -> Vec<KeywordHit> {
         }
     }
     hits
+}
+
+/// Keyword patterns compiled once per process: watches share their list's keywords, and
+/// compiling them per alert dominated cycles with many changes.
+fn cached_regex(keyword: &str) -> Option<Regex> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Option<Regex>>>> = LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(keyword.to_string())
+        .or_insert_with(|| keyword_regex(keyword))
+        .clone()
 }
 
 /// A whole-word, case-insensitive pattern for a keyword or phrase; group 1 is the match.

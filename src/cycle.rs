@@ -3,16 +3,19 @@
 //! transaction. Nothing is delivered here; that is [`crate::notify`]'s job.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 
 use crate::annotate;
 use crate::config::Config;
 use crate::diff;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::{Alert, Event, Severity};
 use crate::fetch::Fetcher;
 use crate::schedule::Clock;
-use crate::source::{self, Document, Job, Outcome};
+use crate::source::{self, Document, Job, Observed, Outcome};
 use crate::store::{CheckCommit, Followed, NewChange, Store, WatchState};
 use crate::watchlist::{Target, TextFilter, Watch, Watchlists};
 
@@ -78,129 +81,212 @@ impl Engine {
         Ok(watches)
     }
 
-    /// Checks the given watches once, now.
+    /// Checks the given watches once, now. Watches are observed concurrently (each on its
+    /// own task, so parsing uses every core) and each result is committed as soon as it
+    /// arrives: memory holds only the watches in flight, not the whole cycle.
     pub async fn check(&self, watches: &[Arc<Watch>]) -> Result<CycleReport> {
-        let now = self.clock.now();
-        let mut seqs = HashMap::new();
-        let mut states = HashMap::new();
-        let mut jobs = Vec::with_capacity(watches.len());
-        for watch in watches {
-            let latest = self.store.latest_version(&watch.id)?;
-            let state = self.store.state(&watch.id)?.unwrap_or_default();
-            seqs.insert(watch.id.clone(), latest.as_ref().map(|v| v.seq));
-            jobs.push(Job {
-                watch: watch.clone(),
+        let cycle = Cycle {
+            engine: self,
+            now: self.clock.now(),
+            ctx: source::Context {
+                fetcher: self.fetcher.clone(),
+                config: self.config.clone(),
+                now: self.clock.now(),
+            },
+            known_targets: self
+                .all_watches()?
+                .iter()
+                .map(|w| target_key(&w.target))
+                .collect(),
+            report: Mutex::new(CycleReport::default()),
+        };
+        let (bills, others): (Vec<_>, Vec<_>) = watches
+            .iter()
+            .cloned()
+            .partition(|w| matches!(w.target, Target::Bill { .. }));
+        let (bills, others) = tokio::join!(cycle.bills(bills), cycle.others(others));
+        bills?;
+        others?;
+        Ok(cycle.report.into_inner().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// One running check cycle.
+struct Cycle<'a> {
+    engine: &'a Engine,
+    now: DateTime<Utc>,
+    ctx: source::Context,
+    known_targets: HashSet<(String, String)>,
+    report: Mutex<CycleReport>,
+}
+
+/// A job with what the store knew before it ran.
+struct Loaded {
+    job: Job,
+    seq: Option<u64>,
+    state: WatchState,
+}
+
+impl Cycle<'_> {
+    fn load(&self, watch: Arc<Watch>) -> Result<Loaded> {
+        let store = &self.engine.store;
+        let latest = store.latest_version(&watch.id)?;
+        let state = store.state(&watch.id)?.unwrap_or_default();
+        Ok(Loaded {
+            seq: latest.as_ref().map(|v| v.seq),
+            job: Job {
+                watch,
                 previous: latest.map(|v| v.document),
                 state: state.source.clone(),
-            });
-            states.insert(watch.id.clone(), state);
-        }
-        let ctx = source::Context {
-            fetcher: self.fetcher.clone(),
-            config: self.config.clone(),
-            now,
-        };
-        let known_targets: HashSet<(String, String)> = self
-            .all_watches()?
-            .iter()
-            .map(|w| target_key(&w.target))
-            .collect();
+            },
+            state,
+        })
+    }
 
-        let mut report = CycleReport::default();
-        for (job, result) in source::observe_all(&ctx, jobs).await {
-            let watch = &job.watch;
-            let mut state = states.remove(&watch.id).unwrap_or_default();
-            state.last_check = Some(now);
-            let mut commit = CheckCommit {
-                watch: watch.id.clone(),
-                document: None,
-                fetched_at: now,
-                changes: Vec::new(),
-                state: WatchState::default(),
-                follows: Vec::new(),
-            };
-            let run = match result {
-                Ok(observed) => {
-                    state.source = observed.state;
-                    state.last_success = Some(now);
-                    state.last_error = None;
-                    state.consecutive_failures = 0;
-                    if state.failing_alerted {
-                        state.failing_alerted = false;
-                        commit.changes.push(health_alert(
-                            watch,
-                            "watch.recovered",
-                            "Working again".into(),
-                            now,
-                        ));
+    /// Bill watches go together, so their summaries are asked for in batches.
+    async fn bills(&self, watches: Vec<Arc<Watch>>) -> Result<()> {
+        if watches.is_empty() {
+            return Ok(());
+        }
+        let loaded = watches
+            .into_iter()
+            .map(|w| self.load(w))
+            .collect::<Result<Vec<_>>>()?;
+        let mut known: HashMap<String, (Option<u64>, WatchState)> = HashMap::new();
+        let jobs = loaded
+            .into_iter()
+            .map(|l| {
+                known.insert(l.job.watch.id.clone(), (l.seq, l.state));
+                l.job
+            })
+            .collect();
+        for (job, result) in source::bill::observe_batch(&self.ctx, jobs).await {
+            let (seq, state) = known.remove(&job.watch.id).unwrap_or_default();
+            self.settle(job, seq, state, result);
+        }
+        Ok(())
+    }
+
+    /// Every other watch: a bounded number in flight, each settled as it finishes.
+    async fn others(&self, watches: Vec<Arc<Watch>>) -> Result<()> {
+        let in_flight = self.engine.config.fetch.concurrency.max(1) * 2;
+        let mut results = futures_util::stream::iter(watches)
+            .map(|watch| {
+                let ctx = self.ctx.clone();
+                let loaded = self.load(watch);
+                async move {
+                    let loaded = loaded?;
+                    let Loaded { job, seq, state } = loaded;
+                    let id = job.watch.id.clone();
+                    let task = tokio::spawn(async move {
+                        let result = source::observe_one(&ctx, &job).await;
+                        (job, result)
+                    });
+                    match task.await {
+                        Ok((job, result)) => Ok((job, seq, state, result)),
+                        Err(e) => Err(Error::Store(format!("{id}: check aborted: {e}"))),
                     }
-                    match observed.outcome {
-                        Outcome::Unchanged => RunResult::Unchanged,
-                        Outcome::Document(doc) => {
-                            if watch.follow {
-                                commit.follows = new_follows(watch, &doc, &known_targets, now);
+                }
+            })
+            .buffer_unordered(in_flight);
+        while let Some(done) = results.next().await {
+            let (job, seq, state, result) = done?;
+            self.settle(job, seq, state, result);
+        }
+        Ok(())
+    }
+
+    /// Turns one watch's result into its commit (version, alerts, state, follows) and
+    /// writes it.
+    fn settle(&self, job: Job, seq: Option<u64>, mut state: WatchState, result: Result<Observed>) {
+        let (watch, now) = (&job.watch, self.now);
+        state.last_check = Some(now);
+        let mut commit = CheckCommit {
+            watch: watch.id.clone(),
+            document: None,
+            fetched_at: now,
+            changes: Vec::new(),
+            state: WatchState::default(),
+            follows: Vec::new(),
+        };
+        let run = match result {
+            Ok(observed) => {
+                state.source = observed.state;
+                state.last_success = Some(now);
+                state.last_error = None;
+                state.consecutive_failures = 0;
+                if state.failing_alerted {
+                    state.failing_alerted = false;
+                    commit.changes.push(health_alert(
+                        watch,
+                        "watch.recovered",
+                        "Working again".into(),
+                        now,
+                    ));
+                }
+                match observed.outcome {
+                    Outcome::Unchanged => RunResult::Unchanged,
+                    Outcome::Document(doc) => {
+                        if watch.follow {
+                            commit.follows = new_follows(watch, &doc, &self.known_targets, now);
+                        }
+                        match &job.previous {
+                            None => {
+                                commit.document = Some(doc);
+                                RunResult::Baseline
                             }
-                            match &job.previous {
-                                None => {
-                                    commit.document = Some(doc);
-                                    RunResult::Baseline
+                            Some(prev) if source::same(prev, &doc) => RunResult::Unchanged,
+                            Some(prev) => {
+                                for event in source::compare(watch, prev, &doc) {
+                                    commit.changes.push(alert_for(watch, &doc, event, seq, now));
                                 }
-                                Some(prev) if source::same(prev, &doc) => RunResult::Unchanged,
-                                Some(prev) => {
-                                    let events = source::compare(watch, prev, &doc);
-                                    let from = seqs.get(&watch.id).copied().flatten();
-                                    for event in events {
-                                        commit
-                                            .changes
-                                            .push(alert_for(watch, &doc, event, from, now));
-                                    }
-                                    let alerts = commit.changes.len();
-                                    if alerts > 0 {
-                                        state.last_change = Some(now);
-                                    }
-                                    commit.document = Some(doc);
-                                    RunResult::Changed { alerts }
+                                let alerts = commit.changes.len();
+                                if alerts > 0 {
+                                    state.last_change = Some(now);
                                 }
+                                commit.document = Some(doc);
+                                RunResult::Changed { alerts }
                             }
                         }
                     }
                 }
-                Err(e) => {
-                    let message = e.to_string();
-                    // Reported by the caller (check prints it, the daemon logs it).
-                    tracing::debug!(watch = %watch.id, error = %message, "check failed");
-                    state.last_error = Some(message.clone());
-                    state.consecutive_failures += 1;
-                    if state.consecutive_failures >= self.config.failing_after
-                        && !state.failing_alerted
-                    {
-                        state.failing_alerted = true;
-                        let summary = format!(
-                            "Failing {} checks running: {message}",
-                            state.consecutive_failures
-                        );
-                        commit
-                            .changes
-                            .push(health_alert(watch, "watch.failing", summary, now));
-                    }
-                    RunResult::Failed(message)
+            }
+            Err(e) => {
+                let message = e.to_string();
+                // Reported by the caller (check prints it, the daemon logs it).
+                tracing::debug!(watch = %watch.id, error = %message, "check failed");
+                state.last_error = Some(message.clone());
+                state.consecutive_failures += 1;
+                if state.consecutive_failures >= self.engine.config.failing_after
+                    && !state.failing_alerted
+                {
+                    state.failing_alerted = true;
+                    let summary = format!(
+                        "Failing {} checks running: {message}",
+                        state.consecutive_failures
+                    );
+                    commit
+                        .changes
+                        .push(health_alert(watch, "watch.failing", summary, now));
                 }
-            };
-            commit.state = state;
-            match self.store.commit(commit) {
-                Ok(committed) => {
-                    report.alerts.extend(committed.change_ids);
-                    report.runs.push((watch.id.clone(), run));
-                }
-                Err(e) => {
-                    tracing::error!(watch = %watch.id, error = %e, "could not record the check");
-                    report
-                        .runs
-                        .push((watch.id.clone(), RunResult::Failed(e.to_string())));
-                }
+                RunResult::Failed(message)
+            }
+        };
+        commit.state = state;
+        let committed = self.engine.store.commit(commit);
+        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+        match committed {
+            Ok(committed) => {
+                report.alerts.extend(committed.change_ids);
+                report.runs.push((watch.id.clone(), run));
+            }
+            Err(e) => {
+                tracing::error!(watch = %watch.id, error = %e, "could not record the check");
+                report
+                    .runs
+                    .push((watch.id.clone(), RunResult::Failed(e.to_string())));
             }
         }
-        Ok(report)
     }
 }
 

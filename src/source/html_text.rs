@@ -285,8 +285,8 @@ static TAG: std::sync::LazyLock<Regex> =
 
 /// Elements that never have a closing tag.
 const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
-    "source", "track", "wbr",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
 ];
 
 /// Elements whose end tag may be left out (`<li>` after `<li>`): not counted, so long
@@ -319,7 +319,10 @@ pub fn nesting_depth(html: &str) -> usize {
         if closing {
             depth = depth.saturating_sub(1);
         } else if !VOID.contains(&name.as_str()) {
-            let end = bytes[start..].iter().position(|b| *b == b'>').map(|p| start + p);
+            let end = bytes[start..]
+                .iter()
+                .position(|b| *b == b'>')
+                .map(|p| start + p);
             if end.is_some_and(|e| e > 0 && bytes[e - 1] == b'/') {
                 continue;
             }
@@ -336,10 +339,17 @@ fn memchr_lt(bytes: &[u8]) -> Option<usize> {
 
 /// Collapses runs of whitespace (including non-breaking spaces) to one space and trims.
 pub fn fold(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c == '\u{a0}')
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Removes every match of the ignore patterns, line by line, dropping lines left empty.
@@ -474,7 +484,10 @@ mod tests {
         assert!(text(&html).contains("deep"));
         let hostile = "<div>".repeat(200_000);
         let err = extract(&hostile, None, Narrowing::default()).unwrap_err();
-        assert!(err.contains("nested about 200000 levels deep (limit 1000)"), "{err}");
+        assert!(
+            err.contains("nested about 200000 levels deep (limit 1000)"),
+            "{err}"
+        );
         assert_eq!(fragment_text(&("<span>".repeat(5000) + "words")), "words");
     }
 

@@ -82,41 +82,9 @@ pub struct FollowTarget {
     pub title: String,
 }
 
-/// Observes every job, running them concurrently (the fetcher bounds requests in flight).
-/// Kinds that can batch (bills) see all their jobs at once. Results come back in job order.
-pub async fn observe_all(ctx: &Context, jobs: Vec<Job>) -> Vec<(Job, Result<Observed>)> {
-    type Numbered = Vec<(usize, Job)>;
-    let (bills, others): (Numbered, Numbered) = jobs
-        .into_iter()
-        .enumerate()
-        .partition(|(_, j)| matches!(j.watch.target, Target::Bill { .. }));
-
-    let single = futures_util::future::join_all(others.into_iter().map(|(i, job)| async move {
-        let result = observe_one(ctx, &job).await;
-        (i, job, result)
-    }));
-    let (bill_idx, bill_jobs): (Vec<usize>, Vec<Job>) = bills.into_iter().unzip();
-    let batched = async {
-        if bill_jobs.is_empty() {
-            Vec::new()
-        } else {
-            bill::observe_batch(ctx, bill_jobs).await
-        }
-    };
-    let (single, batched) = tokio::join!(single, batched);
-
-    let mut all: Vec<(usize, Job, Result<Observed>)> = single;
-    all.extend(
-        bill_idx
-            .into_iter()
-            .zip(batched)
-            .map(|(i, (job, r))| (i, job, r)),
-    );
-    all.sort_by_key(|(i, _, _)| *i);
-    all.into_iter().map(|(_, j, r)| (j, r)).collect()
-}
-
-async fn observe_one(ctx: &Context, job: &Job) -> Result<Observed> {
+/// Observes one job of any kind but `bill` (bills are observed together, in batches, by
+/// [`bill::observe_batch`]).
+pub async fn observe_one(ctx: &Context, job: &Job) -> Result<Observed> {
     match &job.watch.target {
         Target::Page { .. } => page::observe(ctx, job).await,
         Target::Feed { .. } => feed::observe(ctx, job).await,

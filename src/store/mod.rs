@@ -157,8 +157,10 @@ pub trait Store: Send + Sync {
 /// Content hash of a document: equal documents, equal hashes.
 pub fn document_hash(document: &Document) -> String {
     use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(document).unwrap_or_default();
-    hex::encode(Sha256::digest(bytes))
+    // Streamed into the hasher: no copy of a large document just to hash it.
+    let mut hasher = Sha256::new();
+    let _ = serde_json::to_writer(&mut hasher, document);
+    hex::encode(hasher.finalize())
 }
 
 /// The Discord nonce for a change: deterministic, so a resend after a crash carries the

@@ -126,6 +126,9 @@ fn parse_with(
         text,
         path,
         problems: Vec::new(),
+        line_starts: std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect(),
     };
     let list = match ImDocument::parse(text) {
         Ok(doc) => p.watchlist(doc.as_table(), config, seen),
@@ -165,6 +168,8 @@ struct Parser<'a> {
     text: &'a str,
     path: &'a Path,
     problems: Vec<(usize, String)>,
+    /// Byte offset of each line's start: locations are looked up, not rescanned.
+    line_starts: Vec<usize>,
 }
 
 impl Parser<'_> {
@@ -173,7 +178,13 @@ impl Parser<'_> {
     }
 
     fn location(&self, at: usize) -> String {
-        let (line, col) = crate::line_col(self.text, at);
+        let at = at.min(self.text.len());
+        let line = self.line_starts.partition_point(|&start| start <= at);
+        let start = self.line_starts[line - 1];
+        let col = self
+            .text
+            .get(start..at)
+            .map_or(1, |s| s.chars().count() + 1);
         format!("{}:{line}:{col}", self.path.display())
     }
 

@@ -85,8 +85,19 @@ impl Engine {
     /// own task, so parsing uses every core) and each result is committed as soon as it
     /// arrives: memory holds only the watches in flight, not the whole cycle.
     pub async fn check(&self, watches: &[Arc<Watch>]) -> Result<CycleReport> {
+        self.check_with_progress(watches, &|_, _| {}).await
+    }
+
+    /// [`Engine::check`], calling `progress` as each watch's result is recorded (for a
+    /// progress bar).
+    pub async fn check_with_progress(
+        &self,
+        watches: &[Arc<Watch>],
+        progress: &(dyn Fn(&str, &RunResult) + Sync),
+    ) -> Result<CycleReport> {
         let cycle = Cycle {
             engine: self,
+            progress,
             now: self.clock.now(),
             ctx: source::Context {
                 fetcher: self.fetcher.clone(),
@@ -114,6 +125,7 @@ impl Engine {
 /// One running check cycle.
 struct Cycle<'a> {
     engine: &'a Engine,
+    progress: &'a (dyn Fn(&str, &RunResult) + Sync),
     now: DateTime<Utc>,
     ctx: source::Context,
     known_targets: HashSet<(String, String)>,
@@ -274,6 +286,7 @@ impl Cycle<'_> {
         };
         commit.state = state;
         let committed = self.engine.store.commit(commit);
+        (self.progress)(&watch.id, &run);
         let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
         match committed {
             Ok(committed) => {

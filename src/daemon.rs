@@ -284,13 +284,10 @@ async fn scheduler_loop(engine: &Engine, shared: &Shared) -> Result<()> {
                 failed = report.failures(),
                 "cycle done"
             );
+            // The engine's commit recorded `last_check` (this fire) for every watch it ran;
+            // writing the fire again here would double the store's writes per check.
             for w in &due {
-                let next = w.schedule.next_after(now, Some(now));
-                let mut state = engine.store.state(&w.id)?.unwrap_or_default();
-                state.last_fire = Some(now);
-                state.next_run = next;
-                engine.store.put_state(&w.id, &state)?;
-                if let Some(next) = next {
+                if let Some(next) = w.schedule.next_after(now, Some(now)) {
                     next_fire.insert(w.id.clone(), next);
                 }
             }
@@ -468,7 +465,12 @@ fn stuck_loop(engine: &Engine, shared: &Shared, limits: &Limits) -> Option<Strin
 /// the daemon was down, else its next scheduled time.
 fn first_fire(engine: &Engine, w: &Watch, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let state = engine.store.state(&w.id)?.unwrap_or_default();
-    let last = state.last_fire.or(state.last_check);
+    // `last_check` is set by every check, so it is the last fire; `last_fire` is read for
+    // stores written by earlier versions.
+    let last = match (state.last_fire, state.last_check) {
+        (Some(f), Some(c)) => Some(f.max(c)),
+        (f, c) => f.or(c),
+    };
     Ok(match last {
         None => now,
         Some(last) => match w.schedule.next_after(last, Some(last)) {

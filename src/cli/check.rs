@@ -54,14 +54,24 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
             .collect::<Result<Vec<_>>>()?
     };
 
-    let spinner = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_message(format!("checking {} watches", chosen.len()));
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(chosen.len() as u64);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} checking {pos}/{len} watches {wide_bar} {elapsed} {msg}",
+        ) {
+            bar.set_style(style);
+        }
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar
     });
-    let report = engine.check(&chosen).await?;
-    if let Some(bar) = spinner {
+    let progress = |watch: &str, _: &RunResult| {
+        if let Some(bar) = &bar {
+            bar.set_message(watch.to_string());
+            bar.inc(1);
+        }
+    };
+    let report = engine.check_with_progress(&chosen, &progress).await?;
+    if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     store.flush()?;

@@ -284,6 +284,11 @@ async fn scheduler_loop(engine: &Engine, shared: &Shared) -> Result<()> {
                 failed = report.failures(),
                 "cycle done"
             );
+            for (watch, run) in &report.runs {
+                if let crate::cycle::RunResult::Failed(error) = run {
+                    tracing::warn!(watch = %watch, error = %error, "check failed");
+                }
+            }
             // The engine's commit recorded `last_check` (this fire) for every watch it ran;
             // writing the fire again here would double the store's writes per check.
             for w in &due {

@@ -43,6 +43,12 @@ fi
 
 # `timeout` ends the driver (which stops its page server and any timed child) if the
 # run overruns; the server also exits by itself after the same bound.
+status=0
 timeout --kill-after=30 "$BENCH_TIMEOUT" \
   python3 "$ROOT/bench/bench.py" --work "$WORK" --policywatch "$BIN" \
-  --lifetime "$BENCH_TIMEOUT" "${VENV_ARGS[@]}" "${ARGS[@]}"
+  --lifetime "$BENCH_TIMEOUT" "${VENV_ARGS[@]}" "${ARGS[@]}" || status=$?
+if [[ "$status" == 124 ]]; then
+  echo "bench: stopped after BENCH_TIMEOUT=${BENCH_TIMEOUT}s" >&2
+fi
+# 1 means a target was missed (the table says which); anything else is a failure to run.
+exit "$status"

@@ -5,7 +5,8 @@
 //! Every commit is one sled transaction, so stopping mid-cycle leaves nothing half-written:
 //! the interrupted watches simply run again at their next fire. The outbox flushes the store
 //! before it sends, so nothing is posted that a crash could make the store forget (and so
-//! raise and post again).
+//! raise and post again), and it waits while a cycle is committing, so it never posts part
+//! of a cycle's alerts.
 //!
 //! Watchdog pings mean "both loops are alive": a loop waiting for its next time is alive; a
 //! loop at work is alive while it makes progress (the scheduler's fetcher keeps sending
@@ -330,6 +331,16 @@ async fn outbox_loop(
 ) -> Result<()> {
     let clock = engine.clock.clone();
     loop {
+        // Not while a cycle is committing: a pass would post part of the cycle's alerts, and
+        // Discord groups one cycle's alerts into a message whose nonce is its first alert's.
+        // After a crash the whole cycle would be regrouped under that nonce, and Discord,
+        // seeing the nonce again, would drop the rest. The cycle's end wakes us.
+        if shared.progress.borrow().checking.is_some() {
+            tokio::select! {
+                _ = shared.kick.notified() => continue,
+                _ = stop.wait_for(|stop| *stop) => return Ok(()),
+            }
+        }
         let cycles_seen = shared.progress.borrow().cycles;
         let pending = match engine.store.outbox() {
             Ok(entries) => entries.iter().filter(|e| e.dead.is_none()).count(),

@@ -246,7 +246,7 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     let seed = std::env::var("CRASH_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5EED_0F_C0FFEE);
+        .unwrap_or(0x5EED_C0FF_EE00);
     let mut rng = Rng(seed);
     let mut notices = Vec::new();
     let mut readies = 0;

@@ -24,8 +24,11 @@ use url::Url;
 /// detail, stages and publications). Seeds carry it; mutations may move or break it.
 pub const SEPARATOR: &[u8] = b"\n--8<--\n";
 
+/// A harness: one input, panics on a finding.
+pub type Target = fn(&[u8]);
+
 /// Targets by name, for the smoke runner.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("page_extract", page_extract),
     ("feed_parse", feed_parse),
     ("bills_json", bills_json),
@@ -304,7 +307,7 @@ pub fn discord_render(data: &[u8]) {
     }
     let ids: Vec<u64> = rendered.iter().map(|r| r.id).collect();
     let messages = render::group(rendered);
-    let mut grouped = Vec::new();
+    let mut grouped: Vec<u64> = Vec::new();
     for m in &messages {
         assert!(!m.embeds.is_empty() && m.embeds.len() <= render::EMBEDS_MAX);
         assert!(
@@ -314,13 +317,9 @@ pub fn discord_render(data: &[u8]) {
         if let Some(c) = &m.content {
             assert!(discord_len(c) <= render::CONTENT_MAX, "content too long");
         }
-        grouped.extend(&m.alert_ids);
+        grouped.extend(m.alert_ids.iter().copied());
     }
-    assert_eq!(
-        grouped,
-        ids.iter().collect::<Vec<_>>(),
-        "alerts lost or reordered"
-    );
+    assert_eq!(grouped, ids, "alerts lost or reordered");
 }
 
 /// An empty page, to compare against.

@@ -161,8 +161,8 @@ impl Store for CheckTimesInMemory {
     fn put_outbox(&self, entry: &OutboxEntry) -> R<()> {
         self.inner.put_outbox(entry)
     }
-    fn mark_delivered(&self, id: u64, at: chrono::DateTime<Utc>) -> R<()> {
-        self.inner.mark_delivered(id, at)
+    fn mark_delivered(&self, ids: &[u64], at: chrono::DateTime<Utc>) -> R<()> {
+        self.inner.mark_delivered(ids, at)
     }
     fn drop_outbox(&self, id: u64) -> R<bool> {
         self.inner.drop_outbox(id)

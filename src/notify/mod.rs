@@ -109,16 +109,14 @@ impl Dispatcher {
                 .collect();
             let outcomes = self.sink.send(channel, &records).await;
             let mut stopped = false;
+            let mut delivered = Vec::new();
             for (i, entry) in entries.iter().enumerate() {
                 let Some(outcome) = outcomes.get(i).filter(|_| !stopped) else {
                     report.waiting += 1;
                     continue;
                 };
                 match outcome {
-                    Delivered => {
-                        self.store.mark_delivered(entry.id, self.clock.now())?;
-                        report.delivered += 1;
-                    }
+                    Delivered => delivered.push(entry.id),
                     Delivery::Retry { after, error } => {
                         let mut e = (*entry).clone();
                         e.attempts += 1;
@@ -152,6 +150,8 @@ impl Dispatcher {
                     }
                 }
             }
+            self.store.mark_delivered(&delivered, self.clock.now())?;
+            report.delivered += delivered.len();
             if report.halted.is_some() {
                 break;
             }

@@ -84,9 +84,9 @@ impl<S: Store> Store for FailingStore<S> {
         self.check()?;
         self.inner.put_outbox(entry)
     }
-    fn mark_delivered(&self, id: u64, at: DateTime<Utc>) -> Result<()> {
+    fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()> {
         self.check()?;
-        self.inner.mark_delivered(id, at)
+        self.inner.mark_delivered(ids, at)
     }
     fn drop_outbox(&self, id: u64) -> Result<bool> {
         self.check()?;

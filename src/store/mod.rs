@@ -138,8 +138,10 @@ pub trait Store: Send + Sync {
     /// The outbox in delivery order, dead letters included.
     fn outbox(&self) -> Result<Vec<OutboxEntry>>;
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
-    /// Removes the entry from the outbox and stamps the change as delivered, atomically.
-    fn mark_delivered(&self, id: u64, at: DateTime<Utc>) -> Result<()>;
+    /// Removes the entries from the outbox and stamps their changes as delivered, all in
+    /// one transaction: alerts posted together in one message are marked together, so a
+    /// crash cannot leave part of a message queued to be posted again.
+    fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()>;
     /// Removes an entry without delivering it; true if it was there.
     fn drop_outbox(&self, id: u64) -> Result<bool>;
     /// Records an alert that belongs to no check (e.g. `watch.failing` raised at delivery),

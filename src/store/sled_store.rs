@@ -1,7 +1,8 @@
 //! The sled 0.34.7 store.
 //!
 //! Trees: `versions` (watch ␀ seq → lz4(JSON)), `heads` (watch → latest seq and hash),
-//! `changes` (id → record), `outbox` (id → entry), `state` (watch → state), `follows`
+//! `changes` (id → record), `outbox` (id → entry), `state` (watch → state, without its
+//! check times), `checked` (watch → last check and last success, 16 bytes), `follows`
 //! (id → followed). Keys of ordered trees are big-endian so sled's order is delivery order.
 
 use std::path::Path;
@@ -21,6 +22,7 @@ pub struct SledStore {
     changes: sled::Tree,
     outbox: sled::Tree,
     state: sled::Tree,
+    checked: sled::Tree,
     follows: sled::Tree,
     meta: sled::Tree,
 }
@@ -61,10 +63,21 @@ impl SledStore {
             changes: db.open_tree("changes")?,
             outbox: db.open_tree("outbox")?,
             state: db.open_tree("state")?,
+            checked: db.open_tree("checked")?,
             follows: db.open_tree("follows")?,
             meta: db.open_tree("meta")?,
             db,
         })
+    }
+
+    /// Puts the check times kept in `checked` back into a state read from `state`.
+    fn merge_checked(&self, watch: &str, state: &mut WatchState) -> Result<()> {
+        if let Some(bytes) = self.checked.get(watch.as_bytes())? {
+            let (check, success) = decode_checked(&bytes);
+            state.last_check = check.or(state.last_check);
+            state.last_success = success.or(state.last_success);
+        }
+        Ok(())
     }
 
     /// Bytes on disk, as sled counts them.
@@ -85,6 +98,28 @@ fn watch_prefix(watch: &str) -> Vec<u8> {
     let mut k = watch.as_bytes().to_vec();
     k.push(0);
     k
+}
+
+/// A state's stored form without its check times, and those times on their own.
+fn split_state(state: &WatchState) -> Result<(Vec<u8>, [u8; 16])> {
+    let mut rest = state.clone();
+    let check = rest.last_check.take();
+    let success = rest.last_success.take();
+    let millis = |t: Option<DateTime<Utc>>| t.map_or(i64::MIN, |t| t.timestamp_millis());
+    let mut times = [0u8; 16];
+    times[..8].copy_from_slice(&millis(check).to_be_bytes());
+    times[8..].copy_from_slice(&millis(success).to_be_bytes());
+    Ok((encode(&rest)?, times))
+}
+
+fn decode_checked(bytes: &[u8]) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let at = |range: std::ops::Range<usize>| {
+        let raw = i64::from_be_bytes(bytes.get(range)?.try_into().ok()?);
+        (raw != i64::MIN)
+            .then(|| DateTime::<Utc>::from_timestamp_millis(raw))
+            .flatten()
+    };
+    (at(0..8), at(8..16))
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
@@ -154,69 +189,81 @@ fn insert_change(
 impl Store for SledStore {
     fn commit(&self, c: CheckCommit) -> Result<Committed> {
         let new_hash = c.document.as_ref().map(document_hash);
-        let state_bytes = encode(&c.state)?;
+        let (state_bytes, checked_bytes) = split_state(&c.state)?;
         let result = (
             &self.versions,
             &self.heads,
             &self.changes,
             &self.outbox,
             &self.state,
+            &self.checked,
             &self.follows,
             &self.meta,
         )
-            .transaction(|(versions, heads, changes, outbox, state, follows, meta)| {
-                let mut committed = Committed::default();
-                if let (Some(doc), Some(hash)) = (&c.document, &new_hash) {
-                    let head: Option<Head> = heads
-                        .get(c.watch.as_bytes())?
-                        .map(|b| decode(&b))
-                        .transpose()
-                        .map_err(abort)?;
-                    if head.as_ref().map(|h| &h.hash) != Some(hash) {
-                        let seq = head.map_or(1, |h| h.seq + 1);
-                        let version = Version {
-                            watch: c.watch.clone(),
-                            seq,
-                            fetched_at: c.fetched_at,
-                            hash: hash.clone(),
-                            document: doc.clone(),
-                        };
-                        versions.insert(
-                            version_key(&c.watch, seq),
-                            encode_version(&version).map_err(abort)?,
-                        )?;
-                        let head = Head {
-                            seq,
-                            hash: hash.clone(),
-                        };
-                        heads.insert(c.watch.as_bytes(), encode(&head).map_err(abort)?)?;
-                        committed.seq = Some(seq);
+            .transaction(
+                |(versions, heads, changes, outbox, state, checked, follows, meta)| {
+                    let mut committed = Committed::default();
+                    if let (Some(doc), Some(hash)) = (&c.document, &new_hash) {
+                        let head: Option<Head> = heads
+                            .get(c.watch.as_bytes())?
+                            .map(|b| decode(&b))
+                            .transpose()
+                            .map_err(abort)?;
+                        if head.as_ref().map(|h| &h.hash) != Some(hash) {
+                            let seq = head.map_or(1, |h| h.seq + 1);
+                            let version = Version {
+                                watch: c.watch.clone(),
+                                seq,
+                                fetched_at: c.fetched_at,
+                                hash: hash.clone(),
+                                document: doc.clone(),
+                            };
+                            versions.insert(
+                                version_key(&c.watch, seq),
+                                encode_version(&version).map_err(abort)?,
+                            )?;
+                            let head = Head {
+                                seq,
+                                hash: hash.clone(),
+                            };
+                            heads.insert(c.watch.as_bytes(), encode(&head).map_err(abort)?)?;
+                            committed.seq = Some(seq);
+                        }
                     }
-                }
-                for change in &c.changes {
-                    let mut change = change.clone();
-                    // Alerts name the version they were raised for.
-                    if change.alert.to_version.is_none() && committed.seq.is_some() {
-                        change.alert.to_version = committed.seq;
+                    for change in &c.changes {
+                        let mut change = change.clone();
+                        // Alerts name the version they were raised for.
+                        if change.alert.to_version.is_none() && committed.seq.is_some() {
+                            change.alert.to_version = committed.seq;
+                        }
+                        committed
+                            .change_ids
+                            .push(insert_change(changes, outbox, meta, &change)?);
                     }
-                    committed
-                        .change_ids
-                        .push(insert_change(changes, outbox, meta, &change)?);
-                }
-                for f in &c.follows {
-                    follows.insert(f.target.id.as_bytes(), encode(f).map_err(abort)?)?;
-                }
-                state.insert(c.watch.as_bytes(), state_bytes.clone())?;
-                Ok(committed)
-            })?;
+                    for f in &c.follows {
+                        follows.insert(f.target.id.as_bytes(), encode(f).map_err(abort)?)?;
+                    }
+                    // Most checks change nothing but their times: only those 16 bytes are
+                    // written then, which keeps sled's log (and the disk) from growing with
+                    // every hourly check.
+                    let key = c.watch.as_bytes();
+                    if state.get(key)?.as_deref() != Some(state_bytes.as_slice()) {
+                        state.insert(key, state_bytes.clone())?;
+                    }
+                    checked.insert(key, &checked_bytes)?;
+                    Ok(committed)
+                },
+            )?;
         Ok(result)
     }
 
     fn state(&self, watch: &str) -> Result<Option<WatchState>> {
-        self.state
-            .get(watch.as_bytes())?
-            .map(|b| decode(&b))
-            .transpose()
+        let Some(bytes) = self.state.get(watch.as_bytes())? else {
+            return Ok(None);
+        };
+        let mut state: WatchState = decode(&bytes)?;
+        self.merge_checked(watch, &mut state)?;
+        Ok(Some(state))
     }
 
     fn states(&self) -> Result<Vec<(String, WatchState)>> {
@@ -224,13 +271,21 @@ impl Store for SledStore {
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
-                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&v)?))
+                let watch = String::from_utf8_lossy(&k).into_owned();
+                let mut state: WatchState = decode(&v)?;
+                self.merge_checked(&watch, &mut state)?;
+                Ok((watch, state))
             })
             .collect()
     }
 
     fn put_state(&self, watch: &str, state: &WatchState) -> Result<()> {
-        self.state.insert(watch.as_bytes(), encode(state)?)?;
+        let (state_bytes, checked_bytes) = split_state(state)?;
+        (&self.state, &self.checked).transaction(|(s, c)| {
+            s.insert(watch.as_bytes(), state_bytes.clone())?;
+            c.insert(watch.as_bytes(), &checked_bytes)?;
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -294,15 +349,17 @@ impl Store for SledStore {
         Ok(())
     }
 
-    fn mark_delivered(&self, id: u64, at: DateTime<Utc>) -> Result<()> {
+    fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()> {
         (&self.changes, &self.outbox).transaction(|(changes, outbox)| {
-            let key = id.to_be_bytes();
-            if let Some(bytes) = changes.get(key)? {
-                let mut record: ChangeRecord = decode(&bytes).map_err(abort)?;
-                record.delivered_at = Some(at);
-                changes.insert(&key, encode(&record).map_err(abort)?)?;
+            for id in ids {
+                let key = id.to_be_bytes();
+                if let Some(bytes) = changes.get(key)? {
+                    let mut record: ChangeRecord = decode(&bytes).map_err(abort)?;
+                    record.delivered_at = Some(at);
+                    changes.insert(&key, encode(&record).map_err(abort)?)?;
+                }
+                outbox.remove(&key)?;
             }
-            outbox.remove(&key)?;
             Ok(())
         })?;
         Ok(())
@@ -329,5 +386,123 @@ impl Store for SledStore {
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::event::{Alert, Severity};
+
+    fn doc(text: &str) -> Document {
+        Document {
+            title: "T".into(),
+            url: "https://example.org/".into(),
+            text: text.into(),
+            fields: serde_json::Value::Null,
+        }
+    }
+
+    fn alert(watch: &str) -> NewChange {
+        NewChange {
+            alert: Alert {
+                id: 0,
+                watch: watch.into(),
+                event: "page.changed".into(),
+                title: "T".into(),
+                url: "https://example.org/".into(),
+                summary: "Text changed".into(),
+                annotations: vec![],
+                keywords: vec![],
+                diff: String::new(),
+                detected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+                severity: Severity::Notice,
+                watchlist: "t".into(),
+                channel: Some(7),
+                mentions: vec![],
+                from_version: Some(1),
+                to_version: None,
+                fields: serde_json::Value::Null,
+            },
+            full_diff: "+b\n".into(),
+        }
+    }
+
+    fn commit(store: &SledStore, text: &str, changes: Vec<NewChange>, hour: u32) -> Committed {
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, hour, 0, 0).unwrap();
+        store
+            .commit(CheckCommit {
+                watch: "w".into(),
+                document: Some(doc(text)),
+                fetched_at: at,
+                changes,
+                state: WatchState {
+                    last_check: Some(at),
+                    last_success: Some(at),
+                    source: serde_json::json!({"etag": "x"}),
+                    ..WatchState::default()
+                },
+                follows: vec![],
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn versions_changes_and_outbox_are_written_together() {
+        let store = SledStore::temporary().unwrap();
+        assert_eq!(commit(&store, "a", vec![], 1).seq, Some(1));
+        assert_eq!(
+            commit(&store, "a", vec![], 2).seq,
+            None,
+            "same document, no version"
+        );
+        let c = commit(&store, "b", vec![alert("w"), alert("w")], 3);
+        assert_eq!(
+            c,
+            Committed {
+                seq: Some(2),
+                change_ids: vec![1, 2]
+            }
+        );
+        let record = store.change(2).unwrap().unwrap();
+        assert_eq!(record.alert.to_version, Some(2));
+        assert_eq!(record.full_diff, "+b\n");
+        let outbox = store.outbox().unwrap();
+        assert_eq!(
+            outbox.iter().map(|e| (e.id, e.channel)).collect::<Vec<_>>(),
+            [(1, Some(7)), (2, Some(7))]
+        );
+        assert_eq!(outbox[0].nonce, "pw1");
+
+        store.mark_delivered(&[1, 2], Utc::now()).unwrap();
+        assert!(store.outbox().unwrap().is_empty());
+        assert!(store.change(1).unwrap().unwrap().delivered_at.is_some());
+        let texts: Vec<String> = store
+            .versions("w")
+            .unwrap()
+            .into_iter()
+            .map(|v| v.document.text)
+            .collect();
+        assert_eq!(texts, ["a", "b"]);
+    }
+
+    #[test]
+    fn check_times_live_apart_from_the_rest_of_the_state() {
+        let store = SledStore::temporary().unwrap();
+        commit(&store, "a", vec![], 1);
+        let before = store.state.get("w").unwrap().unwrap();
+        commit(&store, "a", vec![], 2);
+        // An unchanged check rewrites only its times.
+        assert_eq!(store.state.get("w").unwrap().unwrap(), before);
+        let state = store.state("w").unwrap().unwrap();
+        let two = Utc.with_ymd_and_hms(2026, 1, 1, 2, 0, 0).unwrap();
+        assert_eq!(
+            (state.last_check, state.last_success),
+            (Some(two), Some(two))
+        );
+        assert_eq!(state.source["etag"], "x");
+        assert_eq!(store.states().unwrap()[0].1, state);
     }
 }

@@ -196,3 +196,30 @@ select = "main"
     assert!(a["diff"].as_str().unwrap().contains(&pdf), "{}", a["diff"]);
     assert_eq!(a["keywords"], serde_json::json!(["annual report"]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_bytes_are_not_reparsed_but_new_extraction_settings_are_applied() {
+    let server = MockServer::start().await;
+    let p = project(&server);
+    // No validators at all: every check gets the full body back.
+    serve(&server, page("", 10, "1 May", "")).await;
+    assert!(p.check_json().is_empty());
+    assert!(p.check_json().is_empty(), "identical bytes: unchanged");
+
+    // Same bytes, but the team now ignores the first paragraph too: the page must be
+    // read again under the new settings, not skipped because its bytes did not move.
+    let list = std::fs::read_to_string(p.path().join("watchlists/team.toml")).unwrap();
+    p.watchlist(
+        "team.toml",
+        &list.replace(
+            "ignore_selectors = [\".updated\"]",
+            "ignore_selectors = [\".updated\", \"h1\"]",
+        ),
+    );
+    let alerts = p.check_json();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    assert!(alerts[0]["diff"]
+        .as_str()
+        .unwrap()
+        .contains("-# The Independent Anti-Slavery Commissioner's Office"));
+}

@@ -7,9 +7,8 @@ use sha2::{Digest, Sha256};
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::fetch::{Fetched, Request};
+use crate::source::conditional::{fetch_if_changed, Fetch};
 use crate::source::html_text::{fold, fragment_text};
-use crate::source::page::PageState;
 use crate::source::{Context, Document, Job, Observed, Outcome};
 use crate::watchlist::{Target, Watch};
 
@@ -52,32 +51,16 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             job.watch.target.kind()
         )
     };
-    let state: PageState = serde_json::from_value(job.state.clone()).unwrap_or_default();
-    let validators = job.previous.as_ref().map(|_| &state.validators);
-    let body = match ctx
-        .fetcher
-        .get(Request {
-            url,
-            validators,
-            accept: ACCEPT_FEED,
-        })
-        .await?
-    {
-        Fetched::NotModified => {
-            return Ok(Observed {
-                outcome: Outcome::Unchanged,
-                state: job.state.clone(),
-            })
-        }
-        Fetched::Body(b) => b,
-    };
-    let document = parse(&body.bytes, url.as_str())?;
-    Ok(Observed {
-        outcome: Outcome::Document(document),
-        state: serde_json::to_value(PageState {
-            validators: body.validators,
-        })?,
-    })
+    match fetch_if_changed(ctx, job, url, ACCEPT_FEED).await? {
+        Fetch::Unchanged(state) => Ok(Observed {
+            outcome: Outcome::Unchanged,
+            state,
+        }),
+        Fetch::Changed { body, state } => Ok(Observed {
+            outcome: Outcome::Document(parse(&body.bytes, url.as_str())?),
+            state,
+        }),
+    }
 }
 
 /// Parses feed bytes (feed-rs sniffs the encoding) into a document.

@@ -15,9 +15,8 @@ use url::Url;
 
 use crate::error::{Error, Result};
 use crate::event::Event;
-use crate::fetch::{Fetched, Request};
+use crate::source::conditional::{fetch_if_changed, Fetch};
 use crate::source::html_text::{self, fold, fragment_text, Narrowing};
-use crate::source::page::PageState;
 use crate::source::{Context, Document, Job, Observed, Outcome};
 use crate::watchlist::{Target, Watch};
 
@@ -225,26 +224,16 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     };
     let site = &ctx.config.sources.govuk;
     let api = api_url(site, path)?;
-    let state: PageState = serde_json::from_value(job.state.clone()).unwrap_or_default();
-    // Without a stored version a 304 would leave nothing to compare against.
-    let validators = job.previous.as_ref().map(|_| &state.validators);
-    let fetched = ctx
-        .fetcher
-        .get(Request {
-            url: &api,
-            validators,
-            accept: ACCEPT_JSON,
-        })
-        .await;
+    let fetched = fetch_if_changed(ctx, job, &api, ACCEPT_JSON).await;
     let previous_title = job.previous.as_ref().map(|d| d.title.clone());
     let (item, state) = match fetched {
-        Ok(Fetched::NotModified) => {
+        Ok(Fetch::Unchanged(state)) => {
             return Ok(Observed {
                 outcome: Outcome::Unchanged,
-                state: job.state.clone(),
+                state,
             })
         }
-        Ok(Fetched::Body(body)) => {
+        Ok(Fetch::Changed { body, state }) => {
             let json: Value = serde_json::from_slice(&body.bytes).map_err(|e| {
                 Error::extract(
                     api.as_str(),
@@ -255,15 +244,12 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             if item.redirected_to.is_none() {
                 item.redirected_to = moved_to(site, &api, &body.url);
             }
-            (
-                item,
-                PageState {
-                    validators: body.validators,
-                },
-            )
+            (item, state)
         }
-        Err(e) if e.status() == Some(410) => (removed_item(path), PageState::default()),
-        Err(e) => return Err(e.into()),
+        Err(Error::Fetch(e)) if e.status() == Some(410) => {
+            (removed_item(path), serde_json::Value::Null)
+        }
+        Err(e) => return Err(e),
     };
     let mut item = item;
     if item.title.is_empty() {
@@ -274,7 +260,7 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     }
     Ok(Observed {
         outcome: Outcome::Document(item.document(site)),
-        state: serde_json::to_value(state)?,
+        state,
     })
 }
 

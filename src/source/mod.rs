@@ -17,6 +17,7 @@ use crate::watchlist::{Target, Watch};
 
 pub mod bill;
 pub mod bill_search;
+pub mod conditional;
 pub mod feed;
 pub mod govuk;
 pub mod govuk_search;

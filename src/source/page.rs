@@ -1,24 +1,15 @@
 //! `page` watches: any HTML page, narrowed by CSS selectors, compared as readable text or
 //! as its set of links.
 
-use serde::{Deserialize, Serialize};
-
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
-use crate::fetch::{Fetched, Request, Validators};
+use crate::source::conditional::{fetch_if_changed, Fetch};
 use crate::source::html_text::{self, Link, Narrowing};
 use crate::source::{Context, Document, Job, Observed, Outcome};
 use crate::watchlist::{PageMode, Target, Watch};
 
 const ACCEPT_HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1";
-
-/// What a page watch remembers between runs.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct PageState {
-    #[serde(default)]
-    pub validators: Validators,
-}
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     let Target::Page { url, mode } = &job.watch.target else {
@@ -27,25 +18,14 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             job.watch.target.kind()
         )
     };
-    let state: PageState = serde_json::from_value(job.state.clone()).unwrap_or_default();
-    // Without a stored version a 304 would leave nothing to compare against.
-    let validators = job.previous.as_ref().map(|_| &state.validators);
-    let fetched = ctx
-        .fetcher
-        .get(Request {
-            url,
-            validators,
-            accept: ACCEPT_HTML,
-        })
-        .await?;
-    let body = match fetched {
-        Fetched::NotModified => {
+    let (body, state) = match fetch_if_changed(ctx, job, url, ACCEPT_HTML).await? {
+        Fetch::Unchanged(state) => {
             return Ok(Observed {
                 outcome: Outcome::Unchanged,
-                state: job.state.clone(),
+                state,
             })
         }
-        Fetched::Body(b) => b,
+        Fetch::Changed { body, state } => (body, state),
     };
     if let Some(ct) = &body.content_type {
         let essence = ct
@@ -92,12 +72,9 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             fields: serde_json::json!({ "links": extracted.links }),
         },
     };
-    let state = PageState {
-        validators: body.validators,
-    };
     Ok(Observed {
         outcome: Outcome::Document(document),
-        state: serde_json::to_value(state)?,
+        state,
     })
 }
 

@@ -5,13 +5,10 @@
 //! A benchmark, not part of `cargo test`; run it with `bench/footprint.sh`, or
 //!   FOOTPRINT_MODE=304 cargo test --release --bench footprint -- --ignored --nocapture
 //! FOOTPRINT_MODE: `304` (the server honours ETags) or `same` (full body every time);
-//! FOOTPRINT_WATCHES (1000) and FOOTPRINT_DAYS (30) scale it. FOOTPRINT_STATE=memory
-//! measures a proposed fix: check times of unchanged checks kept in memory instead of
-//! written to sled every check (see [`CheckTimesInMemory`]).
+//! FOOTPRINT_WATCHES (1000) and FOOTPRINT_DAYS (30) scale it.
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap, StatusCode};
@@ -24,10 +21,7 @@ use policywatch::fetch::Fetcher;
 use policywatch::notify::stdout::{Format, StdoutSink};
 use policywatch::notify::Dispatcher;
 use policywatch::schedule::ManualClock;
-use policywatch::store::{
-    ChangeFilter, ChangeRecord, CheckCommit, Committed, Followed, NewChange, OutboxEntry,
-    SledStore, Store, Version, WatchState,
-};
+use policywatch::store::{ChangeFilter, SledStore, Store};
 use policywatch::watchlist::{self, Watchlists};
 use tokio::sync::watch;
 
@@ -82,105 +76,6 @@ impl Notifier for Quiet {
     fn notify(&self, _: &Notice) {}
 }
 
-/// The proposed fix, prototyped: a check that found nothing new (no version, alert or
-/// follow) and changed the watch's state only in its timestamps is kept in memory rather
-/// than committed; anything else is committed as before (with the latest state).
-struct CheckTimesInMemory {
-    inner: Arc<SledStore>,
-    pending: Mutex<HashMap<String, WatchState>>,
-}
-
-fn timestamps_only(old: &WatchState, new: &WatchState) -> bool {
-    let mut old = old.clone();
-    old.last_check = new.last_check;
-    old.last_success = new.last_success;
-    old.last_fire = new.last_fire;
-    old.next_run = new.next_run;
-    old == *new
-}
-
-type R<T> = policywatch::Result<T>;
-
-impl Store for CheckTimesInMemory {
-    fn commit(&self, c: CheckCommit) -> R<Committed> {
-        let mut pending = self.pending.lock().unwrap();
-        if c.document.is_none() && c.changes.is_empty() && c.follows.is_empty() {
-            let known = match pending.get(&c.watch) {
-                Some(s) => Some(s.clone()),
-                None => self.inner.state(&c.watch)?,
-            };
-            if known.is_some_and(|k| timestamps_only(&k, &c.state)) {
-                pending.insert(c.watch, c.state);
-                return Ok(Committed::default());
-            }
-        }
-        pending.remove(&c.watch);
-        self.inner.commit(c)
-    }
-    fn state(&self, watch: &str) -> R<Option<WatchState>> {
-        match self.pending.lock().unwrap().get(watch) {
-            Some(s) => Ok(Some(s.clone())),
-            None => self.inner.state(watch),
-        }
-    }
-    fn states(&self) -> R<Vec<(String, WatchState)>> {
-        let pending = self.pending.lock().unwrap();
-        let mut all = self.inner.states()?;
-        for (w, s) in &mut all {
-            if let Some(p) = pending.get(w) {
-                *s = p.clone();
-            }
-        }
-        Ok(all)
-    }
-    fn put_state(&self, watch: &str, state: &WatchState) -> R<()> {
-        self.pending.lock().unwrap().remove(watch);
-        self.inner.put_state(watch, state)
-    }
-    fn latest_version(&self, watch: &str) -> R<Option<Version>> {
-        self.inner.latest_version(watch)
-    }
-    fn version(&self, watch: &str, seq: u64) -> R<Option<Version>> {
-        self.inner.version(watch, seq)
-    }
-    fn versions(&self, watch: &str) -> R<Vec<Version>> {
-        self.inner.versions(watch)
-    }
-    fn for_each_version(&self, f: &mut dyn FnMut(Version) -> R<()>) -> R<()> {
-        self.inner.for_each_version(f)
-    }
-    fn change(&self, id: u64) -> R<Option<ChangeRecord>> {
-        self.inner.change(id)
-    }
-    fn changes(&self, filter: &ChangeFilter) -> R<Vec<ChangeRecord>> {
-        self.inner.changes(filter)
-    }
-    fn outbox(&self) -> R<Vec<OutboxEntry>> {
-        self.inner.outbox()
-    }
-    fn put_outbox(&self, entry: &OutboxEntry) -> R<()> {
-        self.inner.put_outbox(entry)
-    }
-    fn mark_delivered(&self, ids: &[u64], at: chrono::DateTime<Utc>) -> R<()> {
-        self.inner.mark_delivered(ids, at)
-    }
-    fn drop_outbox(&self, id: u64) -> R<bool> {
-        self.inner.drop_outbox(id)
-    }
-    fn record_alert(&self, change: NewChange) -> R<u64> {
-        self.inner.record_alert(change)
-    }
-    fn follows(&self) -> R<Vec<Followed>> {
-        self.inner.follows()
-    }
-    fn unfollow(&self, id: &str) -> R<bool> {
-        self.inner.unfollow(id)
-    }
-    fn flush(&self) -> R<()> {
-        self.inner.flush()
-    }
-}
-
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / 1_000_000.0
 }
@@ -192,7 +87,6 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
     let watches: usize = env_or("FOOTPRINT_WATCHES", 1000);
     let days: i64 = env_or("FOOTPRINT_DAYS", 30);
     let honour_etags = mode == "304";
-    let state_in_memory = std::env::var("FOOTPRINT_STATE").is_ok_and(|v| v == "memory");
 
     let app = axum::Router::new().route(
         "/page/{n}",
@@ -240,14 +134,7 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let sled = Arc::new(SledStore::open(&data, config.store.cache_capacity).unwrap());
-    let store: Arc<dyn Store> = if state_in_memory {
-        Arc::new(CheckTimesInMemory {
-            inner: sled.clone(),
-            pending: Mutex::default(),
-        })
-    } else {
-        sled.clone()
-    };
+    let store: Arc<dyn Store> = sled.clone();
     let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
     let clock = Arc::new(ManualClock::new(start));
     let engine = Engine {
@@ -329,13 +216,12 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
     let states = sled.states().unwrap().len();
     let changes = store.changes(&ChangeFilter::default()).unwrap().len();
     println!(
-        "footprint ({mode}{}): {watches} watches x {hours} hourly checks = {checks} checks in {:.0}s\n  \
+        "footprint ({mode}): {watches} watches x {hours} hourly checks = {checks} checks in {:.0}s\n  \
          data dir {:.2} MB after the baselines -> {:.2} MB after {days} days: +{:.2} MB, \
          {:.1} KB per 1,000 checks (sled size_on_disk {:.2} MB); \
          at most +{:.2} MB along the way\n  \
          peak memory (VmHWM) {:.1} MB ({:.1} MB after the baselines)\n  \
          {states} watch states, {changes} changes recorded",
-        if state_in_memory { ", check times in memory" } else { "" },
         took.as_secs_f64(),
         mb(baseline_bytes),
         mb(end_bytes),

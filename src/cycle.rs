@@ -142,17 +142,38 @@ struct Loaded {
 impl Cycle<'_> {
     fn load(&self, watch: Arc<Watch>) -> Result<Loaded> {
         let store = &self.engine.store;
-        let latest = store.latest_version(&watch.id)?;
         let state = store.state(&watch.id)?.unwrap_or_default();
+        let (seq, previous) = if source::reads_previous(&watch.target) {
+            let latest = store.latest_version(&watch.id)?;
+            (latest.as_ref().map(|v| v.seq), latest.map(|v| v.document))
+        } else {
+            (store.latest_seq(&watch.id)?, None)
+        };
         Ok(Loaded {
-            seq: latest.as_ref().map(|v| v.seq),
+            seq,
             job: Job {
+                has_version: seq.is_some(),
                 watch,
-                previous: latest.map(|v| v.document),
+                previous,
                 state: state.source.clone(),
             },
             state,
         })
+    }
+
+    /// The previous document, loaded now if observing did not need it.
+    fn previous(&self, job: &mut Job, seq: Option<u64>) -> Result<Option<Document>> {
+        if let Some(doc) = job.previous.take() {
+            return Ok(Some(doc));
+        }
+        match seq {
+            Some(seq) => Ok(self
+                .engine
+                .store
+                .version(&job.watch.id, seq)?
+                .map(|v| v.document)),
+            None => Ok(None),
+        }
     }
 
     /// Bill watches go together, so their summaries are asked for in batches.
@@ -210,7 +231,17 @@ impl Cycle<'_> {
 
     /// Turns one watch's result into its commit (version, alerts, state, follows) and
     /// writes it.
-    fn settle(&self, job: Job, seq: Option<u64>, mut state: WatchState, result: Result<Observed>) {
+    fn settle(
+        &self,
+        mut job: Job,
+        seq: Option<u64>,
+        mut state: WatchState,
+        result: Result<Observed>,
+    ) {
+        let result = result.and_then(|observed| match observed.outcome {
+            Outcome::Document(_) => Ok((observed, self.previous(&mut job, seq)?)),
+            Outcome::Unchanged => Ok((observed, None)),
+        });
         let (watch, now) = (&job.watch, self.now);
         state.last_check = Some(now);
         let mut commit = CheckCommit {
@@ -222,7 +253,7 @@ impl Cycle<'_> {
             follows: Vec::new(),
         };
         let run = match result {
-            Ok(observed) => {
+            Ok((observed, previous)) => {
                 state.source = observed.state;
                 state.last_success = Some(now);
                 state.last_error = None;
@@ -242,7 +273,7 @@ impl Cycle<'_> {
                         if watch.follow {
                             commit.follows = new_follows(watch, &doc, &self.known_targets, now);
                         }
-                        match &job.previous {
+                        match &previous {
                             None => {
                                 commit.document = Some(doc);
                                 RunResult::Baseline

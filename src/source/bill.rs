@@ -136,7 +136,7 @@ async fn observe_one(
 ) -> Result<Observed> {
     let state: BillState = serde_json::from_value(job.state.clone()).unwrap_or_default();
     let refresh = refresh_needed(
-        job.previous.is_some(),
+        job.has_version,
         &state,
         summary.last_update.as_deref(),
         ctx.now,

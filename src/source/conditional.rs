@@ -39,7 +39,7 @@ pub enum Fetch {
 pub async fn fetch_if_changed(ctx: &Context, job: &Job, url: &Url, accept: &str) -> Result<Fetch> {
     let state: FetchState = serde_json::from_value(job.state.clone()).unwrap_or_default();
     // Without a stored version there is nothing to compare against: fetch in full.
-    let known = job.previous.is_some();
+    let known = job.has_version;
     let fetched = ctx
         .fetcher
         .get(Request {

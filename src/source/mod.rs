@@ -41,7 +41,11 @@ pub struct Document {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub watch: Arc<Watch>,
-    /// The latest stored version's document, if any.
+    /// Whether the watch has a stored version (a baseline).
+    pub has_version: bool,
+    /// The latest stored version's document, for the kinds that read it while observing
+    /// ([`reads_previous`]); `None` for the others, whose previous version is only loaded
+    /// once a changed document needs comparing.
     pub previous: Option<Document>,
     /// What the kind kept from its last run (validators, `lastUpdate`, refresh times).
     pub state: serde_json::Value,
@@ -97,6 +101,16 @@ pub async fn observe_one(ctx: &Context, job: &Job) -> Result<Observed> {
             "bill watches are observed in batches",
         )),
     }
+}
+
+/// Kinds whose observation reads the previous document (searches carry their known
+/// matches forward; GOV.UK keeps a page's title through a redirect). The others are
+/// spared decoding a stored version on every check that turns out unchanged.
+pub fn reads_previous(target: &Target) -> bool {
+    matches!(
+        target,
+        Target::BillSearch(_) | Target::GovukSearch(_) | Target::Govuk { .. }
+    )
 }
 
 /// Whether two documents differ in a way the kind cares about (no new version otherwise).

@@ -56,6 +56,10 @@ impl<S: Store> Store for FailingStore<S> {
         self.check()?;
         self.inner.latest_version(watch)
     }
+    fn latest_seq(&self, watch: &str) -> Result<Option<u64>> {
+        self.check()?;
+        self.inner.latest_seq(watch)
+    }
     fn version(&self, watch: &str, seq: u64) -> Result<Option<Version>> {
         self.check()?;
         self.inner.version(watch, seq)

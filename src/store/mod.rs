@@ -125,6 +125,8 @@ pub trait Store: Send + Sync {
     fn put_state(&self, watch: &str, state: &WatchState) -> Result<()>;
 
     fn latest_version(&self, watch: &str) -> Result<Option<Version>>;
+    /// The latest version's number, without reading the version.
+    fn latest_seq(&self, watch: &str) -> Result<Option<u64>>;
     fn version(&self, watch: &str, seq: u64) -> Result<Option<Version>>;
     /// Every version of a watch, oldest first.
     fn versions(&self, watch: &str) -> Result<Vec<Version>>;

@@ -296,6 +296,15 @@ impl Store for SledStore {
         }
     }
 
+    fn latest_seq(&self, watch: &str) -> Result<Option<u64>> {
+        Ok(self
+            .heads
+            .get(watch.as_bytes())?
+            .map(|b| decode::<Head>(&b))
+            .transpose()?
+            .map(|h| h.seq))
+    }
+
     fn version(&self, watch: &str, seq: u64) -> Result<Option<Version>> {
         self.versions
             .get(version_key(watch, seq))?

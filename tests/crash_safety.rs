@@ -3,6 +3,8 @@
 //! the history or what reached (a fake) Discord. A store that cannot be opened is a clear
 //! message with a way out and exit 1, never a panic.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::net::UnixDatagram;
@@ -196,20 +198,8 @@ fn setup() -> Setup {
 }
 
 fn policywatch(root: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_policywatch"));
-    cmd.current_dir(root)
-        .args([
-            "--config",
-            "policywatch.toml",
-            "--watchlists",
-            "watchlists",
-            "--data",
-            "data",
-        ])
-        .env("POLICYWATCH_DISCORD_TOKEN", "test-token")
-        .env_remove("CREDENTIALS_DIRECTORY")
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("WATCHDOG_PID");
+    let mut cmd = common::process(root);
+    cmd.env("POLICYWATCH_DISCORD_TOKEN", "test-token");
     cmd
 }
 

@@ -2,6 +2,8 @@
 //! alerts come out, systemd hears READY/STATUS/WATCHDOG/STOPPING, the watchdog goes quiet
 //! when delivery hangs, and the binary stops cleanly on SIGTERM.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -499,23 +501,6 @@ impl NotifySocket {
     }
 }
 
-fn policywatch(dir: &Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_policywatch"));
-    cmd.current_dir(dir)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("WATCHDOG_PID")
-        .args([
-            "--config",
-            "policywatch.toml",
-            "--watchlists",
-            "watchlists",
-            "--data",
-            "data",
-        ]);
-    cmd
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
     let server = MockServer::start().await;
@@ -597,7 +582,7 @@ async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
     );
 
     // The store was closed properly and is readable by the next command.
-    let status = policywatch(dir.path())
+    let status = common::process(dir.path())
         .args(["status", "--format", "json"])
         .output()
         .unwrap();

@@ -48,19 +48,8 @@ impl Project {
 
     /// The binary, pointed at this project, with no Discord token from the environment.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("policywatch").unwrap();
-        c.current_dir(self.path())
-            .env_remove("POLICYWATCH_DISCORD_TOKEN")
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .env("POLICYWATCH_LOG", "warn")
-            .args([
-                "--config",
-                "policywatch.toml",
-                "--watchlists",
-                "watchlists",
-                "--data",
-                "data",
-            ]);
+        let mut c = Command::from_std(process(self.path()));
+        c.env("POLICYWATCH_LOG", "warn");
         c
     }
 
@@ -91,6 +80,27 @@ impl Project {
         );
         String::from_utf8(out.stdout).unwrap()
     }
+}
+
+/// The binary as a plain process (for tests that spawn, signal or kill it), pointed at the
+/// project layout in `root`, with no Discord token or systemd sockets from the environment.
+pub fn process(root: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_policywatch"));
+    c.current_dir(root)
+        .env_remove("POLICYWATCH_DISCORD_TOKEN")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
+        .args([
+            "--config",
+            "policywatch.toml",
+            "--watchlists",
+            "watchlists",
+            "--data",
+            "data",
+        ]);
+    c
 }
 
 pub fn json_lines(bytes: &[u8]) -> Vec<Value> {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
+use tracing::Instrument;
 
 use crate::annotate;
 use crate::config::Config;
@@ -193,7 +194,11 @@ impl Cycle<'_> {
                 l.job
             })
             .collect();
-        for (job, result) in source::bill::observe_batch(&self.ctx, jobs).await {
+        let span = tracing::info_span!("bills", watches = known.len());
+        let observed = source::bill::observe_batch(&self.ctx, jobs)
+            .instrument(span)
+            .await;
+        for (job, result) in observed {
             let (seq, state) = known.remove(&job.watch.id).unwrap_or_default();
             self.settle(job, seq, state, result);
         }
@@ -210,15 +215,32 @@ impl Cycle<'_> {
                 async move {
                     let loaded = loaded?;
                     let Loaded { job, seq, state } = loaded;
-                    let id = job.watch.id.clone();
-                    let task = tokio::spawn(async move {
-                        let result = source::observe_one(&ctx, &job).await;
-                        (job, result)
-                    });
-                    match task.await {
+                    let watch = job.watch.clone();
+                    let span =
+                        tracing::info_span!("watch", id = %watch.id, kind = watch.target.kind());
+                    let task = tokio::spawn(
+                        async move {
+                            let result = source::observe_one(&ctx, &job).await;
+                            (job, result)
+                        }
+                        .instrument(span),
+                    );
+                    let settled: Result<_> = match task.await {
                         Ok((job, result)) => Ok((job, seq, state, result)),
-                        Err(e) => Err(Error::Store(format!("{id}: check aborted: {e}"))),
-                    }
+                        // A panic in one source fails that watch, not the cycle.
+                        Err(e) => {
+                            let job = Job {
+                                has_version: seq.is_some(),
+                                previous: None,
+                                state: state.source.clone(),
+                                watch,
+                            };
+                            let url = target_url(&job.watch.target);
+                            let failed = Err(Error::extract(url, format!("check aborted: {e}")));
+                            Ok((job, seq, state, failed))
+                        }
+                    };
+                    settled
                 }
             })
             .buffer_unordered(in_flight);

@@ -1,6 +1,7 @@
 //! The `policywatch` binary: parse arguments, set up logging and TLS, run, map errors to
 //! exit codes (0 done, 2 configuration or usage, 1 anything else).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -49,9 +50,14 @@ fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,policywatch=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal, never into the journal or a file.
+        .with_ansi(std::io::stderr().is_terminal());
+    // The journal stamps every line itself.
+    let under_journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    match (format, under_journald) {
+        (LogFormat::Json, _) => builder.json().init(),
+        (LogFormat::Text, true) => builder.without_time().init(),
+        (LogFormat::Text, false) => builder.init(),
     }
 }

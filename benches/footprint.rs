@@ -166,6 +166,7 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
             notifier: Arc::new(Quiet),
             watchdog: None,
             progress: progress_tx,
+            status_snapshot: None,
         },
     ));
 

@@ -122,6 +122,8 @@ pub struct Options {
     pub watchdog: Option<Duration>,
     /// Receives every change of [`Progress`].
     pub progress: watch::Sender<Progress>,
+    /// Where to leave the `status` report after every cycle (see [`crate::status`]).
+    pub status_snapshot: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -134,6 +136,7 @@ impl Options {
             notifier: Arc::new(SystemdNotifier),
             watchdog,
             progress: watch::channel(Progress::default()).0,
+            status_snapshot: None,
         }
     }
 }
@@ -155,6 +158,7 @@ pub async fn run_with(
     options: Options,
 ) -> Result<()> {
     let shared = Shared {
+        status_snapshot: options.status_snapshot,
         progress: options.progress,
         beats: Mutex::new(Beats::default()),
         kick: Notify::new(),
@@ -196,6 +200,7 @@ pub async fn run_with(
 }
 
 struct Shared {
+    status_snapshot: Option<std::path::PathBuf>,
     progress: watch::Sender<Progress>,
     beats: Mutex<Beats>,
     /// The scheduler wakes the outbox after every cycle.
@@ -299,6 +304,14 @@ async fn scheduler_loop(engine: &Engine, shared: &Shared) -> Result<()> {
             }
             // Durable before the outbox may send any of it.
             engine.store.flush()?;
+            if let Some(path) = &shared.status_snapshot {
+                // Monitoring is a courtesy: a failed write is logged, never fatal.
+                if let Err(e) = crate::status::collect(engine)
+                    .and_then(|report| crate::status::write_snapshot(path, &report))
+                {
+                    tracing::warn!(error = %e, "could not write the status snapshot");
+                }
+            }
         }
 
         let wake = next_fire.values().copied().min();

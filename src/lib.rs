@@ -17,6 +17,7 @@ pub mod fetch;
 pub mod notify;
 pub mod schedule;
 pub mod source;
+pub mod status;
 pub mod store;
 pub mod watchlist;
 

@@ -229,6 +229,7 @@ schedule = "0 * * * *"
             notifier: recorder.clone(),
             watchdog: None,
             progress: progress_tx,
+            status_snapshot: None,
         },
     ));
 
@@ -314,6 +315,7 @@ schedule = "0 * * * *"
             notifier: Arc::new(Recorder::default()),
             watchdog: None,
             progress: progress_tx,
+            status_snapshot: None,
         },
     ));
     let p = settled(&mut progress, 1).await;
@@ -410,6 +412,7 @@ async fn watchdog_run(sink: Arc<dyn Sink>, seconds: u64) -> Vec<(Duration, Notic
             notifier: recorder.clone(),
             watchdog: Some(Duration::from_secs(60)),
             progress: watch::channel(Progress::default()).0,
+            status_snapshot: None,
         },
     );
     daemon.await.unwrap();
@@ -557,6 +560,26 @@ async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
     );
     // WatchdogSec=200ms asks for a ping at least every 100 ms.
     notify.read_until(|m| m == "WATCHDOG=1");
+
+    // While the daemon holds the store, `status` reads the report it left after the cycle.
+    let live = common::process(dir.path())
+        .args(["status", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&live.stderr);
+    assert!(live.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the store is in use (is the daemon running?); showing the daemon's report of "
+        ),
+        "{stderr}"
+    );
+    let row: serde_json::Value =
+        serde_json::from_slice(live.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (row["watch"].as_str(), row["versions"].as_u64()),
+        (Some("guidance"), Some(1))
+    );
 
     let stopped_at = std::time::Instant::now();
     let killed = std::process::Command::new("kill")

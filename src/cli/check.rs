@@ -116,7 +116,11 @@ pub async fn run(app: &App) -> Result<()> {
     let store: Arc<dyn Store> = app.open_store()?;
     let engine = app.engine(store.clone())?;
     let dispatcher = dispatcher(app, store, Format::Text)?;
-    crate::daemon::run(engine, dispatcher, shutdown_signal()).await
+    let options = crate::daemon::Options {
+        status_snapshot: Some(crate::status::snapshot_path(&app.data)),
+        ..crate::daemon::Options::from_env()
+    };
+    crate::daemon::run_with(engine, dispatcher, shutdown_signal(), options).await
 }
 
 /// Resolves on SIGINT or SIGTERM.

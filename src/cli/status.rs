@@ -1,13 +1,12 @@
-//! `status`: how each watch is doing.
+//! `status`: how each watch is doing. Read from the store, or, while the daemon holds the
+//! store, from the snapshot it leaves after every cycle.
 
-use std::collections::HashMap;
-
+use chrono::{DateTime, Utc};
 use clap::Args;
-use serde::Serialize;
 
 use super::App;
-use crate::error::Result;
-use crate::store::Store;
+use crate::error::{Error, Result};
+use crate::status::{self, StatusReport};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -21,85 +20,66 @@ pub enum StatusFormat {
     Json,
 }
 
-/// One watch's line of `status`.
-#[derive(Debug, Serialize)]
-pub struct WatchStatus {
-    pub watch: String,
-    pub kind: &'static str,
-    pub watchlist: String,
-    pub followed_from: Option<String>,
-    pub versions: u64,
-    pub last_check: Option<chrono::DateTime<chrono::Utc>>,
-    pub last_change: Option<chrono::DateTime<chrono::Utc>>,
-    pub last_error: Option<String>,
-    pub consecutive_failures: u32,
-    pub next_run: Option<chrono::DateTime<chrono::Utc>>,
-}
-
 pub fn status(app: &App, args: StatusArgs) -> Result<()> {
-    let store = app.open_store()?;
-    let engine = app.engine(store.clone())?;
-    let states: HashMap<String, _> = store.states()?.into_iter().collect();
-    let now = app.clock.now();
-    let mut rows = Vec::new();
-    for w in engine.all_watches()? {
-        let state = states.get(&w.id).cloned().unwrap_or_default();
-        let versions = store.latest_version(&w.id)?.map_or(0, |v| v.seq);
-        rows.push(WatchStatus {
-            watch: w.id.clone(),
-            kind: w.target.kind(),
-            watchlist: w.list.clone(),
-            followed_from: w.followed_from.clone(),
-            versions,
-            last_check: state.last_check,
-            last_change: state.last_change,
-            last_error: state.last_error.clone(),
-            consecutive_failures: state.consecutive_failures,
-            next_run: w.schedule.next_after(now, state.last_fire),
-        });
-    }
-    let outbox = store.outbox()?;
-    let dead = outbox.iter().filter(|e| e.dead.is_some()).count();
-    let queued = outbox.len() - dead;
+    let report = match app.open_store() {
+        Ok(store) => status::collect(&app.engine(store)?)?,
+        Err(busy @ Error::StoreOpen { .. }) => {
+            // No readable snapshot: the store's own error says more than the snapshot's.
+            match status::read_snapshot(&status::snapshot_path(&app.data)).unwrap_or(None) {
+                Some(report) => {
+                    eprintln!(
+                        "policywatch: the store is in use (is the daemon running?); \
+                         showing the daemon's report of {}",
+                        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
+                    report
+                }
+                None => return Err(busy),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     match args.format {
         StatusFormat::Json => {
-            for r in &rows {
+            for r in &report.watches {
                 println!("{}", serde_json::to_string(r)?);
             }
         }
-        StatusFormat::Text => {
-            let t = |t: Option<chrono::DateTime<chrono::Utc>>| {
-                t.map_or("never".to_string(), |t| {
-                    t.format("%Y-%m-%d %H:%M").to_string()
-                })
-            };
-            for r in &rows {
-                let health = match (&r.last_error, r.consecutive_failures) {
-                    (Some(e), n) if n > 0 => format!("FAILING ({n} in a row): {e}"),
-                    _ if r.last_check.is_none() => "not checked yet".into(),
-                    _ => "ok".into(),
-                };
-                let followed = r
-                    .followed_from
-                    .as_ref()
-                    .map(|s| format!(" (followed via {s})"))
-                    .unwrap_or_default();
-                println!(
-                    "{} [{}]{followed}: {health}\n    last check {}, last change {}, next run {}, {} versions",
-                    r.watch,
-                    r.kind,
-                    t(r.last_check),
-                    t(r.last_change),
-                    t(r.next_run),
-                    r.versions
-                );
-            }
-            println!("outbox: {queued} queued, {dead} dead");
-            if let Some(h) = crate::notify::delivery_halt(store.as_ref())? {
-                let since = h.since.format("%Y-%m-%d %H:%M");
-                println!("delivery: STOPPED since {since}: {}", h.reason);
-            }
-        }
+        StatusFormat::Text => print_text(&report),
     }
     Ok(())
+}
+
+fn print_text(report: &StatusReport) {
+    let t = |t: Option<DateTime<Utc>>| {
+        t.map_or("never".to_string(), |t| {
+            t.format("%Y-%m-%d %H:%M").to_string()
+        })
+    };
+    for r in &report.watches {
+        let health = match (&r.last_error, r.consecutive_failures) {
+            (Some(e), n) if n > 0 => format!("FAILING ({n} in a row): {e}"),
+            _ if r.last_check.is_none() => "not checked yet".into(),
+            _ => "ok".into(),
+        };
+        let followed = r
+            .followed_from
+            .as_ref()
+            .map(|s| format!(" (followed via {s})"))
+            .unwrap_or_default();
+        println!(
+            "{} [{}]{followed}: {health}\n    last check {}, last change {}, next run {}, {} versions",
+            r.watch,
+            r.kind,
+            t(r.last_check),
+            t(r.last_change),
+            t(r.next_run),
+            r.versions
+        );
+    }
+    println!("outbox: {} queued, {} dead", report.queued, report.dead);
+    if let Some(h) = &report.delivery_halt {
+        let since = h.since.format("%Y-%m-%d %H:%M");
+        println!("delivery: STOPPED since {since}: {}", h.reason);
+    }
 }

@@ -212,7 +212,7 @@ pub fn chat_sink(config: &crate::config::Config) -> Result<Option<Arc<dyn Sink>>
 const DELIVERY_STATE_KEY: &str = "\u{0}delivery";
 
 /// Delivery stopped by the sink (e.g. Discord answered 401/403), as `status` reports it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeliveryHalt {
     pub since: DateTime<Utc>,
     pub reason: String,

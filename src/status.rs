@@ -1,0 +1,100 @@
+//! Watch health as `status` shows it, and the snapshot the daemon leaves for it.
+//!
+//! The daemon holds sled's lock, so another process cannot open the store while it runs.
+//! After every cycle the daemon writes the same report to `status.json` in the data
+//! directory, and `status` reads that when the store is busy: monitoring needs no stop.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::cycle::Engine;
+use crate::error::{Error, Result};
+use crate::notify::{delivery_halt, DeliveryHalt};
+
+/// One watch's line of `status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchStatus {
+    pub watch: String,
+    pub kind: String,
+    pub watchlist: String,
+    pub followed_from: Option<String>,
+    pub versions: u64,
+    pub last_check: Option<DateTime<Utc>>,
+    pub last_change: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_run: Option<DateTime<Utc>>,
+}
+
+/// Everything `status` reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub generated_at: DateTime<Utc>,
+    pub watches: Vec<WatchStatus>,
+    pub queued: usize,
+    pub dead: usize,
+    pub delivery_halt: Option<DeliveryHalt>,
+}
+
+/// Reads the report from the store.
+pub fn collect(engine: &Engine) -> Result<StatusReport> {
+    let store = &engine.store;
+    let now = engine.clock.now();
+    let states: HashMap<String, _> = store.states()?.into_iter().collect();
+    let mut watches = Vec::new();
+    for w in engine.all_watches()? {
+        let state = states.get(&w.id).cloned().unwrap_or_default();
+        watches.push(WatchStatus {
+            watch: w.id.clone(),
+            kind: w.target.kind().to_string(),
+            watchlist: w.list.clone(),
+            followed_from: w.followed_from.clone(),
+            versions: store.latest_seq(&w.id)?.unwrap_or(0),
+            last_check: state.last_check,
+            last_change: state.last_change,
+            last_error: state.last_error.clone(),
+            consecutive_failures: state.consecutive_failures,
+            next_run: w.schedule.next_after(now, state.last_fire),
+        });
+    }
+    let outbox = store.outbox()?;
+    let dead = outbox.iter().filter(|e| e.dead.is_some()).count();
+    Ok(StatusReport {
+        generated_at: now,
+        watches,
+        queued: outbox.len() - dead,
+        dead,
+        delivery_halt: delivery_halt(store.as_ref())?,
+    })
+}
+
+/// Where the daemon leaves its report.
+pub fn snapshot_path(data: &Path) -> PathBuf {
+    data.join("status.json")
+}
+
+/// Writes the report atomically (a reader never sees half a file).
+pub fn write_snapshot(path: &Path, report: &StatusReport) -> Result<()> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(report)?).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// The daemon's last report, if it left one.
+pub fn read_snapshot(path: &Path) -> Result<Option<StatusReport>> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}

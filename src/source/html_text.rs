@@ -312,13 +312,14 @@ pub fn nesting_depth(html: &str) -> usize {
         if name_len == 0 {
             continue;
         }
-        let name = html[start..start + name_len].to_ascii_lowercase();
-        if OPTIONAL_END.contains(&name.as_str()) {
+        let name = &html[start..start + name_len];
+        let is = |list: &[&str]| list.iter().any(|n| n.eq_ignore_ascii_case(name));
+        if is(OPTIONAL_END) {
             continue;
         }
         if closing {
             depth = depth.saturating_sub(1);
-        } else if !VOID.contains(&name.as_str()) {
+        } else if !is(VOID) {
             let end = bytes[start..]
                 .iter()
                 .position(|b| *b == b'>')

@@ -14,7 +14,7 @@ use policywatch::notify::render::{self, discord_len};
 use policywatch::source::bill::api::{BillDetail, PublicationList, SearchResult, StageSummary};
 use policywatch::source::bill::snapshot::Snapshot;
 use policywatch::source::html_text::{self, Narrowing};
-use policywatch::source::{self, feed, govuk, Document};
+use policywatch::source::{self, bill_search, feed, govuk, Document};
 use policywatch::store::ChangeRecord;
 use policywatch::watchlist::{self, Mention, Watch};
 use regex::Regex;
@@ -31,6 +31,7 @@ pub type Target = fn(&[u8]);
 pub const TARGETS: &[(&str, Target)] = &[
     ("page_extract", page_extract),
     ("feed_parse", feed_parse),
+    ("bills_rss", bills_rss),
     ("bills_json", bills_json),
     ("govuk_json", govuk_json),
     ("discord_render", discord_render),
@@ -154,6 +155,21 @@ pub fn feed_parse(data: &[u8]) {
     assert!(source::same(&a, &again), "a feed parses differently twice");
     let b = feed::parse(p[1], url).unwrap_or_else(|_| a.clone());
     compare_pair("feed", &a, &b);
+}
+
+/// The all-bills RSS (its own parser: the stage is an attribute feed-rs does not keep).
+/// Parsing is deterministic and every bill it yields has an id.
+pub fn bills_rss(data: &[u8]) {
+    let xml = String::from_utf8_lossy(data);
+    let Ok(bills) = bill_search::rss::parse(&xml) else {
+        return;
+    };
+    assert_eq!(
+        bill_search::rss::parse(&xml).as_ref(),
+        Ok(&bills),
+        "the RSS parses differently twice"
+    );
+    assert!(bills.iter().all(|b| b.id > 0), "a bill without an id");
 }
 
 /// A bill's snapshot from its detail, stages and publications JSON.

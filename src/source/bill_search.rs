@@ -13,7 +13,7 @@ use crate::source::html_text::fold;
 use crate::source::{Context, Document, FollowTarget, Job, Observed, Outcome};
 use crate::watchlist::{BillQuery, Target, Watch};
 
-mod rss;
+pub mod rss;
 
 /// Details of newly found bills fetched per cycle at most (the search results carry no long
 /// title or sponsor); the rest are listed without them.

@@ -17,6 +17,8 @@ fi
 
 # verify insists that ExecStart's binary exists; point a copy of the unit at a built one.
 bin="${1:-}"
+# systemd wants an absolute ExecStart path.
+[[ -n "$bin" ]] && bin="$(realpath "$bin")"
 if [[ -z "$bin" ]]; then
     for candidate in "$here/../target/release/policywatch" "$here/../target/debug/policywatch"; do
         if [[ -x "$candidate" ]]; then bin="$(cd "$(dirname "$candidate")" && pwd)/policywatch"; break; fi

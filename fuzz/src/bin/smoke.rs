@@ -11,20 +11,16 @@ use std::time::{Duration, Instant};
 
 use policywatch_fuzz::{SEPARATOR, TARGETS};
 
-/// SplitMix64, seeded, so a run can be replayed.
-struct Rng(u64);
+/// Seeded, so a run can be replayed with `--seed`.
+struct Rng(fastrand::Rng);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.u64(..)
     }
 
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
+        self.0.usize(..n.max(1))
     }
 }
 
@@ -170,7 +166,7 @@ fn main() {
             continue;
         }
         let seeds = seeds(&root.join("seeds").join(name));
-        let mut rng = Rng(seed);
+        let mut rng = Rng(fastrand::Rng::with_seed(seed));
         let deadline = Instant::now() + Duration::from_secs(seconds);
         let mut runs = 0u64;
         let mut slowest = Duration::ZERO;

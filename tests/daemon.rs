@@ -569,9 +569,7 @@ async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
     let stderr = String::from_utf8_lossy(&live.stderr);
     assert!(live.status.success(), "{stderr}");
     assert!(
-        stderr.contains(
-            "the store is in use (is the daemon running?); showing the daemon's report of "
-        ),
+        stderr.contains("is the daemon running?); showing the daemon's report of "),
         "{stderr}"
     );
     let row: serde_json::Value =

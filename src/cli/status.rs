@@ -23,18 +23,18 @@ pub enum StatusFormat {
 pub fn status(app: &App, args: StatusArgs) -> Result<()> {
     let report = match app.open_store() {
         Ok(store) => status::collect(&app.engine(store)?)?,
-        Err(busy @ Error::StoreOpen { .. }) => {
+        Err(Error::StoreOpen { path, reason, hint }) => {
             // No readable snapshot: the store's own error says more than the snapshot's.
             match status::read_snapshot(&status::snapshot_path(&app.data)).unwrap_or(None) {
                 Some(report) => {
                     eprintln!(
-                        "policywatch: the store is in use (is the daemon running?); \
+                        "policywatch: cannot open the store ({reason}; is the daemon running?); \
                          showing the daemon's report of {}",
                         report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
                     );
                     report
                 }
-                None => return Err(busy),
+                None => return Err(Error::StoreOpen { path, reason, hint }),
             }
         }
         Err(e) => return Err(e),

@@ -209,7 +209,7 @@ class Policywatch:
         (self.dir / "watchlists").mkdir(parents=True)
         (self.dir / "policywatch.toml").write_text(
             "# All pages are on one loopback host, so no politeness gap between requests.\n"
-            f"[fetch]\nconcurrency = {concurrency}\nper_host_interval_secs = 0.0\n")
+            f"[fetch]\nallow_private = true\nconcurrency = {concurrency}\nper_host_interval_secs = 0.0\n")
         watches = "".join(
             f'\n[[watch]]\nid = "page-{i:04d}"\nkind = "page"\nurl = "{server.base}/{i:04d}.html"\n'
             f'select = "main"\n' for i in range(n))

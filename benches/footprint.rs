@@ -118,7 +118,7 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
 
     let config = Arc::new(
         Config::parse(
-            "[fetch]\nper_host_interval_secs = 0\nretries = 0\n",
+            "[fetch]\nallow_private = true\nper_host_interval_secs = 0\nretries = 0\n",
             Path::new("policywatch.toml"),
         )
         .unwrap(),

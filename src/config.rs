@@ -19,6 +19,8 @@ pub struct Config {
     pub store: StoreSettings,
     /// Schedule for watchlists that give none.
     pub default_schedule: Schedule,
+    /// The zone schedules are read in, unless a watchlist names its own.
+    pub timezone: chrono_tz::Tz,
     /// Consecutive failures after which a watch raises `watch.failing`.
     pub failing_after: u32,
     /// How often every followed bill is fetched in full even if `lastUpdate` did not move.
@@ -50,6 +52,8 @@ pub struct FetchSettings {
     pub concurrency: usize,
     /// Minimum gap between two requests to the same host.
     pub per_host_interval: Duration,
+    /// Whether loopback, private, link-local and unique-local addresses may be fetched.
+    pub allow_private: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +123,8 @@ impl Config {
         if f.max_body_bytes == 0 {
             return Err("fetch.max_body_bytes must be positive".into());
         }
+        let timezone =
+            crate::schedule::parse_timezone(&raw.timezone).map_err(|e| format!("timezone: {e}"))?;
         let user_agent = match &f.contact {
             Some(c) => format!("{} (+{c})", f.user_agent),
             None => f.user_agent.clone(),
@@ -140,6 +146,7 @@ impl Config {
                 retry_max: Duration::from_secs_f64(f.retry_max_secs),
                 concurrency: f.concurrency,
                 per_host_interval: Duration::from_secs_f64(f.per_host_interval_secs),
+                allow_private: f.allow_private,
             },
             discord: DiscordSettings {
                 api_base: d
@@ -156,8 +163,9 @@ impl Config {
             store: StoreSettings {
                 cache_capacity: raw.store.cache_capacity_bytes,
             },
-            default_schedule: Schedule::parse(&raw.schedule)
+            default_schedule: Schedule::parse_in(&raw.schedule, timezone)
                 .map_err(|e| format!("schedule: {e}"))?,
+            timezone,
             failing_after: raw.health.failing_after.max(1),
             bills_full_refresh: Duration::from_secs_f64(raw.bills.full_refresh_hours * 3600.0),
         })
@@ -168,6 +176,7 @@ impl Config {
 #[serde(default, deny_unknown_fields)]
 struct RawConfig {
     schedule: String,
+    timezone: String,
     sources: RawSources,
     fetch: RawFetch,
     discord: RawDiscord,
@@ -180,6 +189,7 @@ impl Default for RawConfig {
     fn default() -> Self {
         RawConfig {
             schedule: "0 */30 * * * *".into(),
+            timezone: crate::schedule::DEFAULT_TIMEZONE.name().into(),
             sources: RawSources::default(),
             fetch: RawFetch::default(),
             discord: RawDiscord::default(),
@@ -222,6 +232,7 @@ struct RawFetch {
     retry_max_secs: f64,
     concurrency: usize,
     per_host_interval_secs: f64,
+    allow_private: bool,
 }
 
 impl Default for RawFetch {
@@ -239,6 +250,7 @@ impl Default for RawFetch {
             concurrency: 8,
             // GOV.UK asks for at most 10 requests a second.
             per_host_interval_secs: 0.1,
+            allow_private: false,
         }
     }
 }

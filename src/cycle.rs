@@ -407,6 +407,8 @@ fn followed_watch(search: &Watch, f: &Followed) -> Option<Watch> {
         filter: TextFilter::default(),
         follow: false,
         followed_from: Some(search.id.clone()),
+        // A followed watch is read from the same API as its search.
+        allow_redirects: search.allow_redirects.clone(),
     })
 }
 

@@ -6,6 +6,7 @@
 //! [`notify`]. [`cycle`] wires one check cycle together; [`daemon`] runs cycles on schedule.
 
 pub mod annotate;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod cycle;
@@ -16,6 +17,7 @@ pub mod event;
 pub mod fetch;
 pub mod notify;
 pub mod schedule;
+pub mod signals;
 pub mod source;
 pub mod status;
 pub mod store;

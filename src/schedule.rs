@@ -1,31 +1,73 @@
-//! When watches run: cron schedules and the clock they are read against.
+//! When watches run: cron schedules, read in a time zone, and the clock they are read
+//! against.
 //!
 //! cron 0.17 wants 6–7 fields (seconds first) and numbers Sunday as 1; watchlists may use
-//! the familiar 5-field form, which is widened here. Around DST folds the crate can return
-//! a time at or before one already fired, so [`Schedule::next_after`] insists on strictly
-//! later than both `now` and the last fire.
+//! the familiar 5-field form, which is widened here.
+//!
+//! Schedules are wall-clock times in their zone (default `Europe/London`), and the clock
+//! changes are handled as cron users expect, rather than as the crate does:
+//!
+//! - a job at a fixed hour (`30 1 * * *`) runs once when the autumn change repeats 01:30,
+//!   and, when the spring change skips 01:30, runs at the first minute after the gap;
+//! - a job on every hour (`*/10 * * * *`) keeps its pace in real time: through the repeated
+//!   hour it fires in both passes, and the skipped hour simply does not exist.
+//!
+//! Fire times are worked out here from the cron expression's wall-clock times (the crate
+//! iterates them in UTC, where no clock changes), and are always strictly later than both
+//! `now` and the last fire.
 
 use std::str::FromStr;
 use std::sync::Mutex;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
-/// A validated cron schedule, keeping the expression as written for messages.
+/// The zone schedules are read in when none is configured.
+pub const DEFAULT_TIMEZONE: Tz = chrono_tz::Europe::London;
+
+/// A validated cron schedule in a time zone, keeping the expression as written for
+/// messages.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     expr: String,
     cron: cron::Schedule,
+    tz: Tz,
+    /// The hour field names fixed hours (not `*` or `*/n`): such a job runs once per wall
+    /// clock time, whatever the clock changes do.
+    fixed_hour: bool,
 }
 
 impl PartialEq for Schedule {
     fn eq(&self, other: &Self) -> bool {
-        self.expr == other.expr
+        self.expr == other.expr && self.tz == other.tz
     }
 }
 
+/// Parses a time zone name (`Europe/London`, `UTC`), with a message naming it when unknown.
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    name.trim().parse::<Tz>().map_err(|_| {
+        format!("unknown time zone `{}`: use an IANA name such as `Europe/London` or `UTC`", name.trim())
+    })
+}
+
 impl Schedule {
-    /// Parses a 5-, 6- or 7-field cron expression or an `@hourly`-style alias.
+    /// Parses a 5-, 6- or 7-field cron expression or an `@hourly`-style alias, read in
+    /// [`DEFAULT_TIMEZONE`].
     pub fn parse(expr: &str) -> Result<Self, String> {
+        Self::parse_in(expr, DEFAULT_TIMEZONE)
+    }
+
+    /// The same schedule read in another zone.
+    pub fn in_timezone(&self, tz: Tz) -> Self {
+        Schedule { tz, ..self.clone() }
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+
+    /// [`Schedule::parse`] in the zone `tz`.
+    pub fn parse_in(expr: &str, tz: Tz) -> Result<Self, String> {
         let trimmed = expr.trim();
         let fields: Vec<&str> = trimmed.split_whitespace().collect();
         let widened = match fields.len() {
@@ -53,9 +95,17 @@ impl Schedule {
         if cron.upcoming(Utc).next().is_none() {
             return Err(format!("cron expression `{trimmed}` never fires"));
         }
+        let fixed_hour = if trimmed.starts_with('@') {
+            !matches!(trimmed, "@hourly")
+        } else {
+            let hour = widened.split_whitespace().nth(2).unwrap_or("*");
+            !(hour == "*" || hour.starts_with("*/"))
+        };
         Ok(Schedule {
             expr: trimmed.to_string(),
             cron,
+            tz,
+            fixed_hour,
         })
     }
 
@@ -73,7 +123,43 @@ impl Schedule {
             Some(last) if last > now => last,
             _ => now,
         };
-        self.cron.after(&floor).find(|t| *t > floor)
+        // Wall-clock candidates, from a little before the floor's wall-clock time: a
+        // repeated hour can put an instant after the floor on an earlier wall-clock time.
+        let margin = chrono::Duration::hours(3);
+        let start = floor.with_timezone(&self.tz).naive_local() - margin;
+        let mut best: Option<DateTime<Utc>> = None;
+        for wall in self.cron.after(&start.and_utc()).map(|t| t.naive_utc()) {
+            if best.is_some_and(|b| wall - margin > b.with_timezone(&self.tz).naive_local()) {
+                break;
+            }
+            for instant in self.instants(wall) {
+                if instant > floor && best.is_none_or(|b| instant < b) {
+                    best = Some(instant);
+                }
+            }
+        }
+        best
+    }
+
+    /// The instants a wall-clock fire time stands for in the zone.
+    fn instants(&self, wall: NaiveDateTime) -> Vec<DateTime<Utc>> {
+        let utc = |t: DateTime<Tz>| t.with_timezone(&Utc);
+        match self.tz.from_local_datetime(&wall) {
+            LocalResult::Single(t) => vec![utc(t)],
+            // The autumn change repeats this time: a fixed-hour job runs in the first pass
+            // only; a job on every hour keeps its pace in both.
+            LocalResult::Ambiguous(first, _) if self.fixed_hour => vec![utc(first)],
+            LocalResult::Ambiguous(first, second) => vec![utc(first), utc(second)],
+            // The spring change skips this time: a fixed-hour job runs at the first minute
+            // that exists after it; for a job on every hour the time simply never comes.
+            LocalResult::None if self.fixed_hour => (1..=24 * 60)
+                .map(|m| wall + chrono::Duration::minutes(m))
+                .find_map(|w| self.tz.from_local_datetime(&w).earliest())
+                .map(utc)
+                .into_iter()
+                .collect(),
+            LocalResult::None => Vec::new(),
+        }
     }
 }
 
@@ -181,5 +267,105 @@ mod tests {
         assert!(Schedule::parse("0 9 *").unwrap_err().contains("3 fields"));
         assert!(Schedule::parse("0 9 * * Mon-Fri").is_ok());
         assert!(Schedule::parse("@hourly").is_ok());
+    }
+
+    fn london(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        DEFAULT_TIMEZONE
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .earliest()
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Every fire from `from` (exclusive) to `to`, as the daemon would see them.
+    fn fires(s: &Schedule, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        let mut last = None;
+        let mut now = from;
+        while let Some(t) = s.next_after(now, last) {
+            if t > to {
+                break;
+            }
+            out.push(t);
+            last = Some(t);
+            now = t;
+        }
+        out
+    }
+
+    #[test]
+    fn schedules_are_read_in_london_time_by_default() {
+        let s = Schedule::parse("0 9 * * Mon-Fri").unwrap();
+        // A summer Monday: 09:00 BST is 08:00 UTC.
+        let sunday = Utc.with_ymd_and_hms(2026, 6, 14, 12, 0, 0).unwrap();
+        assert_eq!(
+            s.next_after(sunday, None),
+            Some(Utc.with_ymd_and_hms(2026, 6, 15, 8, 0, 0).unwrap())
+        );
+        // A winter Monday: 09:00 GMT is 09:00 UTC.
+        let sunday = Utc.with_ymd_and_hms(2026, 1, 11, 12, 0, 0).unwrap();
+        assert_eq!(
+            s.next_after(sunday, None),
+            Some(Utc.with_ymd_and_hms(2026, 1, 12, 9, 0, 0).unwrap())
+        );
+        let utc = Schedule::parse_in("0 9 * * Mon-Fri", chrono_tz::UTC).unwrap();
+        let sunday = Utc.with_ymd_and_hms(2026, 6, 14, 12, 0, 0).unwrap();
+        assert_eq!(
+            utc.next_after(sunday, None),
+            Some(Utc.with_ymd_and_hms(2026, 6, 15, 9, 0, 0).unwrap())
+        );
+        assert!(parse_timezone("Mars/Olympus").unwrap_err().contains("Mars/Olympus"));
+    }
+
+    #[test]
+    fn a_0130_job_runs_once_on_the_autumn_fold() {
+        // 2026-10-25: 02:00 BST goes back to 01:00 GMT, so 01:30 happens twice.
+        let s = Schedule::parse("30 1 * * *").unwrap();
+        let got = fires(
+            &s,
+            Utc.with_ymd_and_hms(2026, 10, 24, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 10, 26, 12, 0, 0).unwrap(),
+        );
+        assert_eq!(
+            got,
+            [
+                Utc.with_ymd_and_hms(2026, 10, 25, 0, 30, 0).unwrap(), // 01:30 BST
+                Utc.with_ymd_and_hms(2026, 10, 26, 1, 30, 0).unwrap(), // 01:30 GMT
+            ]
+        );
+    }
+
+    #[test]
+    fn a_0130_job_is_not_skipped_in_the_spring_gap() {
+        // 2026-03-29: 01:00 GMT jumps to 02:00 BST, so 01:30 never happens: the job runs
+        // when the clock reaches the end of the gap, once.
+        let s = Schedule::parse("30 1 * * *").unwrap();
+        let got = fires(
+            &s,
+            Utc.with_ymd_and_hms(2026, 3, 28, 12, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2026, 3, 30, 12, 0, 0).unwrap(),
+        );
+        assert_eq!(
+            got,
+            [
+                Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap(), // 02:00 BST
+                Utc.with_ymd_and_hms(2026, 3, 30, 0, 30, 0).unwrap(), // 01:30 BST
+            ]
+        );
+    }
+
+    #[test]
+    fn frequent_jobs_keep_their_pace_through_both_changes() {
+        let s = Schedule::parse("*/30 * * * *").unwrap();
+        // Autumn: from 00:00 BST to 03:00 GMT is four real hours: eight fires, every 30 min.
+        let from = london(2026, 10, 25, 0, 0);
+        let got = fires(&s, from, from + chrono::Duration::hours(4));
+        assert_eq!(got.len(), 8, "{got:?}");
+        assert!(got.windows(2).all(|w| w[1] - w[0] == chrono::Duration::minutes(30)));
+        // Spring: 00:00 GMT to 03:00 BST is two real hours.
+        let from = london(2026, 3, 29, 0, 0);
+        let got = fires(&s, from, from + chrono::Duration::hours(2));
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert!(got.windows(2).all(|w| w[1] - w[0] == chrono::Duration::minutes(30)));
     }
 }

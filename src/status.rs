@@ -27,6 +27,13 @@ pub struct WatchStatus {
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
     pub next_run: Option<DateTime<Utc>>,
+    /// The zone the watch's schedule is read in (IANA name); times are shown in it.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+}
+
+fn default_timezone() -> String {
+    crate::schedule::DEFAULT_TIMEZONE.name().to_string()
 }
 
 /// Everything `status` reports.
@@ -58,6 +65,7 @@ pub fn collect(engine: &Engine) -> Result<StatusReport> {
             last_error: state.last_error.clone(),
             consecutive_failures: state.consecutive_failures,
             next_run: w.schedule.next_after(now, state.last_fire),
+            timezone: w.schedule.timezone().name().to_string(),
         });
     }
     let outbox = store.outbox()?;

@@ -156,7 +156,7 @@ fn setup() -> Setup {
     std::fs::write(
         root.join("policywatch.toml"),
         format!(
-            "[fetch]\nretries = 0\ntimeout_secs = 5\nper_host_interval_secs = 0\n\n\
+            "[fetch]\nallow_private = true\nretries = 0\ntimeout_secs = 5\nper_host_interval_secs = 0\n\n\
              [discord]\napi_base = \"{discord_base}\"\nchannel = {CHANNEL}\n\
              send_timeout_secs = 5\ndeliver_wait_secs = 20\n"
         ),

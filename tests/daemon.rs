@@ -98,7 +98,7 @@ impl Recorder {
 
 fn config(extra: &str) -> Arc<Config> {
     let text =
-        format!("[fetch]\nretries = 0\ntimeout_secs = 5\nper_host_interval_secs = 0\n{extra}");
+        format!("[fetch]\nallow_private = true\nretries = 0\ntimeout_secs = 5\nper_host_interval_secs = 0\n{extra}");
     Arc::new(Config::parse(&text, Path::new("policywatch.toml")).unwrap())
 }
 
@@ -505,7 +505,7 @@ impl NotifySocket {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
+async fn run_reports_to_systemd_survives_sighup_and_exits_cleanly_on_sigterm() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/guidance"))
@@ -518,7 +518,7 @@ async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("policywatch.toml"),
-        "[fetch]\nretries = 0\n",
+        "[fetch]\nallow_private = true\nretries = 0\n",
     )
     .unwrap();
     std::fs::create_dir(dir.path().join("watchlists")).unwrap();
@@ -579,6 +579,16 @@ async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
         (Some("guidance"), Some(1))
     );
 
+    // SIGHUP (systemd's ExecReload) never kills it: logged, and the daemon keeps pinging.
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    notify.read_until(|m| m == "WATCHDOG=1");
+    std::thread::sleep(Duration::from_millis(300));
+    notify.read_until(|m| m == "WATCHDOG=1");
+
     let stopped_at = std::time::Instant::now();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
@@ -595,11 +605,16 @@ async fn run_reports_to_systemd_and_exits_cleanly_on_sigterm() {
         .expect("policywatch run exits within 5 s of SIGTERM")
         .unwrap();
     assert!(stopped_at.elapsed() < Duration::from_secs(5));
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "stderr: {stderr}");
+    // Both signals are in the log, by name.
+    assert!(
+        stderr.contains("reload requested") && stderr.contains("signal=\"SIGHUP\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stop requested") && stderr.contains("signal=\"SIGTERM\""),
+        "{stderr}"
     );
 
     // The store was closed properly and is readable by the next command.

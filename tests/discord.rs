@@ -682,7 +682,7 @@ async fn check_posts_alerts_and_watch_health_to_discord_once_each_way() {
     };
     let p = Project::new();
     p.config(&format!(
-        "[fetch]\nper_host_interval_secs = 0.0\nretries = 0\nretry_base_secs = 0.01\nretry_max_secs = 0.02\ntimeout_secs = 5.0\n\
+        "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretries = 0\nretry_base_secs = 0.01\nretry_max_secs = 0.02\ntimeout_secs = 5.0\n\
          [discord]\napi_base = \"{}\"\nchannel = {CHANNEL}\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ndeliver_wait_secs = 20.0\n\
          [health]\nfailing_after = 2\n",
         fake.base
@@ -779,7 +779,7 @@ async fn a_refused_token_stops_delivery_and_status_says_so() {
     let pages = MockServer::start().await;
     let p = Project::new();
     p.config(&format!(
-        "[fetch]\nper_host_interval_secs = 0.0\nretries = 0\n[discord]\napi_base = \"{}\"\nchannel = {CHANNEL}\nretry_base_secs = 0.01\n",
+        "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretries = 0\n[discord]\napi_base = \"{}\"\nchannel = {CHANNEL}\nretry_base_secs = 0.01\n",
         fake.base
     ));
     p.watchlist(

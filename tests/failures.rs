@@ -53,7 +53,7 @@ async fn each_broken_source_is_reported_and_the_others_complete() {
         .await;
 
     let p = Project::new();
-    p.config("[fetch]\nper_host_interval_secs = 0.0\nretries = 1\nretry_base_secs = 0.01\nretry_max_secs = 0.02\ntimeout_secs = 1.0\nmax_body_bytes = 32768\n");
+    p.config("[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretries = 1\nretry_base_secs = 0.01\nretry_max_secs = 0.02\ntimeout_secs = 1.0\nmax_body_bytes = 32768\n");
     let u = server.uri();
     p.watchlist(
         "team.toml",

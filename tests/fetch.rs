@@ -31,6 +31,7 @@ fn settings() -> FetchSettings {
         retry_max: Duration::from_millis(20),
         concurrency: 4,
         per_host_interval: Duration::ZERO,
+        allow_private: true,
     }
 }
 
@@ -47,6 +48,7 @@ async fn get(f: &Fetcher, u: &Url, validators: Option<&Validators>) -> Result<Fe
         url: u,
         validators,
         accept: "text/html",
+        allow_redirects: &[],
     })
     .await
 }
@@ -301,9 +303,12 @@ fn retry_after_parsing_and_cap() {
     assert_eq!(fetch::retry_after("1.5", now, cap), None);
 
     let base = Duration::from_millis(250);
-    assert_eq!(fetch::backoff(0, base, cap), base);
-    assert_eq!(fetch::backoff(2, base, cap), Duration::from_secs(1));
-    assert_eq!(fetch::backoff(40, base, cap), cap);
+    assert_eq!(policywatch::backoff::delay(1, base, cap), base);
+    assert_eq!(
+        policywatch::backoff::delay(3, base, cap),
+        Duration::from_secs(1)
+    );
+    assert_eq!(policywatch::backoff::delay(40, base, cap), cap);
 }
 
 #[tokio::test]
@@ -332,7 +337,7 @@ async fn not_found_is_a_status_error_without_retries() {
 }
 
 #[tokio::test]
-async fn status_error_quotes_at_most_200_chars_of_text_and_no_binary() {
+async fn status_error_quotes_at_most_80_chars_of_text_and_no_binary() {
     let server = MockServer::start().await;
     Mock::given(path("/long"))
         .respond_with(
@@ -357,7 +362,7 @@ async fn status_error_quotes_at_most_200_chars_of_text_and_no_binary() {
         .to_string();
     assert!(msg.contains("HTTP 403 (Forbidden: xxx"), "{msg}");
     assert!(
-        msg.len() < url(&server, "/long").as_str().len() + 260,
+        msg.len() < url(&server, "/long").as_str().len() + 120,
         "{msg}"
     );
     let err = get(&f, &url(&server, "/binary"), None).await.unwrap_err();
@@ -413,6 +418,7 @@ async fn identifying_user_agent_and_accept_are_sent() {
             url: &u,
             validators: None,
             accept: "application/json",
+            allow_redirects: &[],
         })
         .await
         .unwrap();
@@ -685,6 +691,7 @@ async fn fetches_can_run_on_spawned_tasks() {
                     url: &u,
                     validators: None,
                     accept: "*/*",
+                    allow_redirects: &[],
                 })
                 .await;
             body(got.unwrap()).bytes
@@ -692,4 +699,132 @@ async fn fetches_can_run_on_spawned_tasks() {
     });
     assert_eq!(task.await.unwrap(), b"sent");
     assert_eq!(f.requests_made(), 1);
+}
+
+/// A page on one loopback server redirecting to an "internal" page on another port.
+async fn redirect_to_other_port() -> (MockServer, MockServer) {
+    let public = MockServer::start().await;
+    let internal = MockServer::start().await;
+    Mock::given(path("/secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("internal secret"))
+        .mount(&internal)
+        .await;
+    Mock::given(path("/page"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/secret", internal.uri())),
+        )
+        .mount(&public)
+        .await;
+    (public, internal)
+}
+
+#[tokio::test]
+async fn redirect_to_another_site_is_refused_and_not_fetched() {
+    let (public, internal) = redirect_to_other_port().await;
+    let f = fetcher(&settings());
+    let err = get(&f, &url(&public, "/page"), None).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, FetchError::Redirect { .. }), "{msg}");
+    let port = internal.address().port();
+    assert!(
+        msg.contains(&format!(
+            "redirect to `http://127.0.0.1:{port}/secret` refused: it leaves 127.0.0.1:{}",
+            public.address().port()
+        )),
+        "{msg}"
+    );
+    assert!(msg.contains("allow_redirects"), "{msg}");
+    assert!(
+        internal.received_requests().await.unwrap().is_empty(),
+        "the internal page was never asked for"
+    );
+    assert_eq!(f.requests_made(), 1, "a refusal is not retried");
+}
+
+#[tokio::test]
+async fn redirect_to_a_listed_host_is_followed() {
+    let (public, internal) = redirect_to_other_port().await;
+    let allow = vec![format!("127.0.0.1:{}", internal.address().port())];
+    let f = fetcher(&settings());
+    let b = body(
+        f.get(Request {
+            url: &url(&public, "/page"),
+            validators: None,
+            accept: "*/*",
+            allow_redirects: &allow,
+        })
+        .await
+        .unwrap(),
+    );
+    assert_eq!(b.url, url(&internal, "/secret"));
+}
+
+#[tokio::test]
+async fn loopback_is_refused_unless_allowed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("hi"))
+        .mount(&server)
+        .await;
+    let strict = FetchSettings {
+        allow_private: false,
+        ..settings()
+    };
+    let f = fetcher(&strict);
+    let err = get(&f, &url(&server, "/"), None).await.unwrap_err();
+    assert!(matches!(err, FetchError::Refused { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}/: 127.0.0.1 is a loopback address: refused (set `[fetch] allow_private = true` to allow internal addresses)",
+            server.uri()
+        )
+    );
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_public_name_resolving_to_a_private_address_is_refused() {
+    let strict = FetchSettings {
+        allow_private: false,
+        ..settings()
+    };
+    let f = Fetcher::with_fixed_hosts(
+        &strict,
+        &[("news.example.test", "10.20.30.40".parse().unwrap())],
+    )
+    .unwrap();
+    let u = Url::parse("http://news.example.test/feed").unwrap();
+    let started = std::time::Instant::now();
+    let err = get(&f, &u, None).await.unwrap_err();
+    assert!(matches!(err, FetchError::Refused { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        "http://news.example.test/feed: news.example.test resolves to 10.20.30.40, a private address: refused (set `[fetch] allow_private = true` to allow internal addresses)"
+    );
+    // Refused before any connection, and not retried.
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(f.requests_made(), 1);
+}
+
+#[tokio::test]
+async fn error_bodies_are_quoted_short() {
+    let server = MockServer::start().await;
+    let page = format!(
+        "<html><body><p>{}</p></body></html>",
+        "secret-token ".repeat(100)
+    );
+    Mock::given(path("/"))
+        .respond_with(ResponseTemplate::new(404).set_body_string(page))
+        .mount(&server)
+        .await;
+    let f = fetcher(&settings());
+    let msg = get(&f, &url(&server, "/"), None)
+        .await
+        .unwrap_err()
+        .to_string();
+    let quote = msg.split("(Not Found: ").nth(1).expect("quoted");
+    assert!(quote.chars().count() <= 82, "{msg}");
+    assert!(!msg.contains('<'), "{msg}");
 }

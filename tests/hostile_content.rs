@@ -83,7 +83,7 @@ async fn hostile_content_gives_clear_errors_in_bounded_memory_and_the_cycle_comp
 
     let config = Arc::new(
         Config::parse(
-            "[fetch]\nper_host_interval_secs = 0.0\nretries = 0\ntimeout_secs = 10.0\n",
+            "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretries = 0\ntimeout_secs = 10.0\n",
             Path::new("policywatch.toml"),
         )
         .unwrap(),

@@ -41,6 +41,7 @@ fn settings() -> FetchSettings {
         retry_max: Duration::from_millis(10),
         concurrency: 4,
         per_host_interval: Duration::ZERO,
+        allow_private: true,
     }
 }
 
@@ -68,6 +69,7 @@ async fn fetch_err(s: &FetchSettings, url: &Url, within: Duration) -> Outcome {
             url,
             validators: None,
             accept: "*/*",
+            allow_redirects: &[],
         }),
     )
     .await

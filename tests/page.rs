@@ -223,3 +223,80 @@ async fn same_bytes_are_not_reparsed_but_new_extraction_settings_are_applied() {
         .unwrap()
         .contains("-# The Independent Anti-Slavery Commissioner's Office"));
 }
+
+/// Issue 16: a page whose server redirects to another site (here another loopback port,
+/// an "internal" page) stores nothing from it and says why; a redirect within the site is
+/// followed and the alert names the final URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_leave_the_site_only_when_allowed_and_alerts_name_the_final_url() {
+    let server = MockServer::start().await;
+    let internal = MockServer::start().await;
+    Mock::given(path("/secret"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(b"<p>internal secret</p>".to_vec(), "text/html"),
+        )
+        .mount(&internal)
+        .await;
+    Mock::given(path("/old"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/secret", internal.uri())),
+        )
+        .mount(&server)
+        .await;
+    let p = Project::new();
+    p.watchlist(
+        "team.toml",
+        &format!(
+            "name = \"t\"\n\n[[watch]]\nid = \"moved\"\nkind = \"page\"\nurl = \"{}/old\"\n",
+            server.uri()
+        ),
+    );
+    let out = p
+        .cmd()
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success() || out.status.code() == Some(3));
+    assert!(out.stdout.is_empty(), "nothing alerted");
+    let status = p.stdout(&["status"]);
+    assert!(status.contains("refused: it leaves 127.0.0.1"), "{status}");
+    assert!(!status.contains("internal secret"), "{status}");
+    // Times are shown in the schedule's zone (Europe/London by default), named.
+    assert!(status.contains(" BST,") || status.contains(" GMT,"), "{status}");
+    let export = p.stdout(&["export"]);
+    assert!(
+        !export.contains("internal secret"),
+        "no version stored: {export}"
+    );
+    assert!(internal.received_requests().await.unwrap().is_empty());
+
+    // Within the site: followed; the stored version and the alert carry the final URL.
+    server.reset().await;
+    Mock::given(path("/old"))
+        .respond_with(ResponseTemplate::new(301).insert_header("location", "/new"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/new"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(b"<p>first</p>".to_vec(), "text/html"),
+        )
+        .mount(&server)
+        .await;
+    assert!(p.check_json().is_empty(), "baseline");
+    server.reset().await;
+    Mock::given(path("/old"))
+        .respond_with(ResponseTemplate::new(301).insert_header("location", "/new"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/new"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(b"<p>second</p>".to_vec(), "text/html"),
+        )
+        .mount(&server)
+        .await;
+    let alerts = p.check_json();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["url"], format!("{}/new", server.uri()));
+}

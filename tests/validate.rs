@@ -51,7 +51,7 @@ fn unknown_kind_lists_the_valid_kinds() {
 fn unknown_field_is_named_with_a_suggestion_and_the_allowed_keys() {
     assert_rejected(
         "unknown_field.toml",
-        "watchlists/unknown_field.toml:7:1: unknown key `keyword` in a `feed` watch (did you mean `keywords`?); allowed keys: id, kind, url, schedule, keywords, channel, mentions, select, ignore_selectors, ignore, follow",
+        "watchlists/unknown_field.toml:7:1: unknown key `keyword` in a `feed` watch (did you mean `keywords`?); allowed keys: id, kind, url, schedule, keywords, channel, mentions, select, ignore_selectors, ignore, follow, allow_redirects",
     );
 }
 
@@ -310,5 +310,54 @@ fn searches_resolve_string_and_table_forms() {
             path: "/government/publications/modern-slavery-how-to-identify-and-support-victims"
                 .into()
         }
+    );
+}
+
+/// Issue 16: schedules are read in `Europe/London` unless the config or a watchlist names
+/// another zone; an unknown zone is refused with its place.
+#[test]
+fn time_zones_come_from_the_config_and_the_watchlist() {
+    let dir = tempfile::tempdir().unwrap();
+    let lists = dir.path().join("watchlists");
+    std::fs::create_dir(&lists).unwrap();
+    std::fs::write(
+        lists.join("london.toml"),
+        "name = \"london\"\nschedule = \"0 9 * * Mon-Fri\"\n\n[[watch]]\nid = \"a\"\nkind = \"feed\"\nurl = \"https://example.org/feed\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lists.join("utc.toml"),
+        "name = \"utc\"\ntimezone = \"UTC\"\nschedule = \"0 9 * * Mon-Fri\"\n\n[[watch]]\nid = \"b\"\nkind = \"feed\"\nurl = \"https://example.org/feed\"\n",
+    )
+    .unwrap();
+    let config = Config::default();
+    assert_eq!(config.timezone.name(), "Europe/London");
+    let loaded = watchlist::load_dir(&lists, &config).unwrap();
+    let zone = |id: &str| {
+        loaded
+            .watches()
+            .find(|w| w.id == id)
+            .unwrap()
+            .schedule
+            .timezone()
+            .name()
+            .to_string()
+    };
+    assert_eq!(zone("a"), "Europe/London");
+    assert_eq!(zone("b"), "UTC");
+    let config = Config::parse("timezone = \"America/New_York\"\n", Path::new("p.toml")).unwrap();
+    assert_eq!(config.default_schedule.timezone().name(), "America/New_York");
+    let err = Config::parse("timezone = \"Mars/Olympus\"\n", Path::new("p.toml")).unwrap_err();
+    assert!(err.to_string().contains("unknown time zone `Mars/Olympus`"), "{err}");
+
+    std::fs::write(
+        lists.join("bad.toml"),
+        "name = \"bad\"\ntimezone = \"Europe/Lundon\"\n",
+    )
+    .unwrap();
+    let err = watchlist::load_dir(&lists, &Config::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("bad.toml:2:12: unknown time zone `Europe/Lundon`"),
+        "{err}"
     );
 }

@@ -120,28 +120,10 @@ pub async fn run(app: &App) -> Result<()> {
         status_snapshot: Some(crate::status::snapshot_path(&app.data)),
         ..crate::daemon::Options::from_env()
     };
-    crate::daemon::run_with(engine, dispatcher, shutdown_signal(), options).await
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutdown requested");
+    // SIGHUP: logged, never fatal. Reloading the lists comes with live reload (the
+    // history-browser work); until then the running lists stay.
+    let stopped = crate::signals::until_stopped(|| async {
+        tracing::warn!("reload: the running watchlists stay until restart (live reload not built in)");
+    });
+    crate::daemon::run_with(engine, dispatcher, stopped, options).await
 }

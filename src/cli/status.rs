@@ -51,12 +51,14 @@ pub fn status(app: &App, args: StatusArgs) -> Result<()> {
 }
 
 fn print_text(report: &StatusReport) {
-    let t = |t: Option<DateTime<Utc>>| {
-        t.map_or("never".to_string(), |t| {
-            t.format("%Y-%m-%d %H:%M").to_string()
-        })
-    };
     for r in &report.watches {
+        // In the zone the watch's schedule is read in, with its abbreviation (BST, GMT).
+        let tz: chrono_tz::Tz = r.timezone.parse().unwrap_or(crate::schedule::DEFAULT_TIMEZONE);
+        let t = |t: Option<DateTime<Utc>>| {
+            t.map_or("never".to_string(), |t| {
+                t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+            })
+        };
         let health = match (&r.last_error, r.consecutive_failures) {
             (Some(e), n) if n > 0 => format!("FAILING ({n} in a row): {e}"),
             _ if r.last_check.is_none() => "not checked yet".into(),

@@ -59,10 +59,7 @@ pub struct DrainReport {
 }
 
 /// Backoff for the n-th failed attempt: base doubling, capped.
-pub fn backoff(attempt: u32, base: Duration, max: Duration) -> Duration {
-    let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
-    base.saturating_mul(factor).min(max)
-}
+pub use crate::backoff::delay as backoff;
 
 pub struct Dispatcher {
     pub store: Arc<dyn Store>,

@@ -191,6 +191,7 @@ async fn read_rss(ctx: &Context) -> Result<Vec<rss::RssBill>> {
         url,
         validators: None,
         accept: "application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1",
+        allow_redirects: &[],
     };
     match ctx.fetcher.get(request).await? {
         crate::fetch::Fetched::NotModified => {

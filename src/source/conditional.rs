@@ -46,6 +46,7 @@ pub async fn fetch_if_changed(ctx: &Context, job: &Job, url: &Url, accept: &str)
             url,
             validators: known.then_some(&state.validators),
             accept,
+            allow_redirects: &job.watch.allow_redirects,
         })
         .await?;
     let body = match fetched {

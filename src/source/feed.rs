@@ -57,7 +57,7 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             state,
         }),
         Fetch::Changed { body, state } => Ok(Observed {
-            outcome: Outcome::Document(parse(&body.bytes, url.as_str())?),
+            outcome: Outcome::Document(parse(&body.bytes, body.url.as_str())?),
             state,
         }),
     }

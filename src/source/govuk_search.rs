@@ -285,6 +285,7 @@ async fn get_bytes(ctx: &Context, url: &Url, accept: &str) -> Result<Vec<u8>> {
             url,
             validators: None,
             accept,
+            allow_redirects: &[],
         })
         .await?
     {

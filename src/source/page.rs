@@ -56,13 +56,15 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     let document = match mode {
         PageMode::Text => Document {
             title: extracted.title,
-            url: url.to_string(),
+            // Where the text came from: the final URL when the page redirected.
+            url: body.url.to_string(),
             text: extracted.text,
             fields: serde_json::Value::Null,
         },
         PageMode::Links => Document {
             title: extracted.title,
-            url: url.to_string(),
+            // Where the text came from: the final URL when the page redirected.
+            url: body.url.to_string(),
             text: extracted
                 .links
                 .iter()

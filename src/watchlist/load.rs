@@ -20,7 +20,7 @@ use super::{
 };
 
 const LIST_KEYS: &[&str] = &[
-    "name", "schedule", "keywords", "channel", "mentions", "watch",
+    "name", "schedule", "timezone", "keywords", "channel", "mentions", "watch",
 ];
 /// Keys every kind of watch takes.
 const WATCH_KEYS: &[&str] = &[
@@ -34,6 +34,7 @@ const WATCH_KEYS: &[&str] = &[
     "ignore_selectors",
     "ignore",
     "follow",
+    "allow_redirects",
 ];
 /// Each kind and the keys only it takes.
 const KINDS: &[(&str, &[&str])] = &[
@@ -129,6 +130,7 @@ fn parse_with(
         line_starts: std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect(),
+        tz: config.timezone,
     };
     let list = match ImDocument::parse(text) {
         Ok(doc) => p.watchlist(doc.as_table(), config, seen),
@@ -170,6 +172,8 @@ struct Parser<'a> {
     problems: Vec<(usize, String)>,
     /// Byte offset of each line's start: locations are looked up, not rescanned.
     line_starts: Vec<usize>,
+    /// The zone this file's schedules are read in.
+    tz: chrono_tz::Tz,
 }
 
 impl Parser<'_> {
@@ -297,7 +301,7 @@ impl Parser<'_> {
 
     fn schedule(&mut self, item: &Item, at: usize) -> Option<Schedule> {
         let expr = self.string("schedule", item, at)?;
-        match Schedule::parse(expr) {
+        match Schedule::parse_in(expr, self.tz) {
             Ok(s) => Some(s),
             Err(e) => {
                 let message = if e.contains(expr) {
@@ -452,6 +456,14 @@ impl Parser<'_> {
                 }
             }
         }
+        if let Some(item) = root.get("timezone") {
+            if let Some(name) = self.string("timezone", item, 0) {
+                match crate::schedule::parse_timezone(name) {
+                    Ok(tz) => self.tz = tz,
+                    Err(e) => self.problem(start(item, 0), e),
+                }
+            }
+        }
         let schedule = root.get("schedule").and_then(|i| self.schedule(i, 0));
         let keywords = root
             .get("keywords")
@@ -464,7 +476,7 @@ impl Parser<'_> {
             .unwrap_or_default();
         let defaults = ListDefaults {
             name: name.clone().map(|(n, _)| n).unwrap_or_default(),
-            schedule: schedule.unwrap_or_else(|| config.default_schedule.clone()),
+            schedule: schedule.unwrap_or_else(|| config.default_schedule.in_timezone(self.tz)),
             keywords,
             channel,
             mentions,
@@ -654,6 +666,14 @@ impl Parser<'_> {
             None => false,
         };
 
+        let allow_redirects = t
+            .get("allow_redirects")
+            .map(|i| self.strings("allow_redirects", i, at))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(host, _)| host)
+            .collect();
+
         if self.problems.len() > before {
             return None;
         }
@@ -672,6 +692,7 @@ impl Parser<'_> {
             },
             follow,
             followed_from: None,
+            allow_redirects,
         })
     }
 
@@ -1112,7 +1133,7 @@ mentions = ["user:9"]
             [
                 "watchlists/team.toml:2:10: watch is missing `id`",
                 "watchlists/team.toml:2:10: watch is missing `kind` (one of: page, feed, bill, bill_search, govuk, govuk_search)",
-                "watchlists/team.toml:2:42: unknown key `colour` in a watch; allowed keys: id, kind, url, mode, bill, search, path, schedule, keywords, channel, mentions, select, ignore_selectors, ignore, follow",
+                "watchlists/team.toml:2:42: unknown key `colour` in a watch; allowed keys: id, kind, url, mode, bill, search, path, schedule, keywords, channel, mentions, select, ignore_selectors, ignore, follow, allow_redirects",
             ]
         );
         assert_eq!(

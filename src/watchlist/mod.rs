@@ -46,6 +46,8 @@ pub struct Watch {
     pub follow: bool,
     /// Set on watches created by a search's `follow`: the search watch's id.
     pub followed_from: Option<String>,
+    /// Hosts a redirect may lead to besides the watch's own site.
+    pub allow_redirects: Vec<String>,
 }
 
 /// What a watch looks at, per kind.

@@ -33,7 +33,7 @@ impl Project {
 
     /// Writes `policywatch.toml`: test defaults (no delays) plus `extra` TOML.
     pub fn config(&self, extra: &str) {
-        let base = "[fetch]\nper_host_interval_secs = 0.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ntimeout_secs = 5.0\n";
+        let base = "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ntimeout_secs = 5.0\n";
         let text = if extra.contains("[fetch]") {
             extra.to_string()
         } else {

@@ -293,6 +293,8 @@ pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url) -> Result<T
         url,
         validators: None,
         accept: ACCEPT_JSON,
+        // One request serves many bill watches: only the API's own site.
+        allow_redirects: &[],
     };
     match ctx.fetcher.get(request).await? {
         // We send no validators, so a 304 is the server misbehaving.

@@ -46,7 +46,10 @@ impl PartialEq for Schedule {
 /// Parses a time zone name (`Europe/London`, `UTC`), with a message naming it when unknown.
 pub fn parse_timezone(name: &str) -> Result<Tz, String> {
     name.trim().parse::<Tz>().map_err(|_| {
-        format!("unknown time zone `{}`: use an IANA name such as `Europe/London` or `UTC`", name.trim())
+        format!(
+            "unknown time zone `{}`: use an IANA name such as `Europe/London` or `UTC`",
+            name.trim()
+        )
     })
 }
 
@@ -314,7 +317,9 @@ mod tests {
             utc.next_after(sunday, None),
             Some(Utc.with_ymd_and_hms(2026, 6, 15, 9, 0, 0).unwrap())
         );
-        assert!(parse_timezone("Mars/Olympus").unwrap_err().contains("Mars/Olympus"));
+        assert!(parse_timezone("Mars/Olympus")
+            .unwrap_err()
+            .contains("Mars/Olympus"));
     }
 
     #[test]
@@ -361,11 +366,15 @@ mod tests {
         let from = london(2026, 10, 25, 0, 0);
         let got = fires(&s, from, from + chrono::Duration::hours(4));
         assert_eq!(got.len(), 8, "{got:?}");
-        assert!(got.windows(2).all(|w| w[1] - w[0] == chrono::Duration::minutes(30)));
+        assert!(got
+            .windows(2)
+            .all(|w| w[1] - w[0] == chrono::Duration::minutes(30)));
         // Spring: 00:00 GMT to 03:00 BST is two real hours.
         let from = london(2026, 3, 29, 0, 0);
         let got = fires(&s, from, from + chrono::Duration::hours(2));
         assert_eq!(got.len(), 4, "{got:?}");
-        assert!(got.windows(2).all(|w| w[1] - w[0] == chrono::Duration::minutes(30)));
+        assert!(got
+            .windows(2)
+            .all(|w| w[1] - w[0] == chrono::Duration::minutes(30)));
     }
 }

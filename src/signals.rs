@@ -44,7 +44,10 @@ where
                 reload().await;
             }
             Asked::Nothing(name) => {
-                tracing::warn!(signal = name, "signal ignored (SIGHUP reloads; SIGTERM stops)");
+                tracing::warn!(
+                    signal = name,
+                    "signal ignored (SIGHUP reloads; SIGTERM stops)"
+                );
             }
         }
     }

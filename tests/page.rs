@@ -264,7 +264,10 @@ async fn redirects_leave_the_site_only_when_allowed_and_alerts_name_the_final_ur
     assert!(status.contains("refused: it leaves 127.0.0.1"), "{status}");
     assert!(!status.contains("internal secret"), "{status}");
     // Times are shown in the schedule's zone (Europe/London by default), named.
-    assert!(status.contains(" BST,") || status.contains(" GMT,"), "{status}");
+    assert!(
+        status.contains(" BST,") || status.contains(" GMT,"),
+        "{status}"
+    );
     let export = p.stdout(&["export"]);
     assert!(
         !export.contains("internal secret"),

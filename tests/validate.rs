@@ -346,16 +346,24 @@ fn time_zones_come_from_the_config_and_the_watchlist() {
     assert_eq!(zone("a"), "Europe/London");
     assert_eq!(zone("b"), "UTC");
     let config = Config::parse("timezone = \"America/New_York\"\n", Path::new("p.toml")).unwrap();
-    assert_eq!(config.default_schedule.timezone().name(), "America/New_York");
+    assert_eq!(
+        config.default_schedule.timezone().name(),
+        "America/New_York"
+    );
     let err = Config::parse("timezone = \"Mars/Olympus\"\n", Path::new("p.toml")).unwrap_err();
-    assert!(err.to_string().contains("unknown time zone `Mars/Olympus`"), "{err}");
+    assert!(
+        err.to_string().contains("unknown time zone `Mars/Olympus`"),
+        "{err}"
+    );
 
     std::fs::write(
         lists.join("bad.toml"),
         "name = \"bad\"\ntimezone = \"Europe/Lundon\"\n",
     )
     .unwrap();
-    let err = watchlist::load_dir(&lists, &Config::default()).unwrap_err().to_string();
+    let err = watchlist::load_dir(&lists, &Config::default())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("bad.toml:2:12: unknown time zone `Europe/Lundon`"),
         "{err}"

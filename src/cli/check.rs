@@ -123,7 +123,9 @@ pub async fn run(app: &App) -> Result<()> {
     // SIGHUP: logged, never fatal. Reloading the lists comes with live reload (the
     // history-browser work); until then the running lists stay.
     let stopped = crate::signals::until_stopped(|| async {
-        tracing::warn!("reload: the running watchlists stay until restart (live reload not built in)");
+        tracing::warn!(
+            "reload: the running watchlists stay until restart (live reload not built in)"
+        );
     });
     crate::daemon::run_with(engine, dispatcher, stopped, options).await
 }

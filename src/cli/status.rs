@@ -53,7 +53,10 @@ pub fn status(app: &App, args: StatusArgs) -> Result<()> {
 fn print_text(report: &StatusReport) {
     for r in &report.watches {
         // In the zone the watch's schedule is read in, with its abbreviation (BST, GMT).
-        let tz: chrono_tz::Tz = r.timezone.parse().unwrap_or(crate::schedule::DEFAULT_TIMEZONE);
+        let tz: chrono_tz::Tz = r
+            .timezone
+            .parse()
+            .unwrap_or(crate::schedule::DEFAULT_TIMEZONE);
         let t = |t: Option<DateTime<Utc>>| {
             t.map_or("never".to_string(), |t| {
                 t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()

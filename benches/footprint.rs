@@ -129,7 +129,13 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
             "[[watch]]\nid = \"page-{i}\"\nkind = \"page\"\nurl = \"{base}/page/{i}\"\n"
         ));
     }
-    let list = watchlist::parse_file(&list, Path::new("bench.toml"), &config).unwrap();
+    let list = watchlist::parse_file(
+        &list,
+        Path::new("bench.toml"),
+        &config,
+        policywatch::source::registry::kinds(),
+    )
+    .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

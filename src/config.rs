@@ -1,6 +1,7 @@
 //! `policywatch.toml`: optional, every key has a built-in default. Parsed and validated once
 //! into an immutable [`Config`].
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -27,12 +28,46 @@ pub struct Config {
     pub bills_full_refresh: Duration,
 }
 
-/// Base URLs of the sources; configurable so tests and mirrors can point anywhere.
-#[derive(Debug, Clone)]
+/// Base URLs of the sources (`[sources]`); configurable so tests and mirrors can point
+/// anywhere. Which keys exist is declared by the source kinds ([`SourceBase`]); this only
+/// holds the URLs the file set, with where, so an unknown key can be pointed at.
+#[derive(Debug, Clone, Default)]
 pub struct Sources {
-    pub parliament_bills: Url,
-    pub bills_rss: Url,
-    pub govuk: Url,
+    set: BTreeMap<String, (Url, String)>,
+}
+
+/// A `[sources]` key a source kind reads, with its built-in default.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceBase {
+    pub key: &'static str,
+    pub default: &'static str,
+    /// What it points at, for `kinds` and the README.
+    pub meaning: &'static str,
+}
+
+impl Sources {
+    /// The URL configured for `base`, else its default.
+    pub fn url(&self, base: &SourceBase) -> Url {
+        match self.set.get(base.key) {
+            Some((url, _)) => url.clone(),
+            // Defaults are checked by a test of the registry.
+            None => Url::parse(base.default).expect("built-in source URLs are valid"),
+        }
+    }
+
+    /// Keys the file set that are not in `known`, each as `file:line:col: message`.
+    pub fn unknown(&self, known: &[&str]) -> Vec<String> {
+        self.set
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, (_, at))| {
+                format!(
+                    "{at}: unknown key `{k}` in [sources]; known keys: {}",
+                    known.join(", ")
+                )
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +112,8 @@ pub struct StoreSettings {
 
 impl Default for Config {
     fn default() -> Self {
-        Config::from_raw(RawConfig::default()).expect("built-in defaults are valid")
+        Config::from_raw(RawConfig::default(), &|_| String::new())
+            .expect("built-in defaults are valid")
     }
 }
 
@@ -103,10 +139,18 @@ impl Config {
                 e.message()
             )])
         })?;
-        Config::from_raw(raw).map_err(|m| Error::Invalid(vec![format!("{}: {m}", path.display())]))
+        let at = |span: std::ops::Range<usize>| {
+            let (line, col) = crate::line_col(text, span.start);
+            format!("{}:{line}:{col}", path.display())
+        };
+        Config::from_raw(raw, &at)
+            .map_err(|m| Error::Invalid(vec![format!("{}: {m}", path.display())]))
     }
 
-    fn from_raw(raw: RawConfig) -> std::result::Result<Config, String> {
+    fn from_raw(
+        raw: RawConfig,
+        at: &dyn Fn(std::ops::Range<usize>) -> String,
+    ) -> std::result::Result<Config, String> {
         let url = |key: &str, v: &str| -> std::result::Result<Url, String> {
             let u = Url::parse(v).map_err(|e| format!("{key}: bad URL `{v}`: {e}"))?;
             if !matches!(u.scheme(), "http" | "https") {
@@ -131,9 +175,13 @@ impl Config {
         };
         Ok(Config {
             sources: Sources {
-                parliament_bills: url("sources.parliament_bills", &s.parliament_bills)?,
-                bills_rss: url("sources.bills_rss", &s.bills_rss)?,
-                govuk: url("sources.govuk", &s.govuk)?,
+                set: s
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let u = url(&format!("sources.{k}"), v.get_ref())?;
+                        Ok((k, (u, at(v.span()))))
+                    })
+                    .collect::<std::result::Result<_, String>>()?,
             },
             fetch: FetchSettings {
                 user_agent,
@@ -177,7 +225,8 @@ impl Config {
 struct RawConfig {
     schedule: String,
     timezone: String,
-    sources: RawSources,
+    /// Any key: which ones exist is the source kinds' to say (checked with the watchlists).
+    sources: BTreeMap<String, toml::Spanned<String>>,
     fetch: RawFetch,
     discord: RawDiscord,
     store: RawStore,
@@ -190,30 +239,12 @@ impl Default for RawConfig {
         RawConfig {
             schedule: "0 */30 * * * *".into(),
             timezone: crate::schedule::DEFAULT_TIMEZONE.name().into(),
-            sources: RawSources::default(),
+            sources: BTreeMap::new(),
             fetch: RawFetch::default(),
             discord: RawDiscord::default(),
             store: RawStore::default(),
             health: RawHealth::default(),
             bills: RawBills::default(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct RawSources {
-    parliament_bills: String,
-    bills_rss: String,
-    govuk: String,
-}
-
-impl Default for RawSources {
-    fn default() -> Self {
-        RawSources {
-            parliament_bills: "https://bills-api.parliament.uk/".into(),
-            bills_rss: "https://bills.parliament.uk/rss/allbills.rss".into(),
-            govuk: "https://www.gov.uk/".into(),
         }
     }
 }

@@ -16,12 +16,26 @@ use crate::error::{Error, Result};
 use crate::event::{Alert, Event, Severity};
 use crate::fetch::Fetcher;
 use crate::schedule::Clock;
-use crate::source::{self, Document, Job, Observed, Outcome};
+use crate::source::{self, registry, Document, FollowTarget, Job, Observed, Outcome};
 use crate::store::{CheckCommit, Followed, NewChange, Store, WatchState};
-use crate::watchlist::{Target, TextFilter, Watch, Watchlists};
+use crate::watchlist::{TextFilter, Watch, Watchlists};
 
 /// Longest diff excerpt carried in an alert; the full diff stays in the store.
 pub const EXCERPT_CHARS: usize = 3000;
+
+/// Events about a watch itself, raised by the cycle for any kind.
+pub const HEALTH_EVENTS: &[source::EventInfo] = &[
+    source::EventInfo {
+        name: "watch.failing",
+        severity: Severity::Info,
+        meaning: "a watch failed several checks running (`[health] failing_after`)",
+    },
+    source::EventInfo {
+        name: "watch.recovered",
+        severity: Severity::Info,
+        meaning: "a failing watch works again",
+    },
+];
 
 /// Everything a cycle needs, built once at startup.
 #[derive(Clone)]
@@ -108,16 +122,31 @@ impl Engine {
             known_targets: self
                 .all_watches()?
                 .iter()
-                .map(|w| target_key(&w.target))
+                .map(|w| (w.target.kind().to_string(), w.target.key()))
                 .collect(),
             report: Mutex::new(CycleReport::default()),
         };
-        let (bills, others): (Vec<_>, Vec<_>) = watches
-            .iter()
-            .cloned()
-            .partition(|w| matches!(w.target, Target::Bill { .. }));
-        let (bills, others) = tokio::join!(cycle.bills(bills), cycle.others(others));
-        bills?;
+        // Kinds that observe in batches get all their watches at once; the rest go one by one.
+        let mut batches: Vec<(&'static dyn source::SourceKind, Vec<Arc<Watch>>)> = Vec::new();
+        let mut others = Vec::new();
+        for w in watches {
+            match registry::of(w) {
+                Ok(kind) if kind.batched() => {
+                    match batches.iter_mut().find(|(k, _)| k.name() == kind.name()) {
+                        Some((_, list)) => list.push(w.clone()),
+                        None => batches.push((kind, vec![w.clone()])),
+                    }
+                }
+                _ => others.push(w.clone()),
+            }
+        }
+        let batched = futures_util::future::join_all(
+            batches
+                .into_iter()
+                .map(|(kind, list)| cycle.batch(kind, list)),
+        );
+        let (batched, others) = tokio::join!(batched, cycle.others(others));
+        batched.into_iter().collect::<Result<Vec<()>>>()?;
         others?;
         Ok(cycle.report.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
@@ -144,7 +173,8 @@ impl Cycle<'_> {
     fn load(&self, watch: Arc<Watch>) -> Result<Loaded> {
         let store = &self.engine.store;
         let state = store.state(&watch.id)?.unwrap_or_default();
-        let (seq, previous) = if source::reads_previous(&watch.target) {
+        let reads_previous = registry::of(&watch).is_ok_and(|k| k.reads_previous());
+        let (seq, previous) = if reads_previous {
             let latest = store.latest_version(&watch.id)?;
             (latest.as_ref().map(|v| v.seq), latest.map(|v| v.document))
         } else {
@@ -177,8 +207,12 @@ impl Cycle<'_> {
         }
     }
 
-    /// Bill watches go together, so their summaries are asked for in batches.
-    async fn bills(&self, watches: Vec<Arc<Watch>>) -> Result<()> {
+    /// A batched kind's watches go together (bills: summaries are asked for 20 at a time).
+    async fn batch(
+        &self,
+        kind: &'static dyn source::SourceKind,
+        watches: Vec<Arc<Watch>>,
+    ) -> Result<()> {
         if watches.is_empty() {
             return Ok(());
         }
@@ -194,10 +228,8 @@ impl Cycle<'_> {
                 l.job
             })
             .collect();
-        let span = tracing::info_span!("bills", watches = known.len());
-        let observed = source::bill::observe_batch(&self.ctx, jobs)
-            .instrument(span)
-            .await;
+        let span = tracing::info_span!("batch", kind = kind.name(), watches = known.len());
+        let observed = kind.observe_batch(&self.ctx, jobs).instrument(span).await;
         for (job, result) in observed {
             let (seq, state) = known.remove(&job.watch.id).unwrap_or_default();
             self.settle(job, seq, state, result);
@@ -220,7 +252,10 @@ impl Cycle<'_> {
                         tracing::info_span!("watch", id = %watch.id, kind = watch.target.kind());
                     let task = tokio::spawn(
                         async move {
-                            let result = source::observe_one(&ctx, &job).await;
+                            let result = match registry::of(&job.watch) {
+                                Ok(kind) => kind.observe(&ctx, &job).await,
+                                Err(e) => Err(e),
+                            };
                             (job, result)
                         }
                         .instrument(span),
@@ -235,7 +270,7 @@ impl Cycle<'_> {
                                 state: state.source.clone(),
                                 watch,
                             };
-                            let url = target_url(&job.watch.target);
+                            let url = human_url(&job.watch, &self.engine.config);
                             let failed = Err(Error::extract(url, format!("check aborted: {e}")));
                             Ok((job, seq, state, failed))
                         }
@@ -260,9 +295,34 @@ impl Cycle<'_> {
         mut state: WatchState,
         result: Result<Observed>,
     ) {
-        let result = result.and_then(|observed| match observed.outcome {
-            Outcome::Document(_) => Ok((observed, self.previous(&mut job, seq)?)),
-            Outcome::Unchanged => Ok((observed, None)),
+        // Everything that can fail about this watch happens here, before anything is
+        // committed: observing, reading the previous version, comparing, following.
+        let result = result.and_then(|observed| {
+            let kind = registry::of(&job.watch)?;
+            let Observed { outcome, state } = observed;
+            let found = match outcome {
+                Outcome::Unchanged => Found::Unchanged,
+                Outcome::Document(doc) => {
+                    let follows = if job.watch.follow {
+                        kind.follows(&doc)?
+                    } else {
+                        Vec::new()
+                    };
+                    match self.previous(&mut job, seq)? {
+                        None => Found::Baseline { doc, follows },
+                        Some(prev) if source::same(&prev, &doc) => Found::Same { follows },
+                        Some(prev) => {
+                            let events = kind.compare(&job.watch, &prev, &doc)?;
+                            Found::Changed {
+                                doc,
+                                events,
+                                follows,
+                            }
+                        }
+                    }
+                }
+            };
+            Ok((state, found))
         });
         let (watch, now) = (&job.watch, self.now);
         state.last_check = Some(now);
@@ -275,44 +335,47 @@ impl Cycle<'_> {
             follows: Vec::new(),
         };
         let run = match result {
-            Ok((observed, previous)) => {
-                state.source = observed.state;
+            Ok((source_state, found)) => {
+                state.source = source_state;
                 state.last_success = Some(now);
                 state.last_error = None;
                 state.consecutive_failures = 0;
                 if state.failing_alerted {
                     state.failing_alerted = false;
                     commit.changes.push(health_alert(
+                        &self.engine.config,
                         watch,
                         "watch.recovered",
                         "Working again".into(),
                         now,
                     ));
                 }
-                match observed.outcome {
-                    Outcome::Unchanged => RunResult::Unchanged,
-                    Outcome::Document(doc) => {
-                        if watch.follow {
-                            commit.follows = new_follows(watch, &doc, &self.known_targets, now);
+                match found {
+                    Found::Unchanged => RunResult::Unchanged,
+                    Found::Same { follows } => {
+                        commit.follows = new_follows(watch, follows, &self.known_targets, now);
+                        RunResult::Unchanged
+                    }
+                    Found::Baseline { doc, follows } => {
+                        commit.follows = new_follows(watch, follows, &self.known_targets, now);
+                        commit.document = Some(doc);
+                        RunResult::Baseline
+                    }
+                    Found::Changed {
+                        doc,
+                        events,
+                        follows,
+                    } => {
+                        commit.follows = new_follows(watch, follows, &self.known_targets, now);
+                        for event in events {
+                            commit.changes.push(alert_for(watch, &doc, event, seq, now));
                         }
-                        match &previous {
-                            None => {
-                                commit.document = Some(doc);
-                                RunResult::Baseline
-                            }
-                            Some(prev) if source::same(prev, &doc) => RunResult::Unchanged,
-                            Some(prev) => {
-                                for event in source::compare(watch, prev, &doc) {
-                                    commit.changes.push(alert_for(watch, &doc, event, seq, now));
-                                }
-                                let alerts = commit.changes.len();
-                                if alerts > 0 {
-                                    state.last_change = Some(now);
-                                }
-                                commit.document = Some(doc);
-                                RunResult::Changed { alerts }
-                            }
+                        let alerts = commit.changes.len();
+                        if alerts > 0 {
+                            state.last_change = Some(now);
                         }
+                        commit.document = Some(doc);
+                        RunResult::Changed { alerts }
                     }
                 }
             }
@@ -330,9 +393,13 @@ impl Cycle<'_> {
                         "Failing {} checks running: {message}",
                         state.consecutive_failures
                     );
-                    commit
-                        .changes
-                        .push(health_alert(watch, "watch.failing", summary, now));
+                    commit.changes.push(health_alert(
+                        &self.engine.config,
+                        watch,
+                        "watch.failing",
+                        summary,
+                        now,
+                    ));
                 }
                 RunResult::Failed(message)
             }
@@ -356,25 +423,32 @@ impl Cycle<'_> {
     }
 }
 
-/// Kind and target, to tell whether a search's match is already watched.
-fn target_key(t: &Target) -> (String, String) {
-    let key = match t {
-        Target::Bill { id } => id.to_string(),
-        Target::Govuk { path } => path.clone(),
-        Target::Page { url, .. } | Target::Feed { url } => url.to_string(),
-        Target::BillSearch(q) => format!("{q:?}"),
-        Target::GovukSearch(q) => format!("{q:?}"),
-    };
-    (t.kind().to_string(), key)
+/// What observing and comparing found, before it is committed.
+enum Found {
+    Unchanged,
+    /// A document equal to the stored version.
+    Same {
+        follows: Vec<FollowTarget>,
+    },
+    Baseline {
+        doc: Document,
+        follows: Vec<FollowTarget>,
+    },
+    Changed {
+        doc: Document,
+        events: Vec<Event>,
+        follows: Vec<FollowTarget>,
+    },
 }
 
+/// The follows not already watched, as the store keeps them.
 fn new_follows(
     watch: &Watch,
-    doc: &Document,
+    follows: Vec<FollowTarget>,
     known: &HashSet<(String, String)>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Vec<Followed> {
-    source::follows(watch, doc)
+    follows
         .into_iter()
         .filter(|t| !known.contains(&(t.kind.clone(), t.target.clone())))
         .map(|target| Followed {
@@ -387,15 +461,7 @@ fn new_follows(
 
 /// The watch a follow stands for, with its search's keywords, channel and schedule.
 fn followed_watch(search: &Watch, f: &Followed) -> Option<Watch> {
-    let target = match f.target.kind.as_str() {
-        "bill" => Target::Bill {
-            id: f.target.target.parse().ok()?,
-        },
-        "govuk" => Target::Govuk {
-            path: f.target.target.clone(),
-        },
-        _ => return None,
-    };
+    let target = registry::find(&f.target.kind)?.follow_target(&f.target.target)?;
     Some(Watch {
         id: f.target.id.clone(),
         list: search.list.clone(),
@@ -456,6 +522,7 @@ fn alert_for(
 
 /// `watch.failing` / `watch.recovered`.
 fn health_alert(
+    config: &Config,
     watch: &Watch,
     kind: &str,
     summary: String,
@@ -467,7 +534,7 @@ fn health_alert(
             watch: watch.id.clone(),
             event: kind.to_string(),
             title: format!("{} ({})", watch.id, watch.target.kind()),
-            url: target_url(&watch.target),
+            url: human_url(watch, config),
             summary,
             annotations: Vec::new(),
             keywords: Vec::new(),
@@ -486,12 +553,9 @@ fn health_alert(
 }
 
 /// A link for a watch, for alerts that are about the watch rather than a document.
-pub fn target_url(t: &Target) -> String {
-    match t {
-        Target::Page { url, .. } | Target::Feed { url } => url.to_string(),
-        Target::Bill { id } => format!("https://bills.parliament.uk/bills/{id}"),
-        Target::Govuk { path } => format!("https://www.gov.uk{path}"),
-        Target::BillSearch(_) => "https://bills.parliament.uk/".into(),
-        Target::GovukSearch(_) => "https://www.gov.uk/search/all".into(),
-    }
+pub fn human_url(watch: &Watch, config: &Config) -> String {
+    registry::of(watch).map_or_else(
+        |_| String::new(),
+        |k| k.human_url(&watch.target, &config.sources),
+    )
 }

@@ -20,6 +20,7 @@ use policywatch::fetch::Fetcher;
 use policywatch::notify::stdout::{Format, StdoutSink};
 use policywatch::notify::{Delivery, Dispatcher, Sink};
 use policywatch::schedule::{BoxFuture, Clock, ManualClock};
+use policywatch::source::registry;
 use policywatch::store::{ChangeRecord, NewChange, SledStore, Store};
 use policywatch::watchlist::{self, Watchlists};
 use tokio::sync::watch;
@@ -103,8 +104,13 @@ fn config(extra: &str) -> Arc<Config> {
 }
 
 fn watchlists(text: &str, config: &Config) -> Arc<Watchlists> {
-    let list = watchlist::parse_file(text, Path::new("watchlists/team.toml"), config)
-        .unwrap_or_else(|p| panic!("watchlist invalid: {p:?}"));
+    let list = watchlist::parse_file(
+        text,
+        Path::new("watchlists/team.toml"),
+        config,
+        registry::kinds(),
+    )
+    .unwrap_or_else(|p| panic!("watchlist invalid: {p:?}"));
     Arc::new(Watchlists { lists: vec![list] })
 }
 

@@ -15,6 +15,7 @@ use policywatch::cycle::{Engine, RunResult};
 use policywatch::fetch::Fetcher;
 use policywatch::schedule::SystemClock;
 use policywatch::source::feed::MAX_ENTRIES;
+use policywatch::source::registry;
 use policywatch::store::{SledStore, Store};
 use policywatch::watchlist::{self, Watchlists};
 use wiremock::matchers::path;
@@ -97,7 +98,8 @@ async fn hostile_content_gives_clear_errors_in_bounded_memory_and_the_cycle_comp
          [[watch]]\nid = \"huge-feed\"\nkind = \"feed\"\nurl = \"{u}/huge-feed\"\n\
          [[watch]]\nid = \"fine\"\nkind = \"page\"\nurl = \"{u}/fine\"\n"
     );
-    let list = watchlist::parse_file(&list, Path::new("hostile.toml"), &config).unwrap();
+    let list = watchlist::parse_file(&list, Path::new("hostile.toml"), &config, registry::kinds())
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store =
         Arc::new(SledStore::open(&dir.path().join("data"), config.store.cache_capacity).unwrap());

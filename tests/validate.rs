@@ -9,7 +9,13 @@ use std::sync::Arc;
 
 use common::{fixture, Project};
 use policywatch::config::Config;
-use policywatch::watchlist::{self, BillQuery, GovukQuery, Mention, PageMode, Target, Watch};
+use policywatch::source::bill::Bill;
+use policywatch::source::bill_search::BillQuery;
+use policywatch::source::govuk::Govuk;
+use policywatch::source::govuk_search::GovukQuery;
+use policywatch::source::page::{Page, PageMode};
+use policywatch::source::registry;
+use policywatch::watchlist::{self, Mention, Target, Watch};
 
 /// A project whose `watchlists/` holds copies of the named fixture files.
 fn project_with(dir: &str, files: &[&str]) -> Project {
@@ -190,7 +196,7 @@ fn a_missing_directory_is_named() {
 
 fn good() -> watchlist::Watchlists {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/watchlists/good");
-    watchlist::load_dir(&dir, &Config::default()).expect("good watchlists load")
+    watchlist::load_dir(&dir, &Config::default(), registry::kinds()).expect("good watchlists load")
 }
 
 fn watch(id: &str) -> Arc<Watch> {
@@ -244,12 +250,12 @@ fn a_watch_inherits_the_lists_defaults_and_adds_its_keywords() {
     assert_eq!(w.mentions, [Mention::Role(998877665544332211)]);
     assert_eq!(
         w.target,
-        Target::Page {
+        Target::new(Page {
             url: "https://www.antislaverycommissioner.co.uk/news-insights/"
                 .parse()
                 .unwrap(),
             mode: PageMode::Text,
-        }
+        })
     );
     assert_eq!(w.filter.select, ["main"]);
     assert_eq!(w.filter.ignore_selectors, [".share-buttons", "footer"]);
@@ -262,15 +268,15 @@ fn a_watch_inherits_the_lists_defaults_and_adds_its_keywords() {
 fn a_watch_overrides_schedule_channel_and_mentions() {
     assert_eq!(watch("msa-2015-changes").schedule.expr(), "0 7 * * Mon-Fri");
     let bill = watch("bill-3548");
-    assert_eq!(bill.target, Target::Bill { id: 3548 });
+    assert_eq!(bill.target, Target::new(Bill { id: 3548 }));
     assert_eq!(bill.channel, Some(42));
     assert_eq!(bill.mentions, [Mention::User(1234)]);
     assert!(matches!(
-        watch("iasc-publications").target,
-        Target::Page {
+        watch("iasc-publications").target.get::<Page>(),
+        Some(Page {
             mode: PageMode::Links,
             ..
-        }
+        })
     ));
 }
 
@@ -280,7 +286,7 @@ fn searches_resolve_string_and_table_forms() {
     assert!(bills.follow);
     assert_eq!(
         bills.target,
-        Target::BillSearch(BillQuery {
+        Target::new(BillQuery {
             term: Some("slavery".into()),
             session: Some(39),
             house: Some("Commons".into()),
@@ -292,7 +298,7 @@ fn searches_resolve_string_and_table_forms() {
     assert!(guidance.follow);
     assert_eq!(
         guidance.target,
-        Target::GovukSearch(GovukQuery {
+        Target::new(GovukQuery {
             keywords: Some("modern slavery".into()),
             organisations: vec!["home-office".into()],
             document_types: vec!["guidance".into(), "statutory_guidance".into()],
@@ -306,10 +312,62 @@ fn searches_resolve_string_and_table_forms() {
     assert_eq!(g.channel, None);
     assert_eq!(
         g.target,
-        Target::Govuk {
+        Target::new(Govuk {
             path: "/government/publications/modern-slavery-how-to-identify-and-support-victims"
                 .into()
+        })
+    );
+}
+
+#[test]
+fn kinds_lists_every_registered_kind_with_its_keys_and_events() {
+    let project = Project::new();
+    let text = project.stdout(&["kinds"]);
+    for kind in registry::all() {
+        assert!(
+            text.contains(&format!("{}: {}", kind.name(), kind.about())),
+            "{text}"
+        );
+        for e in kind.events() {
+            assert!(text.contains(e.name), "{} missing:\n{text}", e.name);
         }
+    }
+    assert!(text.contains("bill: a bill on the UK Parliament Bills API, by id\n  keys: `bill`\n"));
+    assert!(text.contains("[sources] govuk = \"https://www.gov.uk/\""));
+    assert!(text.contains("bill.stage_changed"));
+    assert!(text.contains("watch.failing"));
+
+    let json = project.stdout(&["kinds", "--json"]);
+    let kinds = common::json_lines(json.as_bytes());
+    let names: Vec<&str> = kinds.iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "page",
+            "feed",
+            "bill",
+            "bill_search",
+            "govuk",
+            "govuk_search"
+        ]
+    );
+    assert_eq!(kinds[3]["keys"], serde_json::json!(["search"]));
+    assert_eq!(kinds[3]["follow"], true);
+    assert_eq!(kinds[2]["events"][0]["event"], "bill.stage_changed");
+    assert_eq!(kinds[2]["events"][0]["severity"], "major");
+}
+
+#[test]
+fn an_unknown_sources_key_is_named_with_its_position_and_the_known_keys() {
+    let project = Project::new();
+    project.config(
+        "[sources]\ngovuk = \"https://www.gov.uk/\"\nhansrd = \"https://hansard.parliament.uk/\"\n",
+    );
+    let (code, _, stderr) = validate(&project);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("policywatch.toml:8:10: unknown key `hansrd` in [sources]; known keys: parliament_bills, parliament_bills_site, bills_rss, govuk\n"),
+        "{stderr}"
     );
 }
 
@@ -332,7 +390,7 @@ fn time_zones_come_from_the_config_and_the_watchlist() {
     .unwrap();
     let config = Config::default();
     assert_eq!(config.timezone.name(), "Europe/London");
-    let loaded = watchlist::load_dir(&lists, &config).unwrap();
+    let loaded = watchlist::load_dir(&lists, &config, registry::kinds()).unwrap();
     let zone = |id: &str| {
         loaded
             .watches()
@@ -361,7 +419,7 @@ fn time_zones_come_from_the_config_and_the_watchlist() {
         "name = \"bad\"\ntimezone = \"Europe/Lundon\"\n",
     )
     .unwrap();
-    let err = watchlist::load_dir(&lists, &Config::default())
+    let err = watchlist::load_dir(&lists, &Config::default(), registry::kinds())
         .unwrap_err()
         .to_string();
     assert!(

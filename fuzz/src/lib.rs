@@ -86,7 +86,12 @@ id = "govuk"
 kind = "govuk"
 path = "/guidance/fuzz"
 "#;
-        let list = watchlist::parse_file(text, Path::new("fuzz.toml"), &config)
+        let list = watchlist::parse_file(
+            text,
+            Path::new("fuzz.toml"),
+            &config,
+            policywatch::source::registry::kinds(),
+        )
             .expect("the fuzz watchlist is valid");
         list.watches
             .iter()

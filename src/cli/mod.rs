@@ -12,10 +12,12 @@ use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::notify::stdout::Format;
 use crate::schedule::{Clock, SystemClock};
+use crate::source::registry;
 use crate::store::{SledStore, Store};
 use crate::watchlist::{self, Watchlists};
 
 mod check;
+mod kinds;
 mod outbox;
 mod query;
 mod status;
@@ -89,6 +91,8 @@ pub enum Command {
     Outbox(outbox::OutboxArgs),
     /// Stop following a watch that a search started following
     Unfollow(UnfollowArgs),
+    /// List the source kinds: their watchlist keys, `[sources]` keys and events
+    Kinds(kinds::KindsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -124,7 +128,12 @@ impl App {
             }
             None => Config::default(),
         };
-        let watchlists = watchlist::load_dir(&cli.watchlists, &config)?;
+        let known: Vec<&str> = registry::bases().iter().map(|b| b.key).collect();
+        let unknown = config.sources.unknown(&known);
+        if !unknown.is_empty() {
+            return Err(Error::Invalid(unknown));
+        }
+        let watchlists = watchlist::load_dir(&cli.watchlists, &config, registry::kinds())?;
         Ok(App {
             config: Arc::new(config),
             watchlists: Arc::new(watchlists),
@@ -153,6 +162,10 @@ impl App {
 
 /// Runs a parsed command line; the binary maps the error to an exit code.
 pub async fn run(cli: Cli) -> Result<()> {
+    // The catalogue needs no config or watchlists.
+    if let Command::Kinds(args) = &cli.command {
+        return kinds::kinds(args);
+    }
     let app = App::load(&cli)?;
     match cli.command {
         Command::Validate => {
@@ -173,6 +186,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => query::export(&app, args),
         Command::Status(args) => status::status(&app, args),
         Command::Outbox(args) => outbox::outbox(&app, args),
+        Command::Kinds(_) => unreachable!("handled before loading"),
         Command::Unfollow(args) => {
             let store = app.open_store()?;
             if store.unfollow(&args.watch)? {

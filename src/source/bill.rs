@@ -8,20 +8,147 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use crate::config::{SourceBase, Sources};
 use crate::diff;
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, Severity};
 use crate::fetch::FetchError;
+use crate::source::kind::{EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
-use crate::watchlist::{Target, Watch};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 pub mod api;
 mod events;
 pub mod snapshot;
 
 pub use snapshot::Snapshot;
+
+/// A `bill` watch's target: the bill's id (titles change, ids do not).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bill {
+    pub id: u32,
+}
+
+impl KindTarget for Bill {
+    const KIND: &'static str = "bill";
+    fn key(&self) -> String {
+        self.id.to_string()
+    }
+}
+
+pub struct BillKind;
+
+impl KindSyntax for BillKind {
+    fn name(&self) -> &'static str {
+        Bill::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["bill"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let item = keys.required(
+            "bill",
+            "the bill's id on bills.parliament.uk, e.g. `bill = 3548`",
+        )?;
+        let id = keys.positive_u32("bill", item)?;
+        Some(Target::new(Bill { id }))
+    }
+}
+
+const EVENTS: &[EventInfo] = &[
+    EventInfo {
+        name: "bill.stage_changed",
+        severity: Severity::Major,
+        meaning: "the bill moved to another stage (from → to, house)",
+    },
+    EventInfo {
+        name: "bill.sitting_added",
+        severity: Severity::Notice,
+        meaning: "a sitting was added to a stage, or given a date",
+    },
+    EventInfo {
+        name: "bill.publication_added",
+        severity: Severity::Notice,
+        meaning: "a new publication: amendment paper, explanatory notes, a new print",
+    },
+    EventInfo {
+        name: "bill.renamed",
+        severity: Severity::Notice,
+        meaning: "the short title changed (including Bill → Act)",
+    },
+    EventInfo {
+        name: "bill.royal_assent",
+        severity: Severity::Major,
+        meaning: "the bill received Royal Assent",
+    },
+    EventInfo {
+        name: "bill.withdrawn",
+        severity: Severity::Major,
+        meaning: "the bill was withdrawn",
+    },
+    EventInfo {
+        name: "bill.defeated",
+        severity: Severity::Major,
+        meaning: "the bill was defeated",
+    },
+    EventInfo {
+        name: "bill.changed",
+        severity: Severity::Notice,
+        meaning:
+            "a text change in a version stored by an older release (not readable as a bill record)",
+    },
+];
+
+impl SourceKind for BillKind {
+    fn about(&self) -> &'static str {
+        "a bill on the UK Parliament Bills API, by id"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        EVENTS
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[api::BILLS_API, api::BILLS_SITE]
+    }
+    fn human_url(&self, target: &Target, sources: &Sources) -> String {
+        let site = sources.url(&api::BILLS_SITE);
+        match target.get::<Bill>() {
+            Some(b) => site
+                .join(&format!("bills/{}", b.id))
+                .map_or_else(|_| site.to_string(), |u| u.to_string()),
+            None => site.to_string(),
+        }
+    }
+    fn batched(&self) -> bool {
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(async move {
+            let mut done = observe_batch(ctx, vec![job.clone()]).await;
+            done.pop().map_or_else(
+                || Err(Error::extract(job.watch.id.clone(), "bill not observed")),
+                |(_, r)| r,
+            )
+        })
+    }
+    fn observe_batch<'a>(
+        &'a self,
+        ctx: &'a Context,
+        jobs: Vec<Job>,
+    ) -> BoxFuture<'a, Vec<(Job, Result<Observed>)>> {
+        Box::pin(observe_batch(ctx, jobs))
+    }
+    fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        Ok(compare(watch, previous, next))
+    }
+    fn follow_target(&self, key: &str) -> Option<Target> {
+        Some(Target::new(Bill {
+            id: key.parse().ok()?,
+        }))
+    }
+}
 
 /// What a bill watch keeps between cycles.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -73,10 +200,7 @@ pub fn refresh_needed(
 pub async fn observe_batch(ctx: &Context, jobs: Vec<Job>) -> Vec<(Job, Result<Observed>)> {
     let ids: Vec<Option<u32>> = jobs
         .iter()
-        .map(|j| match j.watch.target {
-            Target::Bill { id } => Some(id),
-            _ => None,
-        })
+        .map(|j| j.watch.target.get::<Bill>().map(|b| b.id))
         .collect();
     let mut unique: Vec<u32> = ids.iter().flatten().copied().collect();
     unique.sort_unstable();
@@ -116,7 +240,7 @@ pub async fn observe_batch(ctx: &Context, jobs: Vec<Job>) -> Vec<(Job, Result<Ob
                     format!("not a bill watch ({})", job.watch.target.kind()),
                 )),
                 Some((id, None)) => {
-                    let url = api::detail_url(&ctx.config.sources.parliament_bills, id)?;
+                    let url = api::detail_url(&ctx.base(&api::BILLS_API), id)?;
                     Err(api::not_found(id, &url))
                 }
                 Some((_, Some(Err(e)))) => Err(duplicate(e)),

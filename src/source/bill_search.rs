@@ -5,13 +5,139 @@
 
 use serde::{Deserialize, Serialize};
 
+use futures_util::future::BoxFuture;
+
+use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
-use crate::source::bill::api;
 use crate::source::bill::snapshot::named_house;
+use crate::source::bill::{api, Bill};
 use crate::source::html_text::fold;
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, FollowTarget, Job, Observed, Outcome};
-use crate::watchlist::{BillQuery, Target, Watch};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
+
+/// `[sources] bills_rss`.
+pub const BILLS_RSS: SourceBase = SourceBase {
+    key: "bills_rss",
+    default: "https://bills.parliament.uk/rss/allbills.rss",
+    meaning: "the all-bills RSS feed",
+};
+
+/// A Bills API search and/or the all-bills RSS feed (`search = "slavery"` or a table): a
+/// `bill_search` watch's target.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BillQuery {
+    /// `SearchTerm`; bills whose titles match.
+    pub term: Option<String>,
+    pub session: Option<u32>,
+    /// `Commons`, `Lords` or `Unassigned`.
+    pub house: Option<String>,
+    pub bill_type: Option<u32>,
+    /// Also read the all-bills RSS feed, keeping items whose title or long title matches `term`.
+    pub rss: bool,
+}
+
+impl KindTarget for BillQuery {
+    const KIND: &'static str = "bill_search";
+    fn key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+const SEARCH_KEYS: &[&str] = &["term", "session", "house", "bill_type", "rss"];
+const HOUSES: &[&str] = &["Commons", "Lords", "Unassigned"];
+
+pub struct BillSearchKind;
+
+impl KindSyntax for BillSearchKind {
+    fn name(&self) -> &'static str {
+        BillQuery::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["search"]
+    }
+    fn can_follow(&self) -> bool {
+        true
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let item = keys.required(
+            "search",
+            "a search term, or a table of term, session, house, bill_type, rss",
+        )?;
+        if item.is_str() {
+            let term = keys.string("search", item)?;
+            return Some(Target::new(BillQuery {
+                term: Some(term.to_string()),
+                ..BillQuery::default()
+            }));
+        }
+        let before = keys.problems();
+        let mut t = keys.table(
+            "search",
+            item,
+            SEARCH_KEYS,
+            "a search term or a table",
+            "a bill_search `search`",
+        )?;
+        let mut q = BillQuery::default();
+        if let Some(i) = t.get("term") {
+            q.term = t.string("term", i).map(str::to_string);
+        }
+        if let Some(i) = t.get("session") {
+            q.session = t.positive_u32("session", i);
+        }
+        if let Some(i) = t.get("house") {
+            q.house = t
+                .choice("house", i, HOUSES, ("house", "houses"))
+                .map(str::to_string);
+        }
+        if let Some(i) = t.get("bill_type") {
+            q.bill_type = t.positive_u32("bill_type", i);
+        }
+        if let Some(i) = t.get("rss") {
+            q.rss = t.bool("rss", i).unwrap_or(false);
+        }
+        if t.is_empty() {
+            t.problem_here(format!(
+                "`search` is empty; give at least one of: {}",
+                SEARCH_KEYS.join(", ")
+            ));
+        }
+        (t.problems() == before).then(|| Target::new(q))
+    }
+}
+
+impl SourceKind for BillSearchKind {
+    fn about(&self) -> &'static str {
+        "a Bills API search and/or the all-bills RSS feed: new bills that match"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[EventInfo {
+            name: "bill.new",
+            severity: Severity::Notice,
+            meaning: "a bill that matches the search, not seen before",
+        }]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[api::BILLS_API, BILLS_RSS, api::BILLS_SITE]
+    }
+    fn human_url(&self, _: &Target, sources: &Sources) -> String {
+        sources.url(&api::BILLS_SITE).to_string()
+    }
+    fn reads_previous(&self) -> bool {
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(observe(ctx, job))
+    }
+    fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        Ok(compare(watch, previous, next))
+    }
+    fn follows(&self, document: &Document) -> Result<Vec<FollowTarget>> {
+        Ok(follows(document))
+    }
+}
 
 pub mod rss;
 
@@ -186,7 +312,7 @@ fn rss_matches(q: &BillQuery, b: &rss::RssBill) -> bool {
 }
 
 async fn read_rss(ctx: &Context) -> Result<Vec<rss::RssBill>> {
-    let url = &ctx.config.sources.bills_rss;
+    let url = &ctx.base(&BILLS_RSS);
     let request = crate::fetch::Request {
         url,
         validators: None,
@@ -231,12 +357,7 @@ fn sponsor_of(d: &api::BillDetail) -> Option<String> {
 }
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
-    let Target::BillSearch(q) = &job.watch.target else {
-        unreachable!(
-            "bill_search::observe called for a {} watch",
-            job.watch.target.kind()
-        )
-    };
+    let q = target_of::<BillQuery>(&job.watch)?;
     if !uses_api(q) && !q.rss {
         return Err(Error::extract(
             job.watch.id.clone(),
@@ -386,7 +507,7 @@ pub fn follows(document: &Document) -> Vec<FollowTarget> {
         .iter()
         .map(|b| FollowTarget {
             id: format!("bill-{}", b.id),
-            kind: "bill".into(),
+            kind: Bill::KIND.into(),
             target: b.id.to_string(),
             title: b.title.clone(),
         })

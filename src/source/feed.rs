@@ -1,16 +1,80 @@
 //! `feed` watches: RSS, Atom or JSON Feed, read with feed-rs. Entries keep a stable identity
 //! of our own (feed-rs invents a random id for entries with neither guid nor link).
 
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use url::Url;
 
+use crate::config::Sources;
 use crate::diff;
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, Severity};
 use crate::source::conditional::{fetch_if_changed, Fetch};
 use crate::source::html_text::{fold, fragment_text};
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
-use crate::watchlist::{Target, Watch};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
+
+/// A `feed` watch's target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Feed {
+    pub url: Url,
+}
+
+impl KindTarget for Feed {
+    const KIND: &'static str = "feed";
+    fn key(&self) -> String {
+        self.url.to_string()
+    }
+}
+
+pub struct FeedKind;
+
+impl KindSyntax for FeedKind {
+    fn name(&self) -> &'static str {
+        Feed::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["url"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let item = keys.required("url", "an absolute http(s) URL")?;
+        let url = keys.url("url", item)?;
+        Some(Target::new(Feed { url }))
+    }
+}
+
+impl SourceKind for FeedKind {
+    fn about(&self) -> &'static str {
+        "any RSS, Atom or JSON feed"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "feed.new_entry",
+                severity: Severity::Notice,
+                meaning: "an entry not seen before",
+            },
+            EventInfo {
+                name: "feed.changed_entry",
+                severity: Severity::Notice,
+                meaning: "a known entry whose title, date or summary changed",
+            },
+        ]
+    }
+    fn human_url(&self, target: &Target, _: &Sources) -> String {
+        target
+            .get::<Feed>()
+            .map_or_else(String::new, |f| f.url.to_string())
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(observe(ctx, job))
+    }
+    fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        Ok(compare(watch, previous, next))
+    }
+}
 
 /// Entries kept per feed version; a feed of thousands keeps its newest, in feed order.
 pub const MAX_ENTRIES: usize = 500;
@@ -45,12 +109,7 @@ impl Entry {
 }
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
-    let Target::Feed { url } = &job.watch.target else {
-        unreachable!(
-            "feed::observe called for a {} watch",
-            job.watch.target.kind()
-        )
-    };
+    let Feed { url } = target_of::<Feed>(&job.watch)?;
     match fetch_if_changed(ctx, job, url, ACCEPT_FEED).await? {
         Fetch::Unchanged(state) => Ok(Observed {
             outcome: Outcome::Unchanged,

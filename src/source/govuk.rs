@@ -13,15 +13,155 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use futures_util::future::BoxFuture;
+
+use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::event::{Event, Severity};
 use crate::source::conditional::{fetch_if_changed, Fetch};
 use crate::source::html_text::{self, fold, fragment_text, Narrowing};
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
-use crate::watchlist::{Target, Watch};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 mod compare;
 pub mod sections;
+
+/// `[sources] govuk`: the site, whose `/api/content` and `/api/search.json` are read.
+pub const GOVUK: SourceBase = SourceBase {
+    key: "govuk",
+    default: "https://www.gov.uk/",
+    meaning: "GOV.UK (Content API and Search API)",
+};
+
+/// A `govuk` watch's target: a path on GOV.UK.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Govuk {
+    pub path: String,
+}
+
+impl KindTarget for Govuk {
+    const KIND: &'static str = "govuk";
+    fn key(&self) -> String {
+        self.path.clone()
+    }
+}
+
+pub struct GovukKind;
+
+impl KindSyntax for GovukKind {
+    fn name(&self) -> &'static str {
+        Govuk::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["path"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let item = keys.required(
+            "path",
+            "a GOV.UK path, e.g. `path = \"/government/publications/...\"`",
+        )?;
+        let path = keys.string("path", item)?;
+        if path.starts_with('/') && !path.contains(char::is_whitespace) {
+            return Some(Target::new(Govuk {
+                path: path.to_string(),
+            }));
+        }
+        // A pasted page address is the likeliest mistake: suggest its path.
+        let hint = Url::parse(path)
+            .ok()
+            .filter(|u| u.host_str().is_some_and(|h| h.ends_with("gov.uk")))
+            .map_or(String::new(), |u| {
+                format!(" (did you mean `{}`?)", u.path())
+            });
+        keys.problem(
+            item,
+            format!("bad GOV.UK path `{path}`: must start with `/`{hint}"),
+        );
+        None
+    }
+}
+
+const EVENTS: &[EventInfo] = &[
+    EventInfo {
+        name: "govuk.major_update",
+        severity: Severity::Major,
+        meaning: "a new change-history entry (the change note is quoted)",
+    },
+    EventInfo {
+        name: "govuk.silent_edit",
+        severity: Severity::Notice,
+        meaning: "the body changed with no new change note (major when the change is large)",
+    },
+    EventInfo {
+        name: "govuk.attachment_added",
+        severity: Severity::Notice,
+        meaning: "a new attachment",
+    },
+    EventInfo {
+        name: "govuk.attachment_changed",
+        severity: Severity::Notice,
+        meaning: "an attachment was replaced or renamed",
+    },
+    EventInfo {
+        name: "govuk.metadata_changed",
+        severity: Severity::Notice,
+        meaning: "the title or summary changed",
+    },
+    EventInfo {
+        name: "govuk.withdrawn",
+        severity: Severity::Major,
+        meaning: "the page was withdrawn (the notice is quoted)",
+    },
+    EventInfo {
+        name: "govuk.removed",
+        severity: Severity::Major,
+        meaning: "the page is gone (410 / 404)",
+    },
+    EventInfo {
+        name: "govuk.redirected",
+        severity: Severity::Notice,
+        meaning: "the page now redirects elsewhere",
+    },
+    EventInfo {
+        name: "govuk.restored",
+        severity: Severity::Notice,
+        meaning: "a removed or withdrawn page is back",
+    },
+];
+
+impl SourceKind for GovukKind {
+    fn about(&self) -> &'static str {
+        "a GOV.UK page, read through the Content API"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        EVENTS
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[GOVUK]
+    }
+    fn human_url(&self, target: &Target, sources: &Sources) -> String {
+        let site = sources.url(&GOVUK);
+        match target.get::<Govuk>() {
+            Some(g) => page_url(&site, &g.path),
+            None => site.to_string(),
+        }
+    }
+    fn reads_previous(&self) -> bool {
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(observe(ctx, job))
+    }
+    fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        Ok(compare(watch, previous, next))
+    }
+    fn follow_target(&self, key: &str) -> Option<Target> {
+        Some(Target::new(Govuk {
+            path: key.to_string(),
+        }))
+    }
+}
 
 const ACCEPT_JSON: &str = "application/json";
 
@@ -216,13 +356,8 @@ fn api_url(site: &Url, path: &str) -> Result<Url> {
 }
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
-    let Target::Govuk { path } = &job.watch.target else {
-        unreachable!(
-            "govuk::observe called for a {} watch",
-            job.watch.target.kind()
-        )
-    };
-    let site = &ctx.config.sources.govuk;
+    let Govuk { path } = target_of::<Govuk>(&job.watch)?;
+    let site = &ctx.base(&GOVUK);
     let api = api_url(site, path)?;
     let fetched = fetch_if_changed(ctx, job, &api, ACCEPT_JSON).await;
     let previous_title = job.previous.as_ref().map(|d| d.title.clone());

@@ -12,13 +12,132 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use futures_util::future::BoxFuture;
+
+use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::fetch::{Fetched, Request};
-use crate::source::govuk::{human_time, normalise_time, page_url};
+use crate::source::govuk::{human_time, normalise_time, page_url, Govuk, GOVUK};
 use crate::source::html_text::fold;
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{feed, Context, Document, FollowTarget, Job, Observed, Outcome};
-use crate::watchlist::{GovukQuery, Target, Watch};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
+
+/// A GOV.UK Search API query (`search = "modern slavery"` or a table): a `govuk_search`
+/// watch's target.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct GovukQuery {
+    pub keywords: Option<String>,
+    /// Organisation slugs, e.g. `home-office`.
+    pub organisations: Vec<String>,
+    /// Content format / document types, e.g. `guidance`, `statutory_guidance`.
+    pub document_types: Vec<String>,
+    /// An organisation or finder Atom feed to read instead of / as well as the Search API.
+    pub feed: Option<Url>,
+}
+
+impl KindTarget for GovukQuery {
+    const KIND: &'static str = "govuk_search";
+    fn key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+const SEARCH_KEYS: &[&str] = &["keywords", "organisations", "document_types", "feed"];
+
+pub struct GovukSearchKind;
+
+impl KindSyntax for GovukSearchKind {
+    fn name(&self) -> &'static str {
+        GovukQuery::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["search"]
+    }
+    fn can_follow(&self) -> bool {
+        true
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let item = keys.required(
+            "search",
+            "keywords, or a table of keywords, organisations, document_types, feed",
+        )?;
+        if item.is_str() {
+            let keywords = keys.string("search", item)?;
+            return Some(Target::new(GovukQuery {
+                keywords: Some(keywords.to_string()),
+                ..GovukQuery::default()
+            }));
+        }
+        let before = keys.problems();
+        let mut t = keys.table(
+            "search",
+            item,
+            SEARCH_KEYS,
+            "search keywords or a table",
+            "a govuk_search `search`",
+        )?;
+        let mut q = GovukQuery::default();
+        if let Some(i) = t.get("keywords") {
+            q.keywords = t.string("keywords", i).map(str::to_string);
+        }
+        if let Some(i) = t.get("organisations") {
+            q.organisations = t.strings("organisations", i);
+        }
+        if let Some(i) = t.get("document_types") {
+            q.document_types = t.strings("document_types", i);
+        }
+        if let Some(i) = t.get("feed") {
+            q.feed = t.url("feed", i);
+        }
+        if t.is_empty() {
+            t.problem_here(format!(
+                "`search` is empty; give at least one of: {}",
+                SEARCH_KEYS.join(", ")
+            ));
+        }
+        (t.problems() == before).then(|| Target::new(q))
+    }
+}
+
+impl SourceKind for GovukSearchKind {
+    fn about(&self) -> &'static str {
+        "a GOV.UK Search API query and/or an organisation or finder Atom feed"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "govuk.new_document",
+                severity: Severity::Notice,
+                meaning: "a document that matches, not seen before",
+            },
+            EventInfo {
+                name: "govuk.updated",
+                severity: Severity::Notice,
+                meaning: "a matching document's public timestamp moved",
+            },
+        ]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[GOVUK]
+    }
+    fn human_url(&self, _: &Target, sources: &Sources) -> String {
+        page_url(&sources.url(&GOVUK), "/search/all")
+    }
+    fn reads_previous(&self) -> bool {
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(observe(ctx, job))
+    }
+    fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        Ok(compare(watch, previous, next))
+    }
+    fn follows(&self, document: &Document) -> Result<Vec<FollowTarget>> {
+        Ok(follows(document))
+    }
+}
 
 /// Results asked for per Search API page.
 pub const PAGE_SIZE: usize = 50;
@@ -301,7 +420,7 @@ async fn search(
     q: &GovukQuery,
     previous: Option<&Listing>,
 ) -> Result<(Vec<Match>, bool)> {
-    let site = &ctx.config.sources.govuk;
+    let site = &ctx.base(&GOVUK);
     let mut found: Vec<Match> = Vec::new();
     // Results read so far (some may be unusable), the next page's `start`.
     let mut read = 0;
@@ -348,7 +467,7 @@ async fn read_feed(ctx: &Context, url: &Url) -> Result<Vec<Match>> {
     let doc = feed::parse(&bytes, url.as_str())?;
     let entries: Vec<feed::Entry> =
         serde_json::from_value(doc.fields["entries"].clone()).unwrap_or_default();
-    let site = &ctx.config.sources.govuk;
+    let site = &ctx.base(&GOVUK);
     Ok(entries
         .iter()
         .filter_map(|e| Match::from_entry(e, site))
@@ -356,12 +475,7 @@ async fn read_feed(ctx: &Context, url: &Url) -> Result<Vec<Match>> {
 }
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
-    let Target::GovukSearch(q) = &job.watch.target else {
-        unreachable!(
-            "govuk_search::observe called for a {} watch",
-            job.watch.target.kind()
-        )
-    };
+    let q = target_of::<GovukQuery>(&job.watch)?;
     if !uses_api(q) && q.feed.is_none() {
         return Err(Error::extract(
             job.watch.id.clone(),
@@ -385,7 +499,7 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
         }
     )?;
     let listing = merge(searched, from_feed, previous.unwrap_or_default());
-    let site = &ctx.config.sources.govuk;
+    let site = &ctx.base(&GOVUK);
     let title = describe(q);
     let mut text = vec![format!("# {title}")];
     if listing.matches.is_empty() {
@@ -530,7 +644,7 @@ pub fn follows(document: &Document) -> Vec<FollowTarget> {
         .filter(|m| m.followable())
         .map(|m| FollowTarget {
             id: format!("govuk-{}", slug(&m.link)),
-            kind: "govuk".into(),
+            kind: Govuk::KIND.into(),
             target: m.link.clone(),
             title: m.title.clone(),
         })

@@ -1,6 +1,6 @@
 //! Sources: fetch a watch's target and extract it into a normalised [`Document`]; compare two
-//! documents of a kind into typed [`Event`]s. One submodule per kind; this module only
-//! dispatches.
+//! documents of a kind into [`Event`](crate::event::Event)s. One submodule per kind, each
+//! implementing [`SourceKind`]; [`registry`] is the one list of them.
 //!
 //! Extraction is synchronous and returns owned data (scraper's `Html` is not `Send`).
 
@@ -10,10 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::event::Event;
+use crate::config::SourceBase;
 use crate::fetch::Fetcher;
-use crate::watchlist::{Target, Watch};
+use crate::watchlist::Watch;
 
 pub mod bill;
 pub mod bill_search;
@@ -22,7 +21,11 @@ pub mod feed;
 pub mod govuk;
 pub mod govuk_search;
 pub mod html_text;
+pub mod kind;
 pub mod page;
+pub mod registry;
+
+pub use kind::{EventInfo, SourceKind};
 
 /// A watched document, normalised: what is stored as a version, diffed and exported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,7 +47,7 @@ pub struct Job {
     /// Whether the watch has a stored version (a baseline).
     pub has_version: bool,
     /// The latest stored version's document, for the kinds that read it while observing
-    /// ([`reads_previous`]); `None` for the others, whose previous version is only loaded
+    /// ([`SourceKind::reads_previous`]); `None` for the others, whose previous version is only loaded
     /// once a changed document needs comparing.
     pub previous: Option<Document>,
     /// What the kind kept from its last run (validators, `lastUpdate`, refresh times).
@@ -74,6 +77,13 @@ pub struct Context {
     pub now: DateTime<Utc>,
 }
 
+impl Context {
+    /// The base URL configured for `base` in `[sources]`, else its default.
+    pub fn base(&self, base: &SourceBase) -> url::Url {
+        self.config.sources.url(base)
+    }
+}
+
 /// A watch that a search asks to follow (`follow = true`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FollowTarget {
@@ -87,54 +97,7 @@ pub struct FollowTarget {
     pub title: String,
 }
 
-/// Observes one job of any kind but `bill` (bills are observed together, in batches, by
-/// [`bill::observe_batch`]).
-pub async fn observe_one(ctx: &Context, job: &Job) -> Result<Observed> {
-    match &job.watch.target {
-        Target::Page { .. } => page::observe(ctx, job).await,
-        Target::Feed { .. } => feed::observe(ctx, job).await,
-        Target::BillSearch(_) => bill_search::observe(ctx, job).await,
-        Target::Govuk { .. } => govuk::observe(ctx, job).await,
-        Target::GovukSearch(_) => govuk_search::observe(ctx, job).await,
-        Target::Bill { .. } => Err(Error::extract(
-            job.watch.id.clone(),
-            "bill watches are observed in batches",
-        )),
-    }
-}
-
-/// Kinds whose observation reads the previous document (searches carry their known
-/// matches forward; GOV.UK keeps a page's title through a redirect). The others are
-/// spared decoding a stored version on every check that turns out unchanged.
-pub fn reads_previous(target: &Target) -> bool {
-    matches!(
-        target,
-        Target::BillSearch(_) | Target::GovukSearch(_) | Target::Govuk { .. }
-    )
-}
-
 /// Whether two documents differ in a way the kind cares about (no new version otherwise).
 pub fn same(previous: &Document, next: &Document) -> bool {
     previous == next
-}
-
-/// The events between two versions of a watch's document.
-pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
-    match &watch.target {
-        Target::Page { .. } => page::compare(watch, previous, next),
-        Target::Feed { .. } => feed::compare(watch, previous, next),
-        Target::Bill { .. } => bill::compare(watch, previous, next),
-        Target::BillSearch(_) => bill_search::compare(watch, previous, next),
-        Target::Govuk { .. } => govuk::compare(watch, previous, next),
-        Target::GovukSearch(_) => govuk_search::compare(watch, previous, next),
-    }
-}
-
-/// Watches a search's document asks to follow (only consulted when `follow = true`).
-pub fn follows(watch: &Watch, document: &Document) -> Vec<FollowTarget> {
-    match &watch.target {
-        Target::BillSearch(_) => bill_search::follows(document),
-        Target::GovukSearch(_) => govuk_search::follows(document),
-        _ => Vec::new(),
-    }
 }

@@ -1,23 +1,103 @@
 //! `page` watches: any HTML page, narrowed by CSS selectors, compared as readable text or
 //! as its set of links.
 
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::Sources;
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::conditional::{fetch_if_changed, Fetch};
 use crate::source::html_text::{self, Link, Narrowing};
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
-use crate::watchlist::{PageMode, Target, Watch};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 const ACCEPT_HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1";
 
+/// A `page` watch's target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub url: Url,
+    pub mode: PageMode,
+}
+
+impl KindTarget for Page {
+    const KIND: &'static str = "page";
+    fn key(&self) -> String {
+        self.url.to_string()
+    }
+}
+
+/// `page` watches compare readable text, or only the set of links (`mode = "links"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageMode {
+    #[default]
+    Text,
+    Links,
+}
+
+pub struct PageKind;
+
+impl KindSyntax for PageKind {
+    fn name(&self) -> &'static str {
+        Page::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["url", "mode"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let url = keys
+            .required("url", "an absolute http(s) URL")
+            .and_then(|i| keys.url("url", i));
+        // `mode` is read even without a `url`, so one run reports everything.
+        let mode = match keys.get("mode") {
+            Some(m) => match keys.choice("mode", m, &["text", "links"], ("mode", "modes"))? {
+                "links" => PageMode::Links,
+                _ => PageMode::Text,
+            },
+            None => PageMode::Text,
+        };
+        Some(Target::new(Page { url: url?, mode }))
+    }
+}
+
+impl SourceKind for PageKind {
+    fn about(&self) -> &'static str {
+        "any HTML page, narrowed by CSS selectors, compared as text or as its links"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "page.changed",
+                severity: Severity::Notice,
+                meaning: "the page's text changed (major when a fifth or more of it changed)",
+            },
+            EventInfo {
+                name: "page.links_changed",
+                severity: Severity::Notice,
+                meaning: "links were added to or removed from the page (`mode = \"links\"`)",
+            },
+        ]
+    }
+    fn human_url(&self, target: &Target, _: &Sources) -> String {
+        target
+            .get::<Page>()
+            .map_or_else(String::new, |p| p.url.to_string())
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(observe(ctx, job))
+    }
+    fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        Ok(compare(watch, previous, next))
+    }
+}
+
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
-    let Target::Page { url, mode } = &job.watch.target else {
-        unreachable!(
-            "page::observe called for a {} watch",
-            job.watch.target.kind()
-        )
-    };
+    let Page { url, mode } = target_of::<Page>(&job.watch)?;
     let (body, state) = match fetch_if_changed(ctx, job, url, ACCEPT_HTML).await? {
         Fetch::Unchanged(state) => {
             return Ok(Observed {
@@ -89,11 +169,11 @@ fn link_line(l: &Link) -> String {
 }
 
 pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
-    match &watch.target {
-        Target::Page {
+    match watch.target.get::<Page>() {
+        Some(Page {
             mode: PageMode::Links,
             ..
-        } => compare_links(previous, next),
+        }) => compare_links(previous, next),
         _ => compare_text(previous, next),
     }
 }

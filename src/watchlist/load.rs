@@ -6,18 +6,16 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use regex::Regex;
 use toml_edit::{ImDocument, Item, TableLike, Value};
-use url::Url;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::schedule::Schedule;
 use crate::source::html_text::validate_selector;
 
-use super::{
-    BillQuery, GovukQuery, Mention, PageMode, Target, TextFilter, Watch, Watchlist, Watchlists,
-};
+use super::kind::{KindKeys, Kinds};
+use super::reader::{did_you_mean, parse_id, start, Reader};
+use super::{Mention, TextFilter, Watch, Watchlist, Watchlists};
 
 const LIST_KEYS: &[&str] = &[
     "name", "schedule", "timezone", "keywords", "channel", "mentions", "watch",
@@ -36,22 +34,9 @@ const WATCH_KEYS: &[&str] = &[
     "follow",
     "allow_redirects",
 ];
-/// Each kind and the keys only it takes.
-const KINDS: &[(&str, &[&str])] = &[
-    ("page", &["url", "mode"]),
-    ("feed", &["url"]),
-    ("bill", &["bill"]),
-    ("bill_search", &["search"]),
-    ("govuk", &["path"]),
-    ("govuk_search", &["search"]),
-];
-const BILL_SEARCH_KEYS: &[&str] = &["term", "session", "house", "bill_type", "rss"];
-const GOVUK_SEARCH_KEYS: &[&str] = &["keywords", "organisations", "document_types", "feed"];
-const HOUSES: &[&str] = &["Commons", "Lords", "Unassigned"];
-
 /// Loads every `*.toml` in `dir` (sorted by name), validating them all and reporting every
 /// problem found, not just the first.
-pub fn load_dir(dir: &Path, config: &Config) -> Result<Watchlists> {
+pub fn load_dir(dir: &Path, config: &Config, kinds: Kinds<'_>) -> Result<Watchlists> {
     let entries = std::fs::read_dir(dir).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
             Error::Invalid(vec![format!(
@@ -89,7 +74,7 @@ pub fn load_dir(dir: &Path, config: &Config) -> Result<Watchlists> {
                 continue;
             }
         };
-        match parse_with(&text, path, config, &mut seen) {
+        match parse_with(&text, path, config, kinds, &mut seen) {
             Ok(list) => lists.push(list),
             Err(mut p) => problems.append(&mut p),
         }
@@ -106,8 +91,9 @@ pub fn parse_file(
     text: &str,
     path: &Path,
     config: &Config,
+    kinds: Kinds<'_>,
 ) -> std::result::Result<Watchlist, Vec<String>> {
-    parse_with(text, path, config, &mut Seen::default())
+    parse_with(text, path, config, kinds, &mut Seen::default())
 }
 
 /// Watch ids and watchlist names already taken, with where, so a duplicate names both places.
@@ -121,19 +107,13 @@ fn parse_with(
     text: &str,
     path: &Path,
     config: &Config,
+    kinds: Kinds<'_>,
     seen: &mut Seen,
 ) -> std::result::Result<Watchlist, Vec<String>> {
-    let mut p = Parser {
-        text,
-        path,
-        problems: Vec::new(),
-        line_starts: std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect(),
-        tz: config.timezone,
-    };
+    let mut p = Reader::new(text, path);
+    p.tz = config.timezone;
     let list = match ImDocument::parse(text) {
-        Ok(doc) => p.watchlist(doc.as_table(), config, seen),
+        Ok(doc) => p.watchlist(doc.as_table(), config, kinds, seen),
         Err(e) => {
             // toml_edit's messages may span lines ("invalid key\nexpected ..."); keep one line.
             let message = e
@@ -165,140 +145,8 @@ struct ListDefaults {
     mentions: Vec<Mention>,
 }
 
-/// Collects problems of one file as (byte offset, message).
-struct Parser<'a> {
-    text: &'a str,
-    path: &'a Path,
-    problems: Vec<(usize, String)>,
-    /// Byte offset of each line's start: locations are looked up, not rescanned.
-    line_starts: Vec<usize>,
-    /// The zone this file's schedules are read in.
-    tz: chrono_tz::Tz,
-}
-
-impl Parser<'_> {
-    fn problem(&mut self, at: usize, message: impl Into<String>) {
-        self.problems.push((at, message.into()));
-    }
-
-    fn location(&self, at: usize) -> String {
-        let at = at.min(self.text.len());
-        let line = self.line_starts.partition_point(|&start| start <= at);
-        let start = self.line_starts[line - 1];
-        let col = self
-            .text
-            .get(start..at)
-            .map_or(1, |s| s.chars().count() + 1);
-        format!("{}:{line}:{col}", self.path.display())
-    }
-
-    /// Problems in the order they appear in the file.
-    fn finish(mut self) -> Vec<String> {
-        self.problems.sort_by_key(|(at, _)| *at);
-        self.problems
-            .iter()
-            .map(|(at, m)| format!("{}: {m}", self.location(*at)))
-            .collect()
-    }
-
-    /// Where a key starts, else `fallback`.
-    fn key_at(&self, table: &dyn TableLike, key: &str, fallback: usize) -> usize {
-        table
-            .get_key_value(key)
-            .and_then(|(k, _)| k.span())
-            .map_or(fallback, |s| s.start)
-    }
-
-    /// `string "abc"`, `integer 5`, `table`: what was found where something else was expected.
-    fn describe(&self, item: &Item) -> String {
-        let source = item
-            .span()
-            .and_then(|s| self.text.get(s))
-            .filter(|s| !s.contains('\n') && s.chars().count() <= 40);
-        match (item, source) {
-            (Item::Value(v), Some(s)) => format!("{} {s}", v.type_name()),
-            _ => item.type_name().to_string(),
-        }
-    }
-
-    fn wrong_type(&mut self, key: &str, expected: &str, item: &Item, at: usize) {
-        let found = self.describe(item);
-        self.problem(
-            start(item, at),
-            format!("`{key}` must be {expected}; found {found}"),
-        );
-    }
-
-    fn string<'i>(&mut self, key: &str, item: &'i Item, at: usize) -> Option<&'i str> {
-        match item.as_str() {
-            Some(s) if !s.trim().is_empty() => Some(s.trim()),
-            Some(_) => {
-                self.problem(start(item, at), format!("`{key}` is empty"));
-                None
-            }
-            None => {
-                self.wrong_type(key, "a string", item, at);
-                None
-            }
-        }
-    }
-
-    /// An array of non-empty strings, each with where it starts.
-    fn strings(&mut self, key: &str, item: &Item, at: usize) -> Vec<(String, usize)> {
-        let Some(array) = item.as_array() else {
-            self.wrong_type(key, "an array of strings", item, at);
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for v in array.iter() {
-            let v_at = v.span().map_or(start(item, at), |s| s.start);
-            match v.as_str() {
-                Some(s) if !s.trim().is_empty() => out.push((s.trim().to_string(), v_at)),
-                Some(_) => self.problem(v_at, format!("`{key}` has an empty string")),
-                None => self.problem(
-                    v_at,
-                    format!(
-                        "`{key}` must be an array of strings; found {} in it",
-                        v.type_name()
-                    ),
-                ),
-            }
-        }
-        out
-    }
-
-    /// One string or an array of them.
-    fn string_or_strings(&mut self, key: &str, item: &Item, at: usize) -> Vec<(String, usize)> {
-        if item.is_str() {
-            self.string(key, item, at)
-                .map(|s| vec![(s.to_string(), start(item, at))])
-                .unwrap_or_default()
-        } else if item.is_array() {
-            self.strings(key, item, at)
-        } else {
-            self.wrong_type(key, "a string or an array of strings", item, at);
-            Vec::new()
-        }
-    }
-
-    fn bool(&mut self, key: &str, item: &Item, at: usize) -> Option<bool> {
-        let b = item.as_bool();
-        if b.is_none() {
-            self.wrong_type(key, "true or false", item, at);
-        }
-        b
-    }
-
-    fn positive_u32(&mut self, key: &str, item: &Item, at: usize) -> Option<u32> {
-        match item.as_integer().map(u32::try_from) {
-            Some(Ok(n)) if n > 0 => Some(n),
-            _ => {
-                self.wrong_type(key, "a positive integer", item, at);
-                None
-            }
-        }
-    }
-
+/// Watchlist-specific readers on top of the shared TOML reader.
+impl Reader<'_> {
     fn schedule(&mut self, item: &Item, at: usize) -> Option<Schedule> {
         let expr = self.string("schedule", item, at)?;
         match Schedule::parse_in(expr, self.tz) {
@@ -365,26 +213,6 @@ impl Parser<'_> {
         out
     }
 
-    /// An absolute http(s) URL.
-    fn url(&mut self, key: &str, item: &Item, at: usize) -> Option<Url> {
-        let s = self.string(key, item, at)?;
-        let reason = match Url::parse(s) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
-                return Some(u)
-            }
-            Ok(u) if !matches!(u.scheme(), "http" | "https") => {
-                format!("scheme `{}` is not http or https", u.scheme())
-            }
-            Ok(_) => "no host".to_string(),
-            Err(e) => e.to_string(),
-        };
-        self.problem(
-            start(item, at),
-            format!("bad URL `{s}`: {reason}; `{key}` must be an absolute http(s) URL"),
-        );
-        None
-    }
-
     fn selectors(&mut self, list: Vec<(String, usize)>) -> Vec<String> {
         let mut out = Vec::new();
         for (s, at) in list {
@@ -396,38 +224,11 @@ impl Parser<'_> {
         out
     }
 
-    fn regexes(&mut self, list: Vec<(String, usize)>) -> Vec<Regex> {
-        let mut out = Vec::new();
-        for (s, at) in list {
-            match Regex::new(&s) {
-                Ok(r) => out.push(r),
-                Err(e) => self.problem(at, format!("bad regex `{s}`: {}", regex_reason(&e))),
-            }
-        }
-        out
-    }
-
-    /// Unknown keys in `table`, each named with the keys allowed there.
-    fn unknown_keys(&mut self, table: &dyn TableLike, allowed: &[&str], place: &str, at: usize) {
-        for (key, _) in table.iter() {
-            if !allowed.contains(&key) {
-                let k_at = self.key_at(table, key, at);
-                self.problem(
-                    k_at,
-                    format!(
-                        "unknown key `{key}` in {place}{}; allowed keys: {}",
-                        did_you_mean(key, allowed),
-                        allowed.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-
     fn watchlist(
         &mut self,
         root: &toml_edit::Table,
         config: &Config,
+        kinds: Kinds<'_>,
         seen: &mut Seen,
     ) -> Option<Watchlist> {
         self.unknown_keys(root, LIST_KEYS, "a watchlist", 0);
@@ -503,7 +304,7 @@ impl Parser<'_> {
                 }
             };
             for (table, t_at) in tables {
-                if let Some(w) = self.watch(table, t_at, &defaults, seen) {
+                if let Some(w) = self.watch(table, t_at, &defaults, kinds, seen) {
                     watches.push(Arc::new(w));
                 }
             }
@@ -527,6 +328,7 @@ impl Parser<'_> {
         t: &dyn TableLike,
         at: usize,
         list: &ListDefaults,
+        kinds: Kinds<'_>,
         seen: &mut Seen,
     ) -> Option<Watch> {
         let before = self.problems.len();
@@ -540,7 +342,7 @@ impl Parser<'_> {
         };
         let label = id.as_deref().map_or(String::new(), |i| format!(" `{i}`"));
 
-        let kind_names: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
+        let kind_names = kinds.names();
         let kind = match t.get("kind") {
             None => {
                 self.problem(
@@ -553,7 +355,7 @@ impl Parser<'_> {
                 None
             }
             Some(item) => self.string("kind", item, at).and_then(|k| {
-                let found = KINDS.iter().find(|(name, _)| *name == k);
+                let found = kinds.find(k);
                 if found.is_none() {
                     self.problem(
                         start(item, at),
@@ -564,21 +366,22 @@ impl Parser<'_> {
                         ),
                     );
                 }
-                found.copied()
+                found
             }),
         };
 
         for (key, _) in t.iter() {
-            if WATCH_KEYS.contains(&key) || kind.is_some_and(|(_, own)| own.contains(&key)) {
+            if WATCH_KEYS.contains(&key) || kind.is_some_and(|k| k.keys().contains(&key)) {
                 continue;
             }
-            let elsewhere: Vec<&str> = KINDS
+            let elsewhere: Vec<&str> = kinds
+                .0
                 .iter()
-                .filter(|(_, keys)| keys.contains(&key))
-                .map(|(k, _)| *k)
+                .filter(|k| k.keys().contains(&key))
+                .map(|k| k.name())
                 .collect();
             let k_at = self.key_at(t, key, at);
-            match kind {
+            match kind.map(|k| (k.name(), k.keys())) {
                 Some((k, own)) if !elsewhere.is_empty() => self.problem(
                     k_at,
                     format!(
@@ -601,7 +404,7 @@ impl Parser<'_> {
                 // The kind is unknown or missing (reported above): only flag keys no kind takes.
                 None if elsewhere.is_empty() => {
                     let mut own: Vec<&str> = Vec::new();
-                    for k in KINDS.iter().flat_map(|(_, keys)| keys.iter()) {
+                    for k in kinds.0.iter().flat_map(|k| k.keys().iter()) {
                         if !own.contains(k) {
                             own.push(k);
                         }
@@ -620,7 +423,7 @@ impl Parser<'_> {
             }
         }
 
-        let target = kind.and_then(|(k, _)| self.target(k, t, at, &label));
+        let target = kind.and_then(|k| k.parse(&mut KindKeys::new(self, t, at, k.name(), &label)));
 
         let schedule = t.get("schedule").and_then(|i| self.schedule(i, at));
         let own_keywords = t
@@ -653,11 +456,19 @@ impl Parser<'_> {
         let follow = match t.get("follow") {
             Some(i) => {
                 let f = self.bool("follow", i, at);
-                if let Some((k, _)) = kind.filter(|(k, _)| !k.ends_with("_search")) {
+                if let Some(k) = kind.filter(|k| !k.can_follow()) {
+                    let followers: Vec<&str> = kinds
+                        .0
+                        .iter()
+                        .filter(|k| k.can_follow())
+                        .map(|k| k.name())
+                        .collect();
                     self.problem(
                         self.key_at(t, "follow", at),
                         format!(
-                            "`follow` only applies to bill_search and govuk_search watches, not `{k}`"
+                            "`follow` only applies to {} watches, not `{}`",
+                            and_list(&followers),
+                            k.name()
                         ),
                     );
                 }
@@ -719,195 +530,6 @@ impl Parser<'_> {
         seen.ids.insert(id.to_string(), here);
         Some(id.to_string())
     }
-
-    /// The kind-specific part of a watch.
-    fn target(&mut self, kind: &str, t: &dyn TableLike, at: usize, label: &str) -> Option<Target> {
-        let (key, hint) = match kind {
-            "page" | "feed" => ("url", "an absolute http(s) URL"),
-            "bill" => (
-                "bill",
-                "the bill's id on bills.parliament.uk, e.g. `bill = 3548`",
-            ),
-            "bill_search" => (
-                "search",
-                "a search term, or a table of term, session, house, bill_type, rss",
-            ),
-            "govuk" => (
-                "path",
-                "a GOV.UK path, e.g. `path = \"/government/publications/...\"`",
-            ),
-            _ => (
-                "search",
-                "keywords, or a table of keywords, organisations, document_types, feed",
-            ),
-        };
-        let Some(item) = t.get(key) else {
-            self.problem(
-                at,
-                format!("{kind} watch{label} is missing `{key}`: {hint}"),
-            );
-            // Still check `mode` so one run reports everything.
-            if kind == "page" {
-                if let Some(m) = t.get("mode") {
-                    self.page_mode(m, at);
-                }
-            }
-            return None;
-        };
-        match kind {
-            "page" => {
-                let url = self.url("url", item, at);
-                let mode = match t.get("mode") {
-                    Some(m) => self.page_mode(m, at),
-                    None => Some(PageMode::Text),
-                };
-                Some(Target::Page {
-                    url: url?,
-                    mode: mode?,
-                })
-            }
-            "feed" => self.url("url", item, at).map(|url| Target::Feed { url }),
-            "bill" => self
-                .positive_u32("bill", item, at)
-                .map(|id| Target::Bill { id }),
-            "bill_search" => self.bill_search(item, at).map(Target::BillSearch),
-            "govuk" => self.govuk_path(item, at).map(|path| Target::Govuk { path }),
-            _ => self.govuk_search(item, at).map(Target::GovukSearch),
-        }
-    }
-
-    fn page_mode(&mut self, item: &Item, at: usize) -> Option<PageMode> {
-        match self.string("mode", item, at)? {
-            "text" => Some(PageMode::Text),
-            "links" => Some(PageMode::Links),
-            other => {
-                self.problem(
-                    start(item, at),
-                    format!("unknown mode `{other}`; valid modes: text, links"),
-                );
-                None
-            }
-        }
-    }
-
-    fn govuk_path(&mut self, item: &Item, at: usize) -> Option<String> {
-        let path = self.string("path", item, at)?;
-        if path.starts_with('/') && !path.contains(char::is_whitespace) {
-            return Some(path.to_string());
-        }
-        // A pasted page address is the likeliest mistake: suggest its path.
-        let hint = Url::parse(path)
-            .ok()
-            .filter(|u| u.host_str().is_some_and(|h| h.ends_with("gov.uk")))
-            .map_or(String::new(), |u| {
-                format!(" (did you mean `{}`?)", u.path())
-            });
-        self.problem(
-            start(item, at),
-            format!("bad GOV.UK path `{path}`: must start with `/`{hint}"),
-        );
-        None
-    }
-
-    fn bill_search(&mut self, item: &Item, at: usize) -> Option<BillQuery> {
-        if item.is_str() {
-            let term = self.string("search", item, at)?;
-            return Some(BillQuery {
-                term: Some(term.to_string()),
-                ..BillQuery::default()
-            });
-        }
-        let Some(t) = item.as_table_like() else {
-            self.wrong_type("search", "a search term or a table", item, at);
-            return None;
-        };
-        let at = start(item, at);
-        let before = self.problems.len();
-        self.unknown_keys(t, BILL_SEARCH_KEYS, "a bill_search `search`", at);
-        let mut q = BillQuery::default();
-        if let Some(i) = t.get("term") {
-            q.term = self.string("term", i, at).map(str::to_string);
-        }
-        if let Some(i) = t.get("session") {
-            q.session = self.positive_u32("session", i, at);
-        }
-        if let Some(i) = t.get("house") {
-            if let Some(h) = self.string("house", i, at) {
-                q.house = HOUSES
-                    .iter()
-                    .find(|c| c.eq_ignore_ascii_case(h))
-                    .map(|c| c.to_string());
-                if q.house.is_none() {
-                    self.problem(
-                        start(i, at),
-                        format!("unknown house `{h}`; valid houses: {}", HOUSES.join(", ")),
-                    );
-                }
-            }
-        }
-        if let Some(i) = t.get("bill_type") {
-            q.bill_type = self.positive_u32("bill_type", i, at);
-        }
-        if let Some(i) = t.get("rss") {
-            q.rss = self.bool("rss", i, at).unwrap_or(false);
-        }
-        if t.is_empty() {
-            self.problem(
-                at,
-                format!(
-                    "`search` is empty; give at least one of: {}",
-                    BILL_SEARCH_KEYS.join(", ")
-                ),
-            );
-        }
-        (self.problems.len() == before).then_some(q)
-    }
-
-    fn govuk_search(&mut self, item: &Item, at: usize) -> Option<GovukQuery> {
-        if item.is_str() {
-            let keywords = self.string("search", item, at)?;
-            return Some(GovukQuery {
-                keywords: Some(keywords.to_string()),
-                ..GovukQuery::default()
-            });
-        }
-        let Some(t) = item.as_table_like() else {
-            self.wrong_type("search", "search keywords or a table", item, at);
-            return None;
-        };
-        let at = start(item, at);
-        let before = self.problems.len();
-        self.unknown_keys(t, GOVUK_SEARCH_KEYS, "a govuk_search `search`", at);
-        let mut q = GovukQuery::default();
-        if let Some(i) = t.get("keywords") {
-            q.keywords = self.string("keywords", i, at).map(str::to_string);
-        }
-        for (key, field) in [
-            ("organisations", &mut q.organisations),
-            ("document_types", &mut q.document_types),
-        ] {
-            if let Some(i) = t.get(key) {
-                *field = self
-                    .string_or_strings(key, i, at)
-                    .into_iter()
-                    .map(|(s, _)| s)
-                    .collect();
-            }
-        }
-        if let Some(i) = t.get("feed") {
-            q.feed = self.url("feed", i, at);
-        }
-        if t.is_empty() {
-            self.problem(
-                at,
-                format!(
-                    "`search` is empty; give at least one of: {}",
-                    GOVUK_SEARCH_KEYS.join(", ")
-                ),
-            );
-        }
-        (self.problems.len() == before).then_some(q)
-    }
 }
 
 /// A watch's keys in reading order: `id`, `kind`, the kind's own, then the common ones.
@@ -918,41 +540,13 @@ fn watch_keys<'k>(own: &[&'k str]) -> Vec<&'k str> {
     keys
 }
 
-/// ` (did you mean `x`?)` for the closest allowed word within two edits, else nothing.
-fn did_you_mean(word: &str, allowed: &[&str]) -> String {
-    allowed
-        .iter()
-        .map(|a| (edit_distance(word, a), a))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map_or(String::new(), |(_, a)| format!(" (did you mean `{a}`?)"))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
     }
-    row[b.len()]
-}
-
-/// Where an item starts, else `fallback`.
-fn start(item: &Item, fallback: usize) -> usize {
-    item.span().map_or(fallback, |s| s.start)
-}
-
-fn parse_id(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
 }
 
 /// `base` then `extra`, keeping the first spelling of each keyword (case-insensitive).
@@ -965,25 +559,22 @@ fn merge_keywords(base: &[String], extra: impl IntoIterator<Item = String>) -> V
         .collect()
 }
 
-/// The regex crate's syntax errors are multi-line pictures; keep the one-line reason.
-fn regex_reason(e: &regex::Error) -> String {
-    match e {
-        regex::Error::Syntax(s) => s
-            .lines()
-            .rev()
-            .find_map(|l| l.trim().strip_prefix("error: "))
-            .unwrap_or(s)
-            .to_string(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::bill::Bill;
+    use crate::source::bill_search::BillQuery;
+    use crate::source::page::{Page, PageMode};
+    use crate::source::registry;
+    use crate::watchlist::Target;
 
     fn parse(text: &str) -> std::result::Result<Watchlist, Vec<String>> {
-        parse_file(text, Path::new("watchlists/team.toml"), &Config::default())
+        parse_file(
+            text,
+            Path::new("watchlists/team.toml"),
+            &Config::default(),
+            registry::kinds(),
+        )
     }
 
     fn problems(text: &str) -> Vec<String> {
@@ -1033,17 +624,17 @@ mentions = ["user:9"]
         assert!(!page.follow);
         assert_eq!(page.followed_from, None);
         assert!(matches!(
-            &page.target,
-            Target::Page {
+            page.target.get::<Page>(),
+            Some(Page {
                 mode: PageMode::Links,
                 ..
-            }
+            })
         ));
 
         let search = &list.watches[1];
         assert_eq!(
             search.target,
-            Target::BillSearch(BillQuery {
+            Target::new(BillQuery {
                 term: Some("slavery".into()),
                 house: Some("Lords".into()),
                 rss: true,
@@ -1063,7 +654,7 @@ mentions = ["user:9"]
             parse("name = \"x\"\n[[watch]]\nid = \"b\"\nkind = \"bill\"\nbill = 3548\n").unwrap();
         let config = Config::default();
         assert_eq!(list.schedule, config.default_schedule);
-        assert_eq!(list.watches[0].target, Target::Bill { id: 3548 });
+        assert_eq!(list.watches[0].target, Target::new(Bill { id: 3548 }));
         assert_eq!(list.watches[0].channel, None);
     }
 

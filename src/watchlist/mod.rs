@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
-use url::Url;
 
 use crate::schedule::Schedule;
 
@@ -50,65 +49,6 @@ pub struct Watch {
     pub allow_redirects: Vec<String>,
 }
 
-/// What a watch looks at, per kind.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Target {
-    Page { url: Url, mode: PageMode },
-    Feed { url: Url },
-    Bill { id: u32 },
-    BillSearch(BillQuery),
-    Govuk { path: String },
-    GovukSearch(GovukQuery),
-}
-
-impl Target {
-    /// The `kind` as written in a watchlist.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Target::Page { .. } => "page",
-            Target::Feed { .. } => "feed",
-            Target::Bill { .. } => "bill",
-            Target::BillSearch(_) => "bill_search",
-            Target::Govuk { .. } => "govuk",
-            Target::GovukSearch(_) => "govuk_search",
-        }
-    }
-}
-
-/// `page` watches compare readable text, or only the set of links (`mode = "links"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PageMode {
-    #[default]
-    Text,
-    Links,
-}
-
-/// A Bills API search and/or the all-bills RSS feed (`search = "slavery"` or a table).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct BillQuery {
-    /// `SearchTerm`; bills whose titles match.
-    pub term: Option<String>,
-    pub session: Option<u32>,
-    /// `Commons`, `Lords` or `Unassigned`.
-    pub house: Option<String>,
-    pub bill_type: Option<u32>,
-    /// Also read the all-bills RSS feed, keeping items whose title or long title matches `term`.
-    pub rss: bool,
-}
-
-/// A GOV.UK Search API query (`search = "modern slavery"` or a table).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct GovukQuery {
-    pub keywords: Option<String>,
-    /// Organisation slugs, e.g. `home-office`.
-    pub organisations: Vec<String>,
-    /// Content format / document types, e.g. `guidance`, `statutory_guidance`.
-    pub document_types: Vec<String>,
-    /// An organisation or finder Atom feed to read instead of / as well as the Search API.
-    pub feed: Option<Url>,
-}
-
 /// What to keep of a page before comparing: `select` narrows it, `ignore_selectors` and
 /// `ignore` patterns remove noise.
 #[derive(Debug, Clone, Default)]
@@ -143,6 +83,9 @@ impl Watchlists {
     }
 }
 
+mod kind;
 mod load;
+mod reader;
 
+pub use kind::{KindKeys, KindSyntax, KindTarget, Kinds, Target};
 pub use load::{load_dir, parse_file};

@@ -10,10 +10,25 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
+use crate::config::SourceBase;
 use crate::error::{Error, Result};
 use crate::fetch::{Fetched, Request};
+use crate::source::bill_search::BillQuery;
 use crate::source::Context;
-use crate::watchlist::BillQuery;
+
+/// `[sources] parliament_bills`.
+pub const BILLS_API: SourceBase = SourceBase {
+    key: "parliament_bills",
+    default: "https://bills-api.parliament.uk/",
+    meaning: "UK Parliament Bills API",
+};
+
+/// `[sources] parliament_bills_site`: the human site, for links.
+pub const BILLS_SITE: SourceBase = SourceBase {
+    key: "parliament_bills_site",
+    default: "https://bills.parliament.uk/",
+    meaning: "UK Parliament Bills web site (links to bills)",
+};
 
 /// Items per page: the size the API serves by default and documents as its page.
 pub const PAGE: usize = 20;
@@ -326,20 +341,20 @@ where
 
 /// Summaries of the given bills (at most a page of ids per call, so one request).
 pub async fn summaries(ctx: &Context, ids: &[u32]) -> Result<Vec<BillSummary>> {
-    let base = &ctx.config.sources.parliament_bills;
+    let base = &ctx.base(&BILLS_API);
     all_pages(ctx, |skip| summaries_url(base, ids, skip)).await
 }
 
 /// A bill's detail; a 404 says plainly that the bill is not there.
 pub async fn detail(ctx: &Context, id: u32) -> Result<BillDetail> {
-    let url = detail_url(&ctx.config.sources.parliament_bills, id)?;
+    let url = detail_url(&ctx.base(&BILLS_API), id)?;
     get_json(ctx, &url)
         .await
         .map_err(|e| not_found_as_such(e, id, &url))
 }
 
 pub async fn stages(ctx: &Context, id: u32) -> Result<Vec<StageSummary>> {
-    let base = &ctx.config.sources.parliament_bills;
+    let base = &ctx.base(&BILLS_API);
     all_pages(ctx, |skip| stages_url(base, id, skip))
         .await
         .map_err(|e| match stages_url(base, id, 0) {
@@ -349,7 +364,7 @@ pub async fn stages(ctx: &Context, id: u32) -> Result<Vec<StageSummary>> {
 }
 
 pub async fn publications(ctx: &Context, id: u32) -> Result<Vec<Publication>> {
-    let url = publications_url(&ctx.config.sources.parliament_bills, id)?;
+    let url = publications_url(&ctx.base(&BILLS_API), id)?;
     let list: PublicationList = get_json(ctx, &url)
         .await
         .map_err(|e| not_found_as_such(e, id, &url))?;
@@ -358,7 +373,7 @@ pub async fn publications(ctx: &Context, id: u32) -> Result<Vec<Publication>> {
 
 /// Every page of a Bills API search.
 pub async fn search(ctx: &Context, query: &BillQuery) -> Result<Vec<BillSummary>> {
-    let base = &ctx.config.sources.parliament_bills;
+    let base = &ctx.base(&BILLS_API);
     all_pages(ctx, |skip| search_url(base, query, skip)).await
 }
 

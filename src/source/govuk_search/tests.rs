@@ -49,7 +49,7 @@ fn watch(follow: bool) -> Watch {
     Watch {
         id: "ho-modern-slavery".into(),
         list: "home-office".into(),
-        target: Target::GovukSearch(GovukQuery {
+        target: Target::new(GovukQuery {
             keywords: Some("modern slavery".into()),
             organisations: vec!["home-office".into()],
             ..GovukQuery::default()

@@ -360,13 +360,15 @@ fn kinds_lists_every_registered_kind_with_its_keys_and_events() {
 #[test]
 fn an_unknown_sources_key_is_named_with_its_position_and_the_known_keys() {
     let project = Project::new();
-    project.config(
+    std::fs::write(
+        project.path().join("policywatch.toml"),
         "[sources]\ngovuk = \"https://www.gov.uk/\"\nhansrd = \"https://hansard.parliament.uk/\"\n",
-    );
+    )
+    .unwrap();
     let (code, _, stderr) = validate(&project);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("policywatch.toml:8:10: unknown key `hansrd` in [sources]; known keys: parliament_bills, parliament_bills_site, bills_rss, govuk\n"),
+        stderr.contains("policywatch.toml:3:10: unknown key `hansrd` in [sources]; known keys: parliament_bills, parliament_bills_site, bills_rss, govuk\n"),
         "{stderr}"
     );
 }

@@ -26,6 +26,14 @@ pub struct Config {
     pub failing_after: u32,
     /// How often every followed bill is fetched in full even if `lastUpdate` did not move.
     pub bills_full_refresh: Duration,
+    /// The history browser and JSON API (`[web]`); off unless `listen` is set.
+    pub web: WebSettings,
+}
+
+/// `[web]`: where the daemon's HTTP service listens, if anywhere.
+#[derive(Debug, Clone, Default)]
+pub struct WebSettings {
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Base URLs of the sources (`[sources]`); configurable so tests and mirrors can point
@@ -216,6 +224,18 @@ impl Config {
             timezone,
             failing_after: raw.health.failing_after.max(1),
             bills_full_refresh: Duration::from_secs_f64(raw.bills.full_refresh_hours * 3600.0),
+            web: WebSettings {
+                listen: raw
+                    .web
+                    .listen
+                    .as_deref()
+                    .map(|v| {
+                        v.parse().map_err(|_| {
+                            format!("web.listen: `{v}` is not an address:port like 127.0.0.1:8686")
+                        })
+                    })
+                    .transpose()?,
+            },
         })
     }
 }
@@ -232,6 +252,7 @@ struct RawConfig {
     store: RawStore,
     health: RawHealth,
     bills: RawBills,
+    web: RawWeb,
 }
 
 impl Default for RawConfig {
@@ -245,6 +266,7 @@ impl Default for RawConfig {
             store: RawStore::default(),
             health: RawHealth::default(),
             bills: RawBills::default(),
+            web: RawWeb::default(),
         }
     }
 }
@@ -348,4 +370,10 @@ impl Default for RawBills {
             full_refresh_hours: 6.0,
         }
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct RawWeb {
+    listen: Option<String>,
 }

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::cycle::Engine;
 use crate::error::Result;
+use crate::live::Live;
 use crate::notify::Dispatcher;
 use crate::watchlist::Watch;
 
@@ -157,6 +158,19 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
     options: Options,
 ) -> Result<()> {
+    run_live(Live::fixed(engine), dispatcher, shutdown, options).await
+}
+
+/// [`run_with`] on an engine whose watchlists may be reloaded while it runs (see
+/// [`crate::live`]): the scheduler picks up each applied reload at once.
+pub async fn run_live(
+    live: Arc<Live>,
+    dispatcher: Dispatcher,
+    shutdown: impl Future<Output = ()>,
+    options: Options,
+) -> Result<()> {
+    // Store, fetcher and clock never change on reload; the lists are read from `live`.
+    let engine = live.engine();
     let shared = Shared {
         status_snapshot: options.status_snapshot,
         progress: options.progress,
@@ -167,7 +181,7 @@ pub async fn run_with(
     let limits = Limits::from_config(&engine);
 
     options.notifier.notify(&Notice::Ready);
-    let scheduler = scheduler_loop(&engine, &shared);
+    let scheduler = scheduler_loop(&live, &shared);
     let outbox = outbox_loop(&engine, &dispatcher, &shared, &limits, stop_rx);
     let supervisor = supervise(
         &engine,
@@ -251,10 +265,11 @@ impl Limits {
 }
 
 /// Fires due watches, forever; returns only on a store error.
-async fn scheduler_loop(engine: &Engine, shared: &Shared) -> Result<()> {
-    let clock = engine.clock.clone();
+async fn scheduler_loop(live: &Live, shared: &Shared) -> Result<()> {
+    let clock = live.engine().clock;
     let mut next_fire: HashMap<String, DateTime<Utc>> = HashMap::new();
     loop {
+        let engine = &live.engine();
         let now = clock.now();
         let watches = engine.all_watches()?;
         let mut due: Vec<Arc<Watch>> = Vec::new();
@@ -306,7 +321,8 @@ async fn scheduler_loop(engine: &Engine, shared: &Shared) -> Result<()> {
             engine.store.flush()?;
             if let Some(path) = &shared.status_snapshot {
                 // Monitoring is a courtesy: a failed write is logged, never fatal.
-                if let Err(e) = crate::status::collect(engine)
+                if let Err(e) = live
+                    .status()
                     .and_then(|report| crate::status::write_snapshot(path, &report))
                 {
                     tracing::warn!(error = %e, "could not write the status snapshot");
@@ -325,10 +341,14 @@ async fn scheduler_loop(engine: &Engine, shared: &Shared) -> Result<()> {
         if !due.is_empty() {
             shared.kick.notify_one();
         }
+        // A reload wakes the scheduler so new watches get their baseline now.
         match wake {
-            Some(wake) => clock.sleep_until(wake).await,
-            // Nothing scheduled at all (no watches): idle until stopped.
-            None => std::future::pending::<()>().await,
+            Some(wake) => tokio::select! {
+                _ = clock.sleep_until(wake) => {}
+                _ = live.changed() => {}
+            },
+            // Nothing scheduled at all (no watches): idle until stopped or reloaded.
+            None => live.changed().await,
         }
     }
 }

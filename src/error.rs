@@ -49,6 +49,11 @@ pub enum Error {
 
     #[error("{0}")]
     Usage(String),
+
+    /// A command the running daemon ran for us (see `control`) failed; its message and
+    /// exit code as the daemon gave them.
+    #[error("{message}")]
+    Daemon { code: i32, message: String },
 }
 
 impl Error {
@@ -63,6 +68,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Invalid(_) | Error::Usage(_) | Error::UnknownWatch(_) => 2,
+            Error::Daemon { code, .. } => *code,
             _ => 1,
         }
     }

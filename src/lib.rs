@@ -9,12 +9,14 @@ pub mod annotate;
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod cycle;
 pub mod daemon;
 pub mod diff;
 pub mod error;
 pub mod event;
 pub mod fetch;
+pub mod live;
 pub mod notify;
 pub mod schedule;
 pub mod signals;
@@ -22,6 +24,7 @@ pub mod source;
 pub mod status;
 pub mod store;
 pub mod watchlist;
+pub mod web;
 
 pub use error::{Error, Result};
 

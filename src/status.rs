@@ -44,6 +44,10 @@ pub struct StatusReport {
     pub queued: usize,
     pub dead: usize,
     pub delivery_halt: Option<DeliveryHalt>,
+    /// Problems of an edit to the watchlists or config that the daemon refused to load
+    /// (it keeps running the previous lists until they are fixed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watchlist_problems: Vec<String>,
 }
 
 /// Reads the report from the store.
@@ -76,6 +80,7 @@ pub fn collect(engine: &Engine) -> Result<StatusReport> {
         queued: outbox.len() - dead,
         dead,
         delivery_halt: delivery_halt(store.as_ref())?,
+        watchlist_problems: Vec::new(),
     })
 }
 

@@ -451,8 +451,18 @@ fn a_store_locked_by_a_running_daemon_is_reported_not_waited_on() {
     let n = notify.recv(&mut buf).expect("the daemon says READY");
     assert_eq!(&buf[..n], b"READY=1\n");
 
-    // Commands that need the store itself say it is busy, at once. (`status` falls back
-    // to the daemon's snapshot: tests/daemon.rs.)
+    // Commands that need the store ask the running daemon over its control socket, at
+    // once (tests/cli_beside_daemon.rs compares their output).
+    let started = Instant::now();
+    let out = policywatch(&s.root).arg("history").output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "history waited on the lock"
+    );
+    // With no daemon answering (its socket gone), they say the store is busy, at once.
+    // (`status` falls back to the daemon's snapshot: tests/daemon.rs.)
+    std::fs::remove_file(s.root.join("data/control.sock")).unwrap();
     let started = Instant::now();
     let out = policywatch(&s.root).arg("history").output().unwrap();
     assert!(

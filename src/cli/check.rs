@@ -120,12 +120,31 @@ pub async fn run(app: &App) -> Result<()> {
         status_snapshot: Some(crate::status::snapshot_path(&app.data)),
         ..crate::daemon::Options::from_env()
     };
-    // SIGHUP: logged, never fatal. Reloading the lists comes with live reload (the
-    // history-browser work); until then the running lists stay.
-    let stopped = crate::signals::until_stopped(|| async {
-        tracing::warn!(
-            "reload: the running watchlists stay until restart (live reload not built in)"
-        );
+    let live = crate::live::Live::new(engine, app.source.clone());
+    // Bound before anything runs, so a bad `[web]` or data directory stops the start.
+    let web = crate::web::bind(&app.config.web, crate::web::auth::token_from_env()?).await?;
+    let control = crate::control::bind(&app.data)?;
+    let mut side = tokio::task::JoinSet::new();
+    side.spawn(crate::control::serve(control, live.clone()));
+    side.spawn(live.clone().watch_files(crate::live::POLL));
+    if let Some((listener, access)) = web {
+        let state = crate::web::WebState::new(live.clone());
+        side.spawn(async move {
+            if let Err(e) = crate::web::serve(listener, state, access).await {
+                tracing::error!(error = %e, "the history browser stopped");
+            }
+        });
+    }
+    // SIGHUP reloads, as `policywatch reload` and edited files do.
+    let hup = live.clone();
+    let stopped = crate::signals::until_stopped(move || {
+        let live = hup.clone();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || live.reload()).await;
+        }
     });
-    crate::daemon::run_with(engine, dispatcher, stopped, options).await
+    let result = crate::daemon::run_live(live, dispatcher, stopped, options).await;
+    // Dropping the tasks closes the listeners and removes the control socket.
+    side.shutdown().await;
+    result
 }

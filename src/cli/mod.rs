@@ -1,6 +1,7 @@
 //! The command line: arguments are parsed, validated into an [`App`] (config, watchlists,
 //! store), and only then acted on.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crate::config::Config;
 use crate::cycle::Engine;
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
+use crate::live::{ListSource, Live};
 use crate::notify::stdout::Format;
 use crate::schedule::{Clock, SystemClock};
 use crate::source::registry;
@@ -21,6 +23,8 @@ mod kinds;
 mod outbox;
 mod query;
 mod status;
+
+pub use query::write_history_csv;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -93,6 +97,25 @@ pub enum Command {
     Unfollow(UnfollowArgs),
     /// List the source kinds: their watchlist keys, `[sources]` keys and events
     Kinds(kinds::KindsArgs),
+    /// Ask the running daemon to re-read its config and watchlists now
+    Reload,
+}
+
+impl Command {
+    /// Commands that read (or, for `outbox` and `unfollow`, change) the store, and that the
+    /// running daemon serves over its control socket while it holds the store.
+    fn served_by_daemon(&self) -> bool {
+        matches!(
+            self,
+            Command::History(_)
+                | Command::Show(_)
+                | Command::Diff(_)
+                | Command::Export(_)
+                | Command::Status(_)
+                | Command::Outbox(_)
+                | Command::Unfollow(_)
+        )
+    }
 }
 
 #[derive(Debug, Args)]
@@ -116,29 +139,28 @@ pub struct App {
     pub watchlists: Arc<Watchlists>,
     pub data: PathBuf,
     pub clock: Arc<dyn Clock>,
+    /// Where the config and watchlists came from, for live reloads.
+    pub source: ListSource,
 }
 
 impl App {
     /// Loads and validates the config and watchlists named by the flags.
     pub fn load(cli: &Cli) -> Result<App> {
-        let config = match &cli.config {
-            Some(path) => Config::load(path)?,
-            None if Path::new("policywatch.toml").exists() => {
-                Config::load(Path::new("policywatch.toml"))?
-            }
-            None => Config::default(),
+        let config_path = cli
+            .config
+            .clone()
+            .or_else(|| Some(PathBuf::from("policywatch.toml")).filter(|p| Path::new(p).exists()));
+        let source = ListSource {
+            config: config_path,
+            watchlists: cli.watchlists.clone(),
         };
-        let known: Vec<&str> = registry::bases().iter().map(|b| b.key).collect();
-        let unknown = config.sources.unknown(&known);
-        if !unknown.is_empty() {
-            return Err(Error::Invalid(unknown));
-        }
-        let watchlists = watchlist::load_dir(&cli.watchlists, &config, registry::kinds())?;
+        let (config, watchlists) = load_lists(&source)?;
         Ok(App {
             config: Arc::new(config),
             watchlists: Arc::new(watchlists),
             data: cli.data.clone(),
             clock: Arc::new(SystemClock),
+            source,
         })
     }
 
@@ -160,13 +182,49 @@ impl App {
     }
 }
 
+/// Reads and validates the config and every watchlist: at startup, and again on each
+/// live reload (see [`crate::live`]).
+pub fn load_lists(source: &ListSource) -> Result<(Config, Watchlists)> {
+    let config = match &source.config {
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let known: Vec<&str> = registry::bases().iter().map(|b| b.key).collect();
+    let unknown = config.sources.unknown(&known);
+    if !unknown.is_empty() {
+        return Err(Error::Invalid(unknown));
+    }
+    let watchlists = watchlist::load_dir(&source.watchlists, &config, registry::kinds())?;
+    Ok((config, watchlists))
+}
+
 /// Runs a parsed command line; the binary maps the error to an exit code.
 pub async fn run(cli: Cli) -> Result<()> {
     // The catalogue needs no config or watchlists.
     if let Command::Kinds(args) = &cli.command {
         return kinds::kinds(args);
     }
-    let app = App::load(&cli)?;
+    if matches!(cli.command, Command::Reload) {
+        return match crate::control::ask(&cli.data, &argv()) {
+            Some(result) => result,
+            None => Err(Error::Usage(format!(
+                "no policywatch daemon is running on {} (no {}): nothing to reload",
+                cli.data.display(),
+                crate::control::socket_path(&cli.data).display()
+            ))),
+        };
+    }
+    let app = match App::load(&cli) {
+        Ok(app) => app,
+        // A half-edited watchlist must not hide the running daemon's answers.
+        Err(e) if cli.command.served_by_daemon() => {
+            return match crate::control::ask(&cli.data, &argv()) {
+                Some(result) => result,
+                None => Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     match cli.command {
         Command::Validate => {
             let lists = app.watchlists.lists.len();
@@ -180,19 +238,67 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Check(args) => check::check(&app, args).await,
         Command::Run => check::run(&app).await,
-        Command::History(args) => query::history(&app, args),
-        Command::Show(args) => query::show(&app, args),
-        Command::Diff(args) => query::diff(&app, args),
-        Command::Export(args) => query::export(&app, args),
-        Command::Status(args) => status::status(&app, args),
-        Command::Outbox(args) => outbox::outbox(&app, args),
         Command::Kinds(_) => unreachable!("handled before loading"),
+        command => read_or_ask(&app, command),
+    }
+}
+
+/// This process's command line, as the daemon will parse it.
+fn argv() -> Vec<String> {
+    std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Runs a store command on the store, or, when a running daemon holds it, asks the daemon
+/// to run it (see [`crate::control`]).
+fn read_or_ask(app: &App, command: Command) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match app.open_store() {
+        Ok(store) => {
+            let live = Live::fixed(app.engine(store)?);
+            execute(&live, command, &mut out)?;
+            out.flush().map_err(|source| Error::Io {
+                path: "<stdout>".into(),
+                source,
+            })
+        }
+        Err(busy @ Error::StoreOpen { .. }) => {
+            drop(out);
+            if let Some(result) = crate::control::ask(&app.data, &argv()) {
+                return result;
+            }
+            match command {
+                Command::Status(args) => {
+                    status::from_snapshot(app, args, busy, &mut std::io::stdout().lock())
+                }
+                _ => Err(busy),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Runs a store command against `live`'s store, printing to `w`: the command line uses it
+/// on the store it opened, the daemon on its own for a client of its control socket.
+pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
+    let engine = live.engine();
+    let store = engine.store.as_ref();
+    let io = |source| Error::Io {
+        path: "<stdout>".into(),
+        source,
+    };
+    match command {
+        Command::History(args) => query::history(store, args, w),
+        Command::Show(args) => query::show(store, args, w),
+        Command::Diff(args) => query::diff(store, args, w),
+        Command::Export(args) => query::export(store, args, w),
+        Command::Status(args) => status::print(&live.status()?, args, w),
+        Command::Outbox(args) => outbox::outbox(store, args, w),
         Command::Unfollow(args) => {
-            let store = app.open_store()?;
             if store.unfollow(&args.watch)? {
                 store.flush()?;
-                println!("no longer following {}", args.watch);
-                Ok(())
+                writeln!(w, "no longer following {}", args.watch).map_err(io)
             } else {
                 Err(Error::NotFound {
                     what: "followed watch",
@@ -200,6 +306,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                 })
             }
         }
+        Command::Reload => match live.reload() {
+            crate::live::Reloaded::Rejected(problems) => Err(Error::Invalid(problems)),
+            applied => writeln!(w, "{applied}").map_err(io),
+        },
+        Command::Run | Command::Check(_) | Command::Validate | Command::Kinds(_) => Err(Error::Usage(
+            "the daemon serves only history, show, diff, export, status, outbox, unfollow and reload"
+                .into(),
+        )),
     }
 }
 

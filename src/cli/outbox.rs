@@ -1,8 +1,9 @@
 //! `outbox list | retry ID | drop ID`.
 
+use std::io::Write;
+
 use clap::{Args, Subcommand};
 
-use super::App;
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -22,8 +23,11 @@ pub enum OutboxAction {
     Drop { id: u64 },
 }
 
-pub fn outbox(app: &App, args: OutboxArgs) -> Result<()> {
-    let store = app.open_store()?;
+pub fn outbox(store: &dyn Store, args: OutboxArgs, w: &mut dyn Write) -> Result<()> {
+    let io = |source| Error::Io {
+        path: "<stdout>".into(),
+        source,
+    };
     let entries = store.outbox()?;
     let find = |id: u64| {
         entries
@@ -47,10 +51,10 @@ pub fn outbox(app: &App, args: OutboxArgs) -> Result<()> {
                     (None, Some(err)) => format!("retrying (attempt {}): {err}", e.attempts),
                     (None, None) => "queued".into(),
                 };
-                println!("{:>5}  {state}\n       {what}", e.id);
+                writeln!(w, "{:>5}  {state}\n       {what}", e.id).map_err(io)?;
             }
             if entries.is_empty() {
-                println!("outbox is empty");
+                writeln!(w, "outbox is empty").map_err(io)?;
             }
         }
         OutboxAction::Retry { id } => {
@@ -58,12 +62,12 @@ pub fn outbox(app: &App, args: OutboxArgs) -> Result<()> {
             e.dead = None;
             e.next_attempt_at = None;
             store.put_outbox(&e)?;
-            println!("alert {id} queued for delivery");
+            writeln!(w, "alert {id} queued for delivery").map_err(io)?;
         }
         OutboxAction::Drop { id } => {
             find(id)?;
             store.drop_outbox(id)?;
-            println!("alert {id} dropped");
+            writeln!(w, "alert {id} dropped").map_err(io)?;
         }
     }
     store.flush()

@@ -6,10 +6,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 use regex::Regex;
 
-use super::{App, TableFormat};
+use super::TableFormat;
 use crate::error::{Error, Result};
 use crate::notify::stdout::render_text;
-use crate::store::{ChangeFilter, ChangeRecord, Store, Version};
+use crate::store::{phrase_history, phrase_matcher, ChangeFilter, ChangeRecord, Store, Version};
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -25,6 +25,10 @@ pub struct HistoryArgs {
     /// Only changes whose title, summary, annotations or diff match this regex
     #[arg(long)]
     pub grep: Option<String>,
+    /// Instead of changes: the versions where this phrase first appeared and where it
+    /// disappeared (case and line breaks ignored), like `git log -S`
+    #[arg(short = 'S', long = "phrase", value_name = "PHRASE")]
+    pub phrase: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: TableFormat,
 }
@@ -74,10 +78,6 @@ fn parse_time_end(s: &str) -> std::result::Result<DateTime<Utc>, String> {
     })
 }
 
-fn out() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
-    std::io::BufWriter::new(std::io::stdout().lock())
-}
-
 fn io(e: std::io::Error) -> Error {
     Error::Io {
         path: "<stdout>".into(),
@@ -85,8 +85,10 @@ fn io(e: std::io::Error) -> Error {
     }
 }
 
-pub fn history(app: &App, args: HistoryArgs) -> Result<()> {
-    let store = app.open_store()?;
+pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Result<()> {
+    if let Some(phrase) = &args.phrase {
+        return phrase_log(store, &args, phrase, w);
+    }
     let grep = args
         .grep
         .as_deref()
@@ -101,7 +103,6 @@ pub fn history(app: &App, args: HistoryArgs) -> Result<()> {
         .into_iter()
         .filter(|r| grep.as_ref().is_none_or(|re| matches(re, r)))
         .collect();
-    let mut w = out();
     match args.format {
         TableFormat::Text => {
             for r in &records {
@@ -125,37 +126,90 @@ pub fn history(app: &App, args: HistoryArgs) -> Result<()> {
                 writeln!(w, "{v}").map_err(io)?;
             }
         }
-        TableFormat::Csv => {
-            let mut csv = csv::Writer::from_writer(w);
-            csv.write_record([
-                "id",
-                "detected_at",
-                "watch",
-                "event",
-                "title",
-                "url",
-                "summary",
-                "keywords",
-                "delivered_at",
-            ])
-            .map_err(|e| Error::Usage(e.to_string()))?;
-            for r in &records {
-                let a = &r.alert;
-                csv.write_record([
-                    a.id.to_string(),
-                    a.detected_at.to_rfc3339(),
-                    a.watch.clone(),
-                    a.event.clone(),
-                    a.title.clone(),
-                    a.url.clone(),
-                    a.summary.clone(),
-                    a.keywords.join("; "),
-                    r.delivered_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                ])
-                .map_err(|e| Error::Usage(e.to_string()))?;
+        TableFormat::Csv => return write_history_csv(w, &records),
+    }
+    w.flush().map_err(io)
+}
+
+/// `history --format csv`, also the web timeline's CSV download.
+pub fn write_history_csv(w: &mut dyn Write, records: &[ChangeRecord]) -> Result<()> {
+    let csv_err = |e: csv::Error| Error::Usage(e.to_string());
+    let mut csv = csv::Writer::from_writer(w);
+    csv.write_record([
+        "id",
+        "detected_at",
+        "watch",
+        "event",
+        "title",
+        "url",
+        "summary",
+        "keywords",
+        "delivered_at",
+    ])
+    .map_err(csv_err)?;
+    for r in records {
+        let a = &r.alert;
+        csv.write_record([
+            a.id.to_string(),
+            a.detected_at.to_rfc3339(),
+            a.watch.clone(),
+            a.event.to_string(),
+            a.title.clone(),
+            a.url.clone(),
+            a.summary.clone(),
+            a.keywords.join("; "),
+            r.delivered_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        ])
+        .map_err(csv_err)?;
+    }
+    csv.flush().map_err(io)
+}
+
+/// `history -S PHRASE`: one line per version where the phrase came or went.
+fn phrase_log(
+    store: &dyn Store,
+    args: &HistoryArgs,
+    phrase: &str,
+    w: &mut dyn Write,
+) -> Result<()> {
+    let matcher = phrase_matcher(phrase)?;
+    let watches: Vec<String> = match &args.watch {
+        Some(id) => vec![id.clone()],
+        None => {
+            let mut ids = Vec::new();
+            store.for_each_version(&mut |v| {
+                if ids.last() != Some(&v.watch) {
+                    ids.push(v.watch);
+                }
+                Ok(())
+            })?;
+            ids
+        }
+    };
+    for watch in &watches {
+        for c in phrase_history(store, watch, &matcher)? {
+            if args.since.is_some_and(|t| c.fetched_at < t)
+                || args.until.is_some_and(|t| c.fetched_at > t)
+            {
+                continue;
             }
-            csv.flush().map_err(io)?;
-            return Ok(());
+            match args.format {
+                TableFormat::Json => {
+                    let mut v = serde_json::to_value(&c)?;
+                    v["change"] = c.kind().into();
+                    writeln!(w, "{v}").map_err(io)?;
+                }
+                TableFormat::Text | TableFormat::Csv => writeln!(
+                    w,
+                    "{:<24} v{:<4} {}  {:<11} {}",
+                    c.watch,
+                    c.seq,
+                    c.fetched_at.format("%Y-%m-%d %H:%M"),
+                    c.kind(),
+                    c.context
+                )
+                .map_err(io)?,
+            }
         }
     }
     w.flush().map_err(io)
@@ -169,13 +223,11 @@ fn matches(re: &Regex, r: &ChangeRecord) -> bool {
         || re.is_match(&r.full_diff)
 }
 
-pub fn show(app: &App, args: ShowArgs) -> Result<()> {
-    let store = app.open_store()?;
+pub fn show(store: &dyn Store, args: ShowArgs, w: &mut dyn Write) -> Result<()> {
     let record = store.change(args.change)?.ok_or(Error::NotFound {
         what: "change",
         id: args.change.to_string(),
     })?;
-    let mut w = out();
     match args.format {
         TableFormat::Json | TableFormat::Csv => {
             let mut v = serde_json::to_value(&record.alert)?;
@@ -213,8 +265,7 @@ fn version(store: &dyn Store, watch: &str, seq: u64) -> Result<Version> {
     })
 }
 
-pub fn diff(app: &App, args: DiffArgs) -> Result<()> {
-    let store = app.open_store()?;
+pub fn diff(store: &dyn Store, args: DiffArgs, w: &mut dyn Write) -> Result<()> {
     let latest = store
         .latest_version(&args.watch)?
         .ok_or_else(|| Error::NotFound {
@@ -224,11 +275,10 @@ pub fn diff(app: &App, args: DiffArgs) -> Result<()> {
     let to = args.to.unwrap_or(latest.seq);
     let from = args.from.unwrap_or(to.saturating_sub(1).max(1));
     let (a, b) = (
-        version(&*store, &args.watch, from)?,
-        version(&*store, &args.watch, to)?,
+        version(store, &args.watch, from)?,
+        version(store, &args.watch, to)?,
     );
     let changes = crate::diff::diff(&a.document.text, &b.document.text);
-    let mut w = out();
     writeln!(
         w,
         "--- {} v{} ({})",
@@ -254,11 +304,9 @@ pub fn diff(app: &App, args: DiffArgs) -> Result<()> {
     w.flush().map_err(io)
 }
 
-pub fn export(app: &App, args: ExportArgs) -> Result<()> {
-    let store = app.open_store()?;
-    let mut w = out();
+pub fn export(store: &dyn Store, args: ExportArgs, w: &mut dyn Write) -> Result<()> {
     let mut write = |v: Version| -> Result<()> {
-        serde_json::to_writer(&mut w, &v)?;
+        serde_json::to_writer(&mut *w, &v)?;
         writeln!(w).map_err(io)
     };
     match &args.watch {

@@ -1,6 +1,8 @@
 //! `status`: how each watch is doing. Read from the store, or, while the daemon holds the
 //! store, from the snapshot it leaves after every cycle.
 
+use std::io::Write;
+
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -20,37 +22,48 @@ pub enum StatusFormat {
     Json,
 }
 
-pub fn status(app: &App, args: StatusArgs) -> Result<()> {
-    let report = match app.open_store() {
-        Ok(store) => status::collect(&app.engine(store)?)?,
-        Err(Error::StoreOpen { path, reason, hint }) => {
-            // No readable snapshot: the store's own error says more than the snapshot's.
-            match status::read_snapshot(&status::snapshot_path(&app.data)).unwrap_or(None) {
-                Some(report) => {
-                    eprintln!(
-                        "policywatch: cannot open the store ({reason}; is the daemon running?); \
-                         showing the daemon's report of {}",
-                        report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
-                    );
-                    report
-                }
-                None => return Err(Error::StoreOpen { path, reason, hint }),
-            }
+/// `status` when the store is busy and no daemon answers on the control socket: the
+/// report the daemon left after its last cycle.
+pub fn from_snapshot(app: &App, args: StatusArgs, busy: Error, w: &mut dyn Write) -> Result<()> {
+    let Error::StoreOpen { path, reason, hint } = busy else {
+        return Err(busy);
+    };
+    // No readable snapshot: the store's own error says more than the snapshot's.
+    match status::read_snapshot(&status::snapshot_path(&app.data)).unwrap_or(None) {
+        Some(report) => {
+            eprintln!(
+                "policywatch: cannot open the store ({reason}; is the daemon running?); \
+                 showing the daemon's report of {}",
+                report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
+            );
+            print(&report, args, w)
         }
-        Err(e) => return Err(e),
+        None => Err(Error::StoreOpen { path, reason, hint }),
+    }
+}
+
+/// Prints a report in the chosen format.
+pub fn print(report: &StatusReport, args: StatusArgs, w: &mut dyn Write) -> Result<()> {
+    let io = |source| Error::Io {
+        path: "<stdout>".into(),
+        source,
     };
     match args.format {
         StatusFormat::Json => {
             for r in &report.watches {
-                println!("{}", serde_json::to_string(r)?);
+                writeln!(w, "{}", serde_json::to_string(r)?).map_err(io)?;
+            }
+            // JSON lines stay one object per watch; refused edits go to stderr.
+            for p in &report.watchlist_problems {
+                eprintln!("policywatch: watchlist edit not loaded: {p}");
             }
         }
-        StatusFormat::Text => print_text(&report),
+        StatusFormat::Text => print_text(report, w).map_err(io)?,
     }
-    Ok(())
+    w.flush().map_err(io)
 }
 
-fn print_text(report: &StatusReport) {
+fn print_text(report: &StatusReport, w: &mut dyn Write) -> std::io::Result<()> {
     for r in &report.watches {
         // In the zone the watch's schedule is read in, with its abbreviation (BST, GMT).
         let tz: chrono_tz::Tz = r
@@ -72,7 +85,8 @@ fn print_text(report: &StatusReport) {
             .as_ref()
             .map(|s| format!(" (followed via {s})"))
             .unwrap_or_default();
-        println!(
+        writeln!(
+            w,
             "{} [{}]{followed}: {health}\n    last check {}, last change {}, next run {}, {} versions",
             r.watch,
             r.kind,
@@ -80,11 +94,21 @@ fn print_text(report: &StatusReport) {
             t(r.last_change),
             t(r.next_run),
             r.versions
-        );
+        )?;
     }
-    println!("outbox: {} queued, {} dead", report.queued, report.dead);
+    writeln!(w, "outbox: {} queued, {} dead", report.queued, report.dead)?;
     if let Some(h) = &report.delivery_halt {
         let since = h.since.format("%Y-%m-%d %H:%M");
-        println!("delivery: STOPPED since {since}: {}", h.reason);
+        writeln!(w, "delivery: STOPPED since {since}: {}", h.reason)?;
     }
+    if !report.watchlist_problems.is_empty() {
+        writeln!(
+            w,
+            "watchlists: an edit was NOT loaded; the previous watchlists keep running until it is fixed:"
+        )?;
+        for p in &report.watchlist_problems {
+            writeln!(w, "    {p}")?;
+        }
+    }
+    Ok(())
 }

@@ -12,9 +12,11 @@ use crate::event::Alert;
 use crate::source::{Document, FollowTarget};
 
 mod failing;
+mod phrase;
 mod sled_store;
 
 pub use failing::FailingStore;
+pub use phrase::{phrase_history, phrase_matcher, PhraseChange};
 pub use sled_store::SledStore;
 
 /// One stored version of a watch's document.
@@ -134,6 +136,39 @@ pub trait Store: Send + Sync {
     fn for_each_version(&self, f: &mut dyn FnMut(Version) -> Result<()>) -> Result<()>;
 
     fn change(&self, id: u64) -> Result<Option<ChangeRecord>>;
+    /// Changes with ids above `after`, oldest first (or newest first), handed to `f` one at
+    /// a time until it returns false: the history browser pages without loading them all.
+    fn scan_changes(
+        &self,
+        after: u64,
+        newest_first: bool,
+        f: &mut dyn FnMut(ChangeRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let mut all = self.changes(&ChangeFilter::default())?;
+        all.retain(|r| r.alert.id > after);
+        if newest_first {
+            all.reverse();
+        }
+        for r in all {
+            if !f(r)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+    /// One watch's versions, oldest first, one at a time until `f` returns false.
+    fn for_each_version_of(
+        &self,
+        watch: &str,
+        f: &mut dyn FnMut(Version) -> Result<bool>,
+    ) -> Result<()> {
+        for v in self.versions(watch)? {
+            if !f(v)? {
+                break;
+            }
+        }
+        Ok(())
+    }
     /// Changes matching the filter, oldest first.
     fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRecord>>;
 

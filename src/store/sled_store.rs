@@ -333,6 +333,44 @@ impl Store for SledStore {
             .transpose()
     }
 
+    fn scan_changes(
+        &self,
+        after: u64,
+        newest_first: bool,
+        f: &mut dyn FnMut(ChangeRecord) -> Result<bool>,
+    ) -> Result<()> {
+        let range = self.changes.range(after.saturating_add(1).to_be_bytes()..);
+        let mut visit =
+            |kv: sled::Result<(sled::IVec, sled::IVec)>| -> Result<bool> { f(decode(&kv?.1)?) };
+        if newest_first {
+            for kv in range.rev() {
+                if !visit(kv)? {
+                    break;
+                }
+            }
+        } else {
+            for kv in range {
+                if !visit(kv)? {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_version_of(
+        &self,
+        watch: &str,
+        f: &mut dyn FnMut(Version) -> Result<bool>,
+    ) -> Result<()> {
+        for kv in self.versions.scan_prefix(watch_prefix(watch)) {
+            if !f(decode_version(&kv?.1)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRecord>> {
         let mut out = Vec::new();
         for kv in self.changes.iter() {

@@ -146,7 +146,7 @@ impl Seeded {
         let port = free_port();
         let uri = sources.server.uri();
         project.config(&format!(
-            "[fetch]\nper_host_interval_secs = 0.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ntimeout_secs = 5.0\n\
+            "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ntimeout_secs = 5.0\n\
              [sources]\nparliament_bills = \"{uri}/\"\n[web]\nlisten = \"127.0.0.1:{port}\"\n"
         ));
         project.watchlist(

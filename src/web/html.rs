@@ -91,7 +91,8 @@ form.filters label{display:flex;flex-direction:column;font-size:.85em}
 table.side td{width:50%;padding:0 .4em;border:0}
 .del{background:#fde2e2}.ins{background:#dcfce7}.hunk{color:#6b21a8;background:#f3e8ff}
 ul.notes li{margin:.2em 0}.kw{background:#fff3bf;padding:0 .3em;border-radius:3px;margin-right:.3em}
-svg{max-width:100%;height:auto}
+svg{max-width:100%;height:auto}svg.weekly{width:640px}svg.stage-track{width:1000px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em}dd{margin:0}
 nav.pager{margin:1em 0}.problems{border:2px solid #a00;padding:.5em 1em;background:#fff5f5}
 "#;
 

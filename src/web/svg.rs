@@ -167,7 +167,7 @@ pub fn stage_track(fields: &Value) -> Option<String> {
         current.or_else(|| dates.iter().rposition(Option::is_some))
     };
 
-    let step = 62.0;
+    let step = 86.0;
     let width = 20.0 + step * track.len() as f64;
     let mut s = format!(
         "<svg class=\"stage-track\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} 150\" role=\"img\" aria-label=\"The bill's stages\">"

@@ -78,7 +78,7 @@ fn sentence_around(text: &str, start: usize, end: usize) -> String {
         .char_indices()
         .find(|(i, c)| is_break(*c) && !is_abbreviation_dot(text, end + i))
         .map_or(text.len(), |(i, c)| end + i + c.len_utf8());
-    let sentence = crate::source::html_text::fold(&text[from..to]);
+    let sentence = crate::text::html::fold(&text[from..to]);
     let sentence = sentence
         .trim_start_matches(['-', '+', '#', ' '])
         .to_string();

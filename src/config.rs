@@ -8,8 +8,22 @@ use std::time::Duration;
 use serde::Deserialize;
 use url::Url;
 
-use crate::error::{Error, Result};
 use crate::schedule::Schedule;
+
+/// Why a config file was refused. Kept apart from [`crate::error::Error`] (which converts
+/// it) so this module, read by `fetch`, imports nothing that imports `fetch`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Each problem as `file:line:col: message`.
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -127,21 +141,21 @@ impl Default for Config {
 
 impl Config {
     /// Reads and validates a config file; problems come back as `file:line:col: message`.
-    pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
         })?;
         Config::parse(&text, path)
     }
 
-    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let (line, col) = e
                 .span()
                 .map(|s| crate::line_col(text, s.start))
                 .unwrap_or((1, 1));
-            Error::Invalid(vec![format!(
+            ConfigError::Invalid(vec![format!(
                 "{}:{line}:{col}: {}",
                 path.display(),
                 e.message()
@@ -152,7 +166,7 @@ impl Config {
             format!("{}:{line}:{col}", path.display())
         };
         Config::from_raw(raw, &at)
-            .map_err(|m| Error::Invalid(vec![format!("{}: {m}", path.display())]))
+            .map_err(|m| ConfigError::Invalid(vec![format!("{}: {m}", path.display())]))
     }
 
     fn from_raw(

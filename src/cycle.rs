@@ -11,13 +11,13 @@ use tracing::Instrument;
 
 use crate::annotate;
 use crate::config::Config;
-use crate::diff;
+use crate::data::{Alert, Event, Severity};
 use crate::error::{Error, Result};
-use crate::event::{Alert, Event, Severity};
 use crate::fetch::Fetcher;
 use crate::schedule::Clock;
 use crate::source::{self, registry, Document, FollowTarget, Job, Observed, Outcome};
 use crate::store::{CheckCommit, Followed, NewChange, Store, WatchState};
+use crate::text::diff;
 use crate::watchlist::{TextFilter, Watch, Watchlists};
 
 /// Longest diff excerpt carried in an alert; the full diff stays in the store.
@@ -216,10 +216,13 @@ impl Cycle<'_> {
         if watches.is_empty() {
             return Ok(());
         }
-        let loaded = watches
-            .into_iter()
-            .map(|w| self.load(w))
-            .collect::<Result<Vec<_>>>()?;
+        let mut loaded = Vec::new();
+        for w in watches {
+            match self.load(w.clone()) {
+                Ok(l) => loaded.push(l),
+                Err(e) => self.settle(failed_job(w), None, WatchState::default(), Err(e)),
+            }
+        }
         let mut known: HashMap<String, (Option<u64>, WatchState)> = HashMap::new();
         let jobs = loaded
             .into_iter()
@@ -243,10 +246,16 @@ impl Cycle<'_> {
         let mut results = futures_util::stream::iter(watches)
             .map(|watch| {
                 let ctx = self.ctx.clone();
-                let loaded = self.load(watch);
+                let loaded = self.load(watch.clone());
                 async move {
-                    let loaded = loaded?;
-                    let Loaded { job, seq, state } = loaded;
+                    let Loaded { job, seq, state } = match loaded {
+                        Ok(loaded) => loaded,
+                        // What the store holds for the watch cannot be read: that watch
+                        // fails (recorded, shown by `status`); the cycle goes on.
+                        Err(e) => {
+                            return Ok((failed_job(watch), None, WatchState::default(), Err(e)))
+                        }
+                    };
                     let watch = job.watch.clone();
                     let span =
                         tracing::info_span!("watch", id = %watch.id, kind = watch.target.kind());
@@ -420,6 +429,16 @@ impl Cycle<'_> {
                     .push((watch.id.clone(), RunResult::Failed(e.to_string())));
             }
         }
+    }
+}
+
+/// A job for a watch whose stored data could not be loaded: it only records the failure.
+fn failed_job(watch: Arc<Watch>) -> Job {
+    Job {
+        watch,
+        has_version: false,
+        previous: None,
+        state: serde_json::Value::Null,
     }
 }
 

@@ -56,6 +56,15 @@ pub enum Error {
     Daemon { code: i32, message: String },
 }
 
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Self {
+        match e {
+            crate::config::ConfigError::Invalid(problems) => Error::Invalid(problems),
+            crate::config::ConfigError::Io { path, source } => Error::Io { path, source },
+        }
+    }
+}
+
 impl Error {
     pub fn extract(url: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Extract {

@@ -12,7 +12,7 @@ pub mod config;
 pub mod control;
 pub mod cycle;
 pub mod daemon;
-pub mod diff;
+pub mod data;
 pub mod error;
 pub mod event;
 pub mod fetch;
@@ -23,6 +23,7 @@ pub mod signals;
 pub mod source;
 pub mod status;
 pub mod store;
+pub mod text;
 pub mod watchlist;
 pub mod web;
 

@@ -148,3 +148,81 @@ url = "{u}/latin"
     // The store is still readable after all that.
     assert_eq!(p.stdout(&["export"]).lines().count(), 1);
 }
+
+/// Issue 9: a watch's stored state that cannot be decoded is that watch's error, shown by
+/// `status`, never read as an empty state; no alert is raised from it and the other
+/// watches of the cycle are checked as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreadable_stored_state_fails_its_watch_in_status_and_raises_nothing() {
+    let server = MockServer::start().await;
+    for p in ["/a", "/b"] {
+        Mock::given(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(
+                format!("<html><body><p>Page {p}.</p></body></html>").into_bytes(),
+                "text/html",
+            ))
+            .mount(&server)
+            .await;
+    }
+    let p = Project::new();
+    p.config("[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretries = 0\n");
+    let u = server.uri();
+    p.watchlist(
+        "team.toml",
+        &format!(
+            "name = \"t\"\n[[watch]]\nid = \"a\"\nkind = \"page\"\nurl = \"{u}/a\"\n[[watch]]\nid = \"b\"\nkind = \"page\"\nurl = \"{u}/b\"\n"
+        ),
+    );
+    assert!(p.check_json().is_empty(), "the baseline raises nothing");
+
+    {
+        let db = sled::open(p.data()).unwrap();
+        let state = db.open_tree("state").unwrap();
+        assert!(
+            state.get("a").unwrap().is_some(),
+            "watch a has a stored state"
+        );
+        state.insert("a", &b"\x00not json"[..]).unwrap();
+        db.flush().unwrap();
+    }
+
+    let out = p
+        .cmd()
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        common::json_lines(&out.stdout).is_empty(),
+        "no alert from an unreadable state: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains("the stored state of watch `a` cannot be read"),
+        "{stderr}"
+    );
+
+    let status = p.stdout(&["status", "--format", "json"]);
+    let rows = common::json_lines(status.as_bytes());
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| r["watch"] == id || r["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} in {status}"))
+    };
+    let (a, b) = (row("a"), row("b"));
+    assert!(
+        a["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("the stored state of watch `a` cannot be read")),
+        "{a}"
+    );
+    assert_eq!(a["consecutive_failures"], 1, "{a}");
+    assert!(b["last_error"].is_null(), "{b}");
+    assert_eq!(b["consecutive_failures"], 0, "{b}");
+
+    // The next check starts afresh from the state it recorded, and the stored version
+    // still stands: nothing is alerted.
+    assert!(p.check_json().is_empty());
+}

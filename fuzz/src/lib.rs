@@ -13,7 +13,7 @@ use policywatch::event::{Alert, Severity};
 use policywatch::notify::render::{self, discord_len};
 use policywatch::source::bill::api::{BillDetail, PublicationList, SearchResult, StageSummary};
 use policywatch::source::bill::snapshot::Snapshot;
-use policywatch::source::html_text::{self, Narrowing};
+use policywatch::text::html::{self, Narrowing};
 use policywatch::source::{self, bill_search, feed, govuk, Document};
 use policywatch::store::ChangeRecord;
 use policywatch::watchlist::{self, Mention, Watch};
@@ -133,11 +133,11 @@ pub fn page_extract(data: &[u8]) {
         ignore: if mode & 4 != 0 { ignore } else { &[] },
     };
     let base = Url::parse("https://example.org/dir/page.html").unwrap();
-    let first = html_text::extract(&html, Some(&base), narrowing);
+    let first = html::extract(&html, Some(&base), narrowing);
     // Change detection relies on the same page always reading the same.
-    let again = html_text::extract(&html, Some(&base), narrowing);
+    let again = html::extract(&html, Some(&base), narrowing);
     assert_eq!(first, again, "extraction is not deterministic");
-    let _ = html_text::fragment_text(&html);
+    let _ = html::fragment_text(&html);
     if let Ok(e) = first {
         let doc = Document {
             title: e.title,

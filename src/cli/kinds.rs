@@ -3,8 +3,8 @@
 use clap::Args;
 use serde::Serialize;
 
+use crate::data::Severity;
 use crate::error::Result;
-use crate::event::Severity;
 use crate::source::registry;
 
 #[derive(Debug, Args)]

@@ -278,7 +278,7 @@ pub fn diff(store: &dyn Store, args: DiffArgs, w: &mut dyn Write) -> Result<()> 
         version(store, &args.watch, from)?,
         version(store, &args.watch, to)?,
     );
-    let changes = crate::diff::diff(&a.document.text, &b.document.text);
+    let changes = crate::text::diff::diff(&a.document.text, &b.document.text);
     writeln!(
         w,
         "--- {} v{} ({})",

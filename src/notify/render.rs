@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::event::Severity;
+use crate::data::Severity;
 use crate::store::ChangeRecord;
 use crate::watchlist::Mention;
 
@@ -624,7 +624,7 @@ fn mass_mention(after: &[char]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Alert;
+    use crate::data::Alert;
     use chrono::TimeZone;
 
     fn record(id: u64, title: &str, summary: &str, diff: &str) -> ChangeRecord {

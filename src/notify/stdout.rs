@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use super::{Delivery, Sink};
-use crate::event::Alert;
+use crate::data::Alert;
 use crate::schedule::BoxFuture;
 use crate::store::ChangeRecord;
 

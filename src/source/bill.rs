@@ -12,12 +12,12 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{SourceBase, Sources};
-use crate::diff;
+use crate::data::{Event, Severity};
 use crate::error::{Error, Result};
-use crate::event::{Event, Severity};
 use crate::fetch::FetchError;
 use crate::source::kind::{EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::text::diff;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 pub mod api;
@@ -258,7 +258,7 @@ async fn observe_one(
     id: u32,
     summary: &api::BillSummary,
 ) -> Result<Observed> {
-    let state: BillState = serde_json::from_value(job.state.clone()).unwrap_or_default();
+    let state: BillState = crate::source::decode_state(job)?;
     let refresh = refresh_needed(
         job.has_version,
         &state,

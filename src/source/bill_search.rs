@@ -8,13 +8,13 @@ use serde::{Deserialize, Serialize};
 use futures_util::future::BoxFuture;
 
 use crate::config::{SourceBase, Sources};
+use crate::data::{Event, Severity};
 use crate::error::{Error, Result};
-use crate::event::{Event, Severity};
 use crate::source::bill::snapshot::named_house;
 use crate::source::bill::{api, Bill};
-use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, FollowTarget, Job, Observed, Outcome};
+use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 /// `[sources] bills_rss`.
@@ -132,10 +132,10 @@ impl SourceKind for BillSearchKind {
         Box::pin(observe(ctx, job))
     }
     fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
-        Ok(compare(watch, previous, next))
+        compare(watch, previous, next)
     }
     fn follows(&self, document: &Document) -> Result<Vec<FollowTarget>> {
-        Ok(follows(document))
+        follows(document)
     }
 }
 
@@ -253,8 +253,8 @@ pub struct Listing {
 }
 
 impl Listing {
-    fn from_document(doc: &Document) -> Listing {
-        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    fn from_document(doc: &Document) -> Result<Listing> {
+        crate::source::decode_fields(doc, "bill search listing")
     }
 
     fn knows(&self, id: u32) -> bool {
@@ -364,7 +364,11 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             "the search has no term, filter or `rss = true`",
         ));
     }
-    let previous = job.previous.as_ref().map(Listing::from_document);
+    let previous = job
+        .previous
+        .as_ref()
+        .map(Listing::from_document)
+        .transpose()?;
 
     let (found, from_rss) = futures_util::try_join!(
         async {
@@ -459,19 +463,19 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     })
 }
 
-pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
+pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
     new_bills(previous, next)
 }
 
 /// One `bill.new` per bill id the previous version had never seen.
-fn new_bills(previous: &Document, next: &Document) -> Vec<Event> {
-    let prev = Listing::from_document(previous);
-    Listing::from_document(next)
+fn new_bills(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let prev = Listing::from_document(previous)?;
+    Ok(Listing::from_document(next)?
         .bills
         .iter()
         .filter(|b| !prev.knows(b.id))
         .map(|b| new_bill(b, &next.title))
-        .collect()
+        .collect())
 }
 
 fn new_bill(b: &Match, search: &str) -> Event {
@@ -501,8 +505,8 @@ fn new_bill(b: &Match, search: &str) -> Event {
     e
 }
 
-pub fn follows(document: &Document) -> Vec<FollowTarget> {
-    Listing::from_document(document)
+pub fn follows(document: &Document) -> Result<Vec<FollowTarget>> {
+    Ok(Listing::from_document(document)?
         .bills
         .iter()
         .map(|b| FollowTarget {
@@ -511,7 +515,7 @@ pub fn follows(document: &Document) -> Vec<FollowTarget> {
             target: b.id.to_string(),
             title: b.title.clone(),
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -574,7 +578,7 @@ mod tests {
         let q = immigration();
         let before = listing(FEED_WITHOUT_3929, &q, &[]);
         let after = listing(FEED, &q, &[]);
-        let watch_free = new_bills(&before, &after);
+        let watch_free = new_bills(&before, &after).unwrap();
         assert_eq!(watch_free.len(), 1);
         let e = &watch_free[0];
         assert_eq!(e.kind, "bill.new");
@@ -595,14 +599,18 @@ mod tests {
             "Found by: Bills matching “immigration”, all-bills RSS"
         );
         // The next cycle sees the same feed: nothing new.
-        assert!(new_bills(&after, &listing(FEED, &q, &[])).is_empty());
+        assert!(new_bills(&after, &listing(FEED, &q, &[]))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn a_bill_that_drops_out_and_returns_is_not_new() {
         let q = immigration();
         let gone = listing(FEED_WITHOUT_3929, &q, &[3929, 3868]);
-        assert!(new_bills(&gone, &listing(FEED, &q, &[])).is_empty());
+        assert!(new_bills(&gone, &listing(FEED, &q, &[]))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -613,12 +621,14 @@ mod tests {
             "<title>Border Security, Asylum and Immigration Bill</title>",
             "<title>Border Security and Immigration Bill</title>",
         );
-        assert!(new_bills(&before, &listing(&renamed, &q, &[])).is_empty());
+        assert!(new_bills(&before, &listing(&renamed, &q, &[]))
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn follows_every_matching_bill_by_id() {
-        let f = follows(&listing(FEED, &immigration(), &[]));
+        let f = follows(&listing(FEED, &immigration(), &[])).unwrap();
         assert_eq!(
             f[0],
             FollowTarget {

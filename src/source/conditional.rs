@@ -37,7 +37,7 @@ pub enum Fetch {
 
 /// GETs `url` for `job`, telling apart what needs extracting from what cannot have changed.
 pub async fn fetch_if_changed(ctx: &Context, job: &Job, url: &Url, accept: &str) -> Result<Fetch> {
-    let state: FetchState = serde_json::from_value(job.state.clone()).unwrap_or_default();
+    let state: FetchState = crate::source::decode_state(job)?;
     // Without a stored version there is nothing to compare against: fetch in full.
     let known = job.has_version;
     let fetched = ctx

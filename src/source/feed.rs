@@ -7,13 +7,13 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::Sources;
-use crate::diff;
+use crate::data::{Event, Severity};
 use crate::error::{Error, Result};
-use crate::event::{Event, Severity};
 use crate::source::conditional::{fetch_if_changed, Fetch};
-use crate::source::html_text::{fold, fragment_text};
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::text::diff;
+use crate::text::html::{fold, fragment_text};
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 /// A `feed` watch's target.

@@ -16,12 +16,12 @@ use url::Url;
 use futures_util::future::BoxFuture;
 
 use crate::config::{SourceBase, Sources};
+use crate::data::{Event, Severity};
 use crate::error::{Error, Result};
-use crate::event::{Event, Severity};
 use crate::source::conditional::{fetch_if_changed, Fetch};
-use crate::source::html_text::{self, fold, fragment_text, Narrowing};
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::text::html::{self, fold, fragment_text, Narrowing};
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 mod compare;
@@ -604,7 +604,7 @@ fn attachments(details: &Value, site: &Url) -> Vec<Attachment> {
         .flatten()
         .filter_map(|block| {
             let html = block.as_str()?;
-            let found = html_text::extract(html, Some(site), Narrowing::default()).ok()?;
+            let found = html::extract(html, Some(site), Narrowing::default()).ok()?;
             let link = found.links.into_iter().find(|l| !l.text.is_empty())?;
             Some(Attachment {
                 id: None,

@@ -15,13 +15,13 @@ use url::Url;
 use futures_util::future::BoxFuture;
 
 use crate::config::{SourceBase, Sources};
+use crate::data::{Event, Severity};
 use crate::error::{Error, Result};
-use crate::event::{Event, Severity};
 use crate::fetch::{Fetched, Request};
 use crate::source::govuk::{human_time, normalise_time, page_url, Govuk, GOVUK};
-use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{feed, Context, Document, FollowTarget, Job, Observed, Outcome};
+use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 /// A GOV.UK Search API query (`search = "modern slavery"` or a table): a `govuk_search`
@@ -132,10 +132,10 @@ impl SourceKind for GovukSearchKind {
         Box::pin(observe(ctx, job))
     }
     fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
-        Ok(compare(watch, previous, next))
+        compare(watch, previous, next)
     }
     fn follows(&self, document: &Document) -> Result<Vec<FollowTarget>> {
-        Ok(follows(document))
+        follows(document)
     }
 }
 
@@ -195,8 +195,8 @@ pub struct Listing {
 }
 
 impl Listing {
-    fn from_document(doc: &Document) -> Listing {
-        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    fn from_document(doc: &Document) -> Result<Listing> {
+        crate::source::decode_fields(doc, "GOV.UK search listing")
     }
 
     /// The timestamp a document had when last seen; `None` when never seen.
@@ -482,7 +482,11 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             "the search has no keywords, organisations, document types or feed",
         ));
     }
-    let previous = job.previous.as_ref().map(Listing::from_document);
+    let previous = job
+        .previous
+        .as_ref()
+        .map(Listing::from_document)
+        .transpose()?;
     let (searched, from_feed) = futures_util::try_join!(
         async {
             if uses_api(q) {
@@ -578,11 +582,11 @@ fn merge(
     Listing { matches, known }
 }
 
-pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
-    let prev = Listing::from_document(previous);
+pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let prev = Listing::from_document(previous)?;
     let mut events = Vec::new();
     // Oldest first, so alerts read in the order things happened.
-    for m in Listing::from_document(next).matches.iter().rev() {
+    for m in Listing::from_document(next)?.matches.iter().rev() {
         match prev.seen(&m.link) {
             None => events.push(new_document(m, &next.title)),
             // A followed match is watched as a `govuk` page of its own, which reports the
@@ -593,7 +597,7 @@ pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event
             Some(_) => {}
         }
     }
-    events
+    Ok(events)
 }
 
 fn new_document(m: &Match, search: &str) -> Event {
@@ -637,8 +641,8 @@ fn updated(m: &Match, old: Option<&str>, search: &str) -> Event {
 }
 
 /// Matches on GOV.UK, to be followed as `govuk` watches.
-pub fn follows(document: &Document) -> Vec<FollowTarget> {
-    Listing::from_document(document)
+pub fn follows(document: &Document) -> Result<Vec<FollowTarget>> {
+    Ok(Listing::from_document(document)?
         .matches
         .iter()
         .filter(|m| m.followable())
@@ -648,7 +652,7 @@ pub fn follows(document: &Document) -> Vec<FollowTarget> {
             target: m.link.clone(),
             title: m.title.clone(),
         })
-        .collect()
+        .collect())
 }
 
 /// `/government/publications/Modern-Slavery` → `government-publications-modern-slavery`.

@@ -4,8 +4,8 @@
 use futures_util::future::BoxFuture;
 
 use crate::config::{SourceBase, Sources};
+use crate::data::{Event, Severity};
 use crate::error::Result;
-use crate::event::{Event, Severity};
 use crate::watchlist::{KindSyntax, Target, Watch};
 
 use super::{Context, Document, FollowTarget, Job, Observed};

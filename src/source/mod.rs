@@ -1,5 +1,5 @@
 //! Sources: fetch a watch's target and extract it into a normalised [`Document`]; compare two
-//! documents of a kind into [`Event`](crate::event::Event)s. One submodule per kind, each
+//! documents of a kind into [`Event`](crate::data::Event)s. One submodule per kind, each
 //! implementing [`SourceKind`]; [`registry`] is the one list of them.
 //!
 //! Extraction is synchronous and returns owned data (scraper's `Html` is not `Send`).
@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::config::SourceBase;
@@ -20,25 +19,14 @@ pub mod conditional;
 pub mod feed;
 pub mod govuk;
 pub mod govuk_search;
-pub mod html_text;
 pub mod kind;
 pub mod page;
 pub mod registry;
 
 pub use kind::{EventInfo, SourceKind};
 
-/// A watched document, normalised: what is stored as a version, diffed and exported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Document {
-    pub title: String,
-    pub url: String,
-    /// Canonical readable text: what `diff` and `history` show. Equal text means no change
-    /// for text-based kinds.
-    pub text: String,
-    /// Kind-specific structured fields (bill stages, change notes, feed entries, links).
-    #[serde(default)]
-    pub fields: serde_json::Value,
-}
+/// The plain data a kind produces, defined in [`crate::data`].
+pub use crate::data::{Document, FollowTarget};
 
 /// One watch to observe in a cycle, with what the store knows of it.
 #[derive(Debug, Clone)]
@@ -84,17 +72,39 @@ impl Context {
     }
 }
 
-/// A watch that a search asks to follow (`follow = true`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FollowTarget {
-    /// Id for the new watch, derived from the target so it is stable (e.g. `bill-3548`).
-    pub id: String,
-    /// `bill` or `govuk`.
-    pub kind: String,
-    /// Bill id for `bill`, path for `govuk`.
-    pub target: String,
-    /// Human title, for `status`.
-    pub title: String,
+/// A kind's structured `fields` of a stored document. `null` (a version stored before the
+/// kind kept fields) reads as the empty value; anything else that does not decode is an
+/// error for the watch, never an empty value (a search would then call every known
+/// match new).
+pub fn decode_fields<T: serde::de::DeserializeOwned + Default>(
+    doc: &Document,
+    what: &str,
+) -> crate::error::Result<T> {
+    if doc.fields.is_null() {
+        return Ok(T::default());
+    }
+    serde_json::from_value(doc.fields.clone()).map_err(|e| {
+        crate::error::Error::extract(
+            doc.url.clone(),
+            format!("the stored {what} cannot be read ({e}); was it written by a newer release?"),
+        )
+    })
+}
+
+/// What a kind kept from its last run (`Job::state`): `null` (never run) reads as the
+/// empty value; anything else that does not decode is an error for the watch.
+pub fn decode_state<T: serde::de::DeserializeOwned + Default>(
+    job: &Job,
+) -> crate::error::Result<T> {
+    if job.state.is_null() {
+        return Ok(T::default());
+    }
+    serde_json::from_value(job.state.clone()).map_err(|e| {
+        crate::error::Error::extract(
+            job.watch.id.clone(),
+            format!("the stored state of the watch cannot be read ({e})"),
+        )
+    })
 }
 
 /// Whether two documents differ in a way the kind cares about (no new version otherwise).

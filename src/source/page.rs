@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::Sources;
-use crate::diff;
+use crate::data::{Event, Severity};
 use crate::error::{Error, Result};
-use crate::event::{Event, Severity};
 use crate::source::conditional::{fetch_if_changed, Fetch};
-use crate::source::html_text::{self, Link, Narrowing};
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::text::diff;
+use crate::text::html::{self, Link, Narrowing};
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 const ACCEPT_HTML: &str = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1";
@@ -123,7 +123,7 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
     }
     let html = body.text()?;
     let filter = &job.watch.filter;
-    let extracted = html_text::extract(
+    let extracted = html::extract(
         &html,
         Some(&body.url),
         Narrowing {

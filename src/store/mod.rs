@@ -7,9 +7,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::data::Alert;
+use crate::data::{Document, FollowTarget};
 use crate::error::Result;
-use crate::event::Alert;
-use crate::source::{Document, FollowTarget};
 
 mod failing;
 mod phrase;

@@ -122,6 +122,13 @@ fn decode_checked(bytes: &[u8]) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>
     (at(0..8), at(8..16))
 }
 
+/// A watch's stored state that does not decode: never read as an empty state.
+fn unreadable_state(watch: &str, e: &Error) -> Error {
+    Error::Store(format!(
+        "the stored state of watch `{watch}` cannot be read ({e}); the next check records a fresh one"
+    ))
+}
+
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec(v)?)
 }
@@ -261,7 +268,7 @@ impl Store for SledStore {
         let Some(bytes) = self.state.get(watch.as_bytes())? else {
             return Ok(None);
         };
-        let mut state: WatchState = decode(&bytes)?;
+        let mut state: WatchState = decode(&bytes).map_err(|e| unreadable_state(watch, &e))?;
         self.merge_checked(watch, &mut state)?;
         Ok(Some(state))
     }
@@ -272,7 +279,14 @@ impl Store for SledStore {
             .map(|kv| {
                 let (k, v) = kv?;
                 let watch = String::from_utf8_lossy(&k).into_owned();
-                let mut state: WatchState = decode(&v)?;
+                // One unreadable record is that watch's error, not the whole listing's.
+                let mut state = match decode::<WatchState>(&v) {
+                    Ok(state) => state,
+                    Err(e) => WatchState {
+                        last_error: Some(unreadable_state(&watch, &e).to_string()),
+                        ..WatchState::default()
+                    },
+                };
                 self.merge_checked(&watch, &mut state)?;
                 Ok((watch, state))
             })
@@ -441,7 +455,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::event::{Alert, Severity};
+    use crate::data::{Alert, Severity};
 
     fn doc(text: &str) -> Document {
         Document {

@@ -11,7 +11,7 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::schedule::Schedule;
-use crate::source::html_text::validate_selector;
+use crate::text::html::validate_selector;
 
 use super::kind::{KindKeys, Kinds};
 use super::reader::{did_you_mean, parse_id, start, Reader};

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
 use crate::schedule::Schedule;
 
@@ -60,14 +59,6 @@ pub struct TextFilter {
     pub ignore: Vec<Regex>,
 }
 
-/// Someone the watchlist asks to be pinged with its alerts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", content = "id", rename_all = "snake_case")]
-pub enum Mention {
-    User(u64),
-    Role(u64),
-}
-
 impl Watchlists {
     /// Every configured watch, in file order.
     pub fn watches(&self) -> impl Iterator<Item = &Arc<Watch>> {
@@ -87,5 +78,6 @@ mod kind;
 mod load;
 mod reader;
 
+pub use crate::data::Mention;
 pub use kind::{KindKeys, KindSyntax, KindTarget, Kinds, Target};
 pub use load::{load_dir, parse_file};

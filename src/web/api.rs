@@ -225,7 +225,7 @@ pub struct DiffParams {
 pub struct VersionDiff {
     pub from: Version,
     pub to: Version,
-    pub changes: crate::diff::Changes,
+    pub changes: crate::text::diff::Changes,
 }
 
 pub fn version_diff(
@@ -252,7 +252,7 @@ pub fn version_diff(
     let to = seq("to", &p.to)?.unwrap_or(latest);
     let from = seq("from", &p.from)?.unwrap_or(to.saturating_sub(1).max(1));
     let (from, to) = (one_version(st, id, from)?, one_version(st, id, to)?);
-    let changes = crate::diff::diff(&from.document.text, &to.document.text);
+    let changes = crate::text::diff::diff(&from.document.text, &to.document.text);
     Ok(VersionDiff { from, to, changes })
 }
 

@@ -12,8 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 
 use super::WebError;
+use crate::data::Severity;
 use crate::error::Result;
-use crate::event::Severity;
 use crate::store::{ChangeRecord, Store};
 
 /// One change as the filters see it.

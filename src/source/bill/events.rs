@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::snapshot::{readable_day, Publication, Snapshot, Stage};
-use crate::event::{Event, Severity};
+use crate::data::{Event, Severity};
 
 /// New publications alerted one by one; beyond this, one alert lists how many more (a bill
 /// that gains dozens at once, e.g. after an outage, must not flood the channel).

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::api::{self, BillDetail, Publication as ApiPublication, StageSummary};
-use crate::source::html_text::{fold, fragment_text};
 use crate::source::Document;
+use crate::text::html::{fold, fragment_text};
 
 /// The `/api/v1/Stages` id of Royal Assent.
 pub const ROYAL_ASSENT_STAGE: u32 = 11;

@@ -2,7 +2,7 @@
 
 use super::api::{BillDetail, PublicationList, SearchResult, StageSummary};
 use super::*;
-use crate::event::Severity;
+use crate::data::Severity;
 
 macro_rules! fixture {
     ($name:literal) => {

@@ -119,7 +119,7 @@ pub fn parse(xml: &str) -> Result<Vec<RssBill>, String> {
                 } else if let (Some((bill, guid)), Some((fname, text))) = (&mut item, field.take())
                 {
                     if fname == name {
-                        let text = crate::source::html_text::fold(&text);
+                        let text = crate::text::html::fold(&text);
                         match name.as_slice() {
                             b"title" => bill.title = text,
                             b"description" => bill.description = text,

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::sections::{section_diff, SectionDiff};
 use super::{human_time, Attachment, ChangeNote, Item};
-use crate::event::{Event, Severity};
+use crate::data::{Event, Severity};
 
 /// A note is the same note when it has the same instant; failing that, the same text within
 /// a day (a publishing app re-stamping old notes must not look like a major update).

@@ -1,7 +1,7 @@
 //! Section-aware diffs: which sections (by nearest preceding `#` heading) a text change
 //! touched, and a unified diff whose hunk headers name them, as `git diff` names functions.
 
-use crate::diff::{self, Changes};
+use crate::text::diff::{self, Changes};
 
 /// Changed lines ("paragraphs": one line per paragraph, list item or table row) in a section.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! provenance in its PROVENANCE.md) and copies edited as their names say.
 
 use super::*;
-use crate::event::Severity;
+use crate::data::Severity;
 
 fn site() -> Url {
     Url::parse("https://www.gov.uk/").unwrap()

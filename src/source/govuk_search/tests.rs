@@ -80,7 +80,7 @@ fn reads_search_results() {
 fn a_new_match_raises_exactly_one_new_document() {
     let before = listing(&format!("{SEARCH}__baseline"), None);
     let after = listing(&format!("{SEARCH}__new-result"), Some(&before));
-    let ev = compare(&watch(false), &doc(&before), &doc(&after));
+    let ev = compare(&watch(false), &doc(&before), &doc(&after)).unwrap();
     assert_eq!(ev.len(), 1, "{ev:#?}");
     let e = &ev[0];
     assert_eq!(e.kind, "govuk.new_document");
@@ -94,7 +94,9 @@ fn a_new_match_raises_exactly_one_new_document() {
     );
     // The same result next cycle is old news.
     let again = listing(&format!("{SEARCH}__new-result"), Some(&after));
-    assert!(compare(&watch(false), &doc(&after), &doc(&again)).is_empty());
+    assert!(compare(&watch(false), &doc(&after), &doc(&again))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -104,14 +106,16 @@ fn a_moved_timestamp_is_an_update_unless_the_match_is_followed() {
         &format!("{SEARCH}__duty-to-notify-timestamp-moved"),
         Some(&before),
     );
-    let ev = compare(&watch(false), &doc(&before), &doc(&after));
+    let ev = compare(&watch(false), &doc(&before), &doc(&after)).unwrap();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].kind, "govuk.updated");
     assert_eq!(
         ev[0].summary,
         "Updated on GOV.UK: Modern slavery: duty to notify (public timestamp 11 June 2024, 9:00am → 18 February 2025, 4:05pm)"
     );
-    assert!(compare(&watch(true), &doc(&before), &doc(&after)).is_empty());
+    assert!(compare(&watch(true), &doc(&before), &doc(&after))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -124,7 +128,9 @@ fn a_match_that_drops_out_and_returns_is_not_new() {
         "read in full: the dropped match is gone from the list"
     );
     let back = listing(&format!("{SEARCH}__new-result"), Some(&without));
-    assert!(compare(&watch(false), &doc(&without), &doc(&back)).is_empty());
+    assert!(compare(&watch(false), &doc(&without), &doc(&back))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
@@ -142,7 +148,7 @@ fn matches_older_than_the_pages_read_are_carried_over() {
 #[test]
 fn follows_each_match_on_gov_uk_with_a_stable_id() {
     let l = listing(&format!("{SEARCH}__baseline"), None);
-    let f = follows(&doc(&l));
+    let f = follows(&doc(&l)).unwrap();
     assert_eq!(f.len(), 3);
     assert_eq!(
         f[0],
@@ -182,7 +188,7 @@ fn atom_entries_are_matches_by_gov_uk_path() {
         entries("drug-device-alerts__gds-authored-sample__new-entry-first.atom"),
         before.clone(),
     );
-    let ev = compare(&watch(false), &doc(&before), &doc(&after));
+    let ev = compare(&watch(false), &doc(&before), &doc(&after)).unwrap();
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].kind, "govuk.new_document");
     assert_eq!(ev[0].title.as_deref(), Some("A new important alert"));

@@ -1,0 +1,123 @@
+//! Plain data at the bottom of the flow: what a kind extracts ([`Document`]), what a search
+//! follows ([`FollowTarget`]), what a comparison yields ([`Event`]), what the team is told
+//! ([`Alert`], the stable JSON contract of `check --format json`), who is pinged
+//! ([`Mention`]) and where an alert goes ([`Destination`]).
+//!
+//! This module imports nothing of the pipeline, so every stage can depend on it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A watched document, normalised: what is stored as a version, diffed and exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub title: String,
+    pub url: String,
+    /// Canonical readable text: what `diff` and `history` show. Equal text means no change
+    /// for text-based kinds.
+    pub text: String,
+    /// Kind-specific structured fields (bill stages, change notes, feed entries, links).
+    #[serde(default)]
+    pub fields: serde_json::Value,
+}
+
+/// A watch that a search asks to follow (`follow = true`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FollowTarget {
+    /// Id for the new watch, derived from the target so it is stable (e.g. `bill-3548`).
+    pub id: String,
+    /// `bill` or `govuk`.
+    pub kind: String,
+    /// Bill id for `bill`, path for `govuk`.
+    pub target: String,
+    /// Human title, for `status`.
+    pub title: String,
+}
+
+/// Someone the watchlist asks to be pinged with its alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Mention {
+    User(u64),
+    Role(u64),
+}
+
+/// How much an event matters; drives the Discord colour and the order of annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Housekeeping: a watch failing or recovering.
+    Info,
+    /// A change worth a glance: edits, new feed entries, new publications.
+    #[default]
+    Notice,
+    /// A change that moves policy: a stage change, Royal Assent, a major update, a withdrawal.
+    Major,
+}
+
+/// One thing that happened between two versions of a watched document, as a kind's
+/// `compare` sees it. The engine turns each into an [`Alert`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Dotted kind, e.g. `bill.stage_changed`, `govuk.silent_edit`, `page.changed`.
+    pub kind: String,
+    /// Overrides the document title when the event is about something inside it
+    /// (a feed entry, a new bill found by a search).
+    pub title: Option<String>,
+    /// Overrides the document URL, as for `title`.
+    pub url: Option<String>,
+    /// The one-line narrative a person would write ("Commons: Committee stage → Report stage").
+    pub summary: String,
+    pub annotations: Vec<String>,
+    pub severity: Severity,
+    /// A unified diff of what changed, when the event is about text.
+    pub diff: Option<String>,
+    /// Text the watch's keywords are looked for in (changed lines, titles, notes).
+    pub keyword_text: String,
+    /// Event-specific structured data (e.g. `from` and `to` stage), kept in the alert.
+    #[serde(default)]
+    pub fields: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(kind: impl Into<String>, summary: impl Into<String>) -> Self {
+        Event {
+            kind: kind.into(),
+            summary: summary.into(),
+            ..Event::default()
+        }
+    }
+}
+
+/// An alert as stored in the change history and the outbox, and as printed by
+/// `check --format json`. Fields are only ever added (DESIGN.md, contracts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Change id, unique in the store and increasing in detection order.
+    pub id: u64,
+    pub watch: String,
+    pub event: String,
+    pub title: String,
+    pub url: String,
+    pub summary: String,
+    pub annotations: Vec<String>,
+    pub keywords: Vec<String>,
+    /// Diff excerpt; cut at a line boundary when long (the full diff stays in the store).
+    pub diff: String,
+    pub detected_at: DateTime<Utc>,
+    pub severity: Severity,
+    /// The watchlist this alert came from.
+    pub watchlist: String,
+    /// Discord channel the alert is for, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Mention>,
+    /// Versions the alert compares (absent for watch-health alerts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_version: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub fields: serde_json::Value,
+}

@@ -1,0 +1,608 @@
+//! `committee` watches: a select committee (by id or name) and/or a search of the UK
+//! Parliament Committees API. Each check reads the newest inquiries
+//! (`/api/CommitteeBusiness`: calls for evidence with their deadlines, the next oral
+//! evidence session with its witnesses), the newest publications (`/api/Publications`) and,
+//! when the watch names `organisations`, the published written evidence
+//! (`/api/WrittenEvidence`), and keeps them as one [`Snapshot`].
+//!
+//! `committee.deadline_near` is raised by time passing, not by the source: the snapshot
+//! records which calls' reminder windows (`deadline_days` before the closing day) the
+//! check's clock has entered, so the version changes when the clock reaches one, once.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::error::Result;
+use crate::event::{Event, Severity};
+use crate::source::api_json::{day, long_day, uk_today};
+use crate::source::{Context, Document};
+
+pub mod api;
+
+/// Default days before a call for evidence closes to remind the team.
+pub const DEFAULT_DEADLINE_DAYS: u32 = 7;
+
+/// What a `committee` watch asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CommitteeQuery {
+    /// Committee id or name.
+    pub committee: Option<String>,
+    /// Committees API `SearchTerm`.
+    pub search: Option<String>,
+    /// Organisations whose published written evidence raises its own event (ours).
+    pub organisations: Vec<String>,
+    pub deadline_days: u32,
+}
+
+/// The stored shape of a committee watch's document (`fields`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Snapshot {
+    pub committee: Option<String>,
+    /// Newest opened first.
+    pub inquiries: Vec<Inquiry>,
+    /// Newest first.
+    pub publications: Vec<Publication>,
+    /// Written evidence from the watch's organisations.
+    pub own_evidence: Vec<Evidence>,
+    /// Calls whose reminder window the clock has entered (submission period ids).
+    pub reminded: BTreeSet<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Inquiry {
+    pub id: u64,
+    pub title: String,
+    /// Business type ("Inquiry", "Pre-appointment hearing"…).
+    pub kind: String,
+    pub opened: Option<NaiveDate>,
+    pub closed: Option<NaiveDate>,
+    pub calls: Vec<Call>,
+    pub next_session: Option<Session>,
+    pub url: String,
+}
+
+/// A call for evidence (a submission period).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Call {
+    pub id: u64,
+    /// "written evidence", "oral evidence", "petition".
+    pub kind: String,
+    pub opens: Option<NaiveDate>,
+    pub closes: Option<NaiveDate>,
+    /// Listed among the open submission periods.
+    pub open: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Session {
+    pub id: u64,
+    pub name: String,
+    /// As the API gives it (UK local time).
+    pub start: Option<String>,
+    pub private: bool,
+    pub witnesses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Publication {
+    pub id: u64,
+    /// "Report", "Government Response", "Correspondence"…
+    pub kind: String,
+    pub description: String,
+    pub date: Option<NaiveDate>,
+    /// "HC 429" / "HL Paper 12".
+    pub paper: Option<String>,
+    pub committee: Option<String>,
+    pub inquiries: Vec<String>,
+    pub documents: Vec<DocLink>,
+    /// The HTML version, when there is one.
+    pub html: Option<String>,
+}
+
+/// A document behind a publication: a public link, and where the API serves the file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocLink {
+    pub name: String,
+    pub url: String,
+    pub fetch: String,
+    pub size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Evidence {
+    pub id: u64,
+    /// The watch's organisation it matched.
+    pub organisation: String,
+    pub witnesses: Vec<String>,
+    pub inquiry: Option<String>,
+    pub date: Option<NaiveDate>,
+    pub reference: Option<String>,
+    pub url: String,
+    pub fetch: String,
+}
+
+const SITE: &str = "https://committees.parliament.uk";
+
+/// Reads the committee's inquiries, publications and (with `organisations`) written
+/// evidence into a document.
+pub async fn observe(ctx: &Context, base: &Url, q: &CommitteeQuery) -> Result<Document> {
+    let committee = match q.committee.as_deref() {
+        Some(key) => Some(api::resolve_committee(ctx, base, key).await?),
+        None => None,
+    };
+    let id = committee.as_ref().map(|c| c.0);
+    let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let business_url = api::business_url(base, id, search)?;
+    let publications_url = api::publications_url(base, id, search)?;
+    let (businesses, publications) = futures_util::try_join!(
+        api::businesses(ctx, &business_url),
+        api::publications(ctx, &publications_url)
+    )?;
+    let evidence = if q.organisations.is_empty() {
+        Vec::new()
+    } else {
+        let url = api::written_evidence_url(base, id, search)?;
+        api::written_evidence(ctx, &url).await?
+    };
+    let snapshot = Snapshot::build(
+        base,
+        committee.map(|c| c.1),
+        &businesses,
+        &publications,
+        &evidence,
+        q,
+        ctx.now,
+    );
+    let url = match id {
+        Some(id) => format!("{SITE}/committee/{id}/"),
+        None => business_url.to_string(),
+    };
+    Ok(snapshot.into_document(q, url))
+}
+
+fn text(s: &Option<String>) -> String {
+    s.as_deref().map(str::trim).unwrap_or_default().to_string()
+}
+
+fn call_kind(t: Option<&str>) -> String {
+    match t {
+        Some("OralEvidence") => "oral evidence".into(),
+        Some("Petition") => "petitions".into(),
+        Some("WrittenEvidence") | None => "written evidence".into(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Snapshot {
+    pub fn build(
+        base: &Url,
+        committee: Option<String>,
+        businesses: &[api::Business],
+        publications: &[api::Publication],
+        evidence: &[api::WrittenEvidence],
+        q: &CommitteeQuery,
+        now: DateTime<Utc>,
+    ) -> Snapshot {
+        let mut inquiries: Vec<Inquiry> = businesses.iter().map(inquiry).collect();
+        inquiries.sort_by(|a, b| b.id.cmp(&a.id));
+        inquiries.dedup_by_key(|i| i.id);
+        let mut pubs: Vec<Publication> =
+            publications.iter().map(|p| publication(base, p)).collect();
+        pubs.sort_by(|a, b| b.date.cmp(&a.date).then(b.id.cmp(&a.id)));
+        pubs.dedup_by_key(|p| p.id);
+        let mut own: Vec<Evidence> = evidence
+            .iter()
+            .filter_map(|e| own_evidence(base, e, &q.organisations))
+            .collect();
+        own.sort_by(|a, b| b.id.cmp(&a.id));
+        own.dedup_by_key(|e| e.id);
+        let today = uk_today(now);
+        let window = chrono::Days::new(u64::from(q.deadline_days));
+        let reminded = inquiries
+            .iter()
+            .flat_map(|i| &i.calls)
+            .filter(|c| {
+                c.closes.is_some_and(|closes| {
+                    closes
+                        .checked_sub_days(window)
+                        .is_some_and(|from| today >= from)
+                        && today <= closes
+                })
+            })
+            .map(|c| c.id)
+            .collect();
+        Snapshot {
+            committee,
+            inquiries,
+            publications: pubs,
+            own_evidence: own,
+            reminded,
+        }
+    }
+
+    pub fn from_document(doc: &Document) -> Snapshot {
+        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    }
+
+    pub fn into_document(self, q: &CommitteeQuery, url: String) -> Document {
+        let title = match (&self.committee, &q.search) {
+            (Some(c), Some(s)) => format!("{c}: “{s}”"),
+            (Some(c), None) => c.clone(),
+            (None, Some(s)) => format!("Committees: “{s}”"),
+            (None, None) => "Committees".into(),
+        };
+        let mut lines = Vec::new();
+        for i in &self.inquiries {
+            lines.push(format!("## {} ({}, {})", i.title, i.kind, i.id));
+            lines.push(format!(
+                "Opened {}{}",
+                long_day(i.opened),
+                i.closed
+                    .map(|d| format!(", closed {}", long_day(Some(d))))
+                    .unwrap_or_default()
+            ));
+            for c in &i.calls {
+                lines.push(format!(
+                    "Call for {} ({}): closes {}",
+                    c.kind,
+                    if c.open { "open" } else { "closed" },
+                    long_day(c.closes)
+                ));
+            }
+            if let Some(s) = &i.next_session {
+                lines.push(format!(
+                    "Next session: {} {}: {}",
+                    s.name,
+                    s.start.as_deref().unwrap_or("(no date)"),
+                    s.witnesses.join("; ")
+                ));
+            }
+        }
+        for p in &self.publications {
+            lines.push(format!(
+                "## {}: {} ({})",
+                p.kind,
+                p.description,
+                long_day(p.date)
+            ));
+            for d in &p.documents {
+                lines.push(format!("{} {}", d.name, d.url));
+            }
+        }
+        for e in &self.own_evidence {
+            lines.push(format!(
+                "## Written evidence {} from {} ({})",
+                e.reference.as_deref().unwrap_or(""),
+                e.organisation,
+                long_day(e.date)
+            ));
+        }
+        let fields = serde_json::to_value(&self).unwrap_or_default();
+        Document {
+            title,
+            url,
+            text: lines.join("\n"),
+            fields,
+        }
+    }
+}
+
+fn inquiry(b: &api::Business) -> Inquiry {
+    let calls = b
+        .open_submission_periods
+        .iter()
+        .map(|p| (p, true))
+        .chain(b.closed_submission_periods.iter().map(|p| (p, false)))
+        .map(|(p, open)| Call {
+            id: p.id,
+            kind: call_kind(p.submission_type.as_deref()),
+            opens: day(p.start_date.as_deref()),
+            closes: day(p.end_date.as_deref()),
+            open,
+        })
+        .collect();
+    let next_session = b.next_oral_evidence_session.as_ref().map(|a| Session {
+        id: a.id,
+        name: text(&a.name),
+        start: a.start_date.clone(),
+        private: a.is_private,
+        witnesses: a
+            .attendees
+            .iter()
+            .map(api::Person::describe)
+            .filter(|w| !w.is_empty())
+            .collect(),
+    });
+    Inquiry {
+        id: b.id,
+        title: text(&b.title),
+        kind: b
+            .kind
+            .as_ref()
+            .map(|t| text(&t.name))
+            .unwrap_or_else(|| "Inquiry".into()),
+        opened: day(b.open_date.as_deref()),
+        closed: day(b.close_date.as_deref()),
+        calls,
+        next_session,
+        url: format!("{SITE}/work/{}/", b.id),
+    }
+}
+
+fn publication(base: &Url, p: &api::Publication) -> Publication {
+    let documents = p
+        .documents
+        .iter()
+        .map(|d| {
+            let file = d.files.first();
+            DocLink {
+                name: file
+                    .and_then(|f| f.file_name.clone())
+                    .unwrap_or_else(|| format!("document {}", d.document_id)),
+                url: format!(
+                    "{SITE}/publications/{}/documents/{}/default/",
+                    p.id, d.document_id
+                ),
+                fetch: api::document_url(base, p.id, d.document_id)
+                    .map(|u| u.to_string())
+                    .unwrap_or_default(),
+                size: file.and_then(|f| f.file_size),
+            }
+        })
+        .collect();
+    Publication {
+        id: p.id,
+        kind: p
+            .kind
+            .as_ref()
+            .map(|t| text(&t.name))
+            .unwrap_or_else(|| "Publication".into()),
+        description: text(&p.description),
+        date: day(p.publication_start_date.as_deref()),
+        paper: p
+            .hc_number
+            .as_ref()
+            .or(p.hl_paper.as_ref())
+            .and_then(|n| n.number.clone()),
+        committee: p.committee.as_ref().and_then(|c| c.name.clone()),
+        inquiries: p.businesses.iter().map(|b| text(&b.title)).collect(),
+        documents,
+        html: p.additional_content_url.clone(),
+    }
+}
+
+/// The written evidence, if one of `organisations` submitted it (case-insensitive, on the
+/// organisation's or the witness's name).
+fn own_evidence(
+    base: &Url,
+    e: &api::WrittenEvidence,
+    organisations: &[String],
+) -> Option<Evidence> {
+    let names = e.witnesses.iter().flat_map(|w| {
+        w.organisations
+            .iter()
+            .filter_map(|o| o.name.clone())
+            .chain(w.name.clone())
+    });
+    let names: Vec<String> = names.map(|n| n.to_lowercase()).collect();
+    let organisation = organisations.iter().find(|org| {
+        let org = org.trim().to_lowercase();
+        !org.is_empty() && names.iter().any(|n| n.contains(&org))
+    })?;
+    Some(Evidence {
+        id: e.id,
+        organisation: organisation.clone(),
+        witnesses: e.witnesses.iter().map(api::Person::describe).collect(),
+        inquiry: e.committee_business.as_ref().map(|b| text(&b.title)),
+        date: day(e.publication_date.as_deref()),
+        reference: e.internal_reference.clone(),
+        url: format!("{SITE}/writtenevidence/{}/html/", e.id),
+        fetch: api::written_evidence_document_url(base, e.id)
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+    })
+}
+
+/// The events between two versions of a committee watch.
+pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
+    events(
+        &Snapshot::from_document(previous),
+        &Snapshot::from_document(next),
+    )
+}
+
+pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
+    let mut out = Vec::new();
+    let old_calls: BTreeSet<u64> = old
+        .inquiries
+        .iter()
+        .flat_map(|i| i.calls.iter().map(|c| c.id))
+        .collect();
+    for i in &new.inquiries {
+        let before = old.inquiries.iter().find(|o| o.id == i.id);
+        if before.is_none() {
+            let mut e = Event::new(
+                "committee.inquiry_opened",
+                format!(
+                    "New {}: {} (opened {})",
+                    i.kind.to_lowercase(),
+                    i.title,
+                    long_day(i.opened)
+                ),
+            );
+            e.severity = Severity::Major;
+            e.keyword_text = i.title.clone();
+            out.push(about_inquiry(e, i));
+        }
+        for c in &i.calls {
+            if old_calls.contains(&c.id) || !c.open {
+                continue;
+            }
+            let mut e = Event::new(
+                "committee.call_for_evidence",
+                format!(
+                    "Call for {}: {} — closes {}",
+                    c.kind,
+                    i.title,
+                    long_day(c.closes)
+                ),
+            );
+            e.severity = Severity::Major;
+            e.keyword_text = i.title.clone();
+            e.annotations
+                .push(format!("Deadline: {}", long_day(c.closes)));
+            e.fields = serde_json::json!({ "inquiry": i.id, "call": c.id, "closes": c.closes });
+            out.push(about_inquiry(e, i));
+        }
+        for c in &i.calls {
+            if !new.reminded.contains(&c.id) || old.reminded.contains(&c.id) {
+                continue;
+            }
+            let mut e = Event::new(
+                "committee.deadline_near",
+                format!(
+                    "Call for {} closes {}: {}",
+                    c.kind,
+                    long_day(c.closes),
+                    i.title
+                ),
+            );
+            e.severity = Severity::Major;
+            e.keyword_text = i.title.clone();
+            e.fields = serde_json::json!({ "inquiry": i.id, "call": c.id, "closes": c.closes });
+            out.push(about_inquiry(e, i));
+        }
+        if let Some(s) = &i.next_session {
+            let seen = before
+                .and_then(|b| b.next_session.as_ref())
+                .is_some_and(|o| o.id == s.id && o.start == s.start);
+            if !seen {
+                let when = s
+                    .start
+                    .as_deref()
+                    .and_then(|t| crate::source::bill::api::uk_local_to_utc(t))
+                    .map(|t| {
+                        t.with_timezone(&chrono_tz::Europe::London)
+                            .format("%-d %B %Y %H:%M")
+                            .to_string()
+                    })
+                    .unwrap_or_else(|| "date to be confirmed".into());
+                let mut e = Event::new(
+                    "committee.evidence_session",
+                    format!("Oral evidence session {when}: {}", i.title),
+                );
+                if s.witnesses.is_empty() {
+                    e.annotations.push("Witnesses not yet announced".into());
+                } else {
+                    e.annotations
+                        .push(format!("Witnesses: {}", s.witnesses.join("; ")));
+                }
+                e.keyword_text = format!("{}\n{}", i.title, s.witnesses.join("\n"));
+                out.push(about_inquiry(e, i));
+            }
+        }
+        if let (Some(b), Some(closed)) = (before, i.closed) {
+            if b.closed.is_none() {
+                let mut e = Event::new(
+                    "committee.inquiry_closed",
+                    format!(
+                        "{} closed: {} ({})",
+                        i.kind,
+                        i.title,
+                        long_day(Some(closed))
+                    ),
+                );
+                e.keyword_text = i.title.clone();
+                out.push(about_inquiry(e, i));
+            }
+        }
+    }
+    for p in &new.publications {
+        if old.publications.iter().any(|o| o.id == p.id) {
+            continue;
+        }
+        let mut e = Event::new(
+            "committee.publication",
+            format!(
+                "{} published {}: {}{}",
+                p.kind,
+                long_day(p.date),
+                p.description,
+                p.paper
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default()
+            ),
+        );
+        e.severity = if p.kind.eq_ignore_ascii_case("report")
+            || p.kind.to_lowercase().contains("government response")
+        {
+            Severity::Major
+        } else {
+            Severity::Notice
+        };
+        e.title = Some(p.description.clone());
+        e.url = p
+            .documents
+            .first()
+            .map(|d| d.url.clone())
+            .or_else(|| p.html.clone());
+        for d in &p.documents {
+            e.annotations
+                .push(format!("Document: {} {}", d.name, d.url));
+        }
+        if let Some(h) = &p.html {
+            e.annotations.push(format!("HTML version: {h}"));
+        }
+        e.keyword_text = format!("{}\n{}", p.description, p.inquiries.join("\n"));
+        e.fields = serde_json::to_value(p).unwrap_or_default();
+        out.push(e);
+    }
+    for ev in &new.own_evidence {
+        if old.own_evidence.iter().any(|o| o.id == ev.id) {
+            continue;
+        }
+        let mut e = Event::new(
+            "committee.own_evidence_published",
+            format!(
+                "Written evidence from {} published{}",
+                ev.organisation,
+                ev.inquiry
+                    .as_deref()
+                    .map(|i| format!(": {i}"))
+                    .unwrap_or_default()
+            ),
+        );
+        e.severity = Severity::Major;
+        e.url = Some(ev.url.clone());
+        e.title = Some(format!("Written evidence from {}", ev.organisation));
+        e.annotations
+            .push(format!("Submitted by: {}", ev.witnesses.join("; ")));
+        e.keyword_text = ev.inquiry.clone().unwrap_or_default();
+        e.fields = serde_json::to_value(ev).unwrap_or_default();
+        out.push(e);
+    }
+    out
+}
+
+fn about_inquiry(mut e: Event, i: &Inquiry) -> Event {
+    e.title = Some(i.title.clone());
+    e.url = Some(i.url.clone());
+    if e.fields.is_null() {
+        e.fields = serde_json::json!({ "inquiry": i.id });
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,8 +13,10 @@ use crate::config::SourceBase;
 use crate::fetch::Fetcher;
 use crate::watchlist::Watch;
 
+pub mod api_json;
 pub mod bill;
 pub mod bill_search;
+pub mod committee;
 pub mod conditional;
 pub mod feed;
 pub mod govuk;

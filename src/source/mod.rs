@@ -24,6 +24,7 @@ pub mod govuk_search;
 pub mod kind;
 pub mod page;
 pub mod registry;
+pub mod statutory_instruments;
 
 pub use kind::{EventInfo, SourceKind};
 

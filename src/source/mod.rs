@@ -22,6 +22,7 @@ pub mod feed;
 pub mod govuk;
 pub mod govuk_search;
 pub mod kind;
+pub mod legislation_effects;
 pub mod page;
 pub mod registry;
 pub mod statutory_instruments;

@@ -194,7 +194,7 @@ impl Snapshot {
         now: DateTime<Utc>,
     ) -> Snapshot {
         let mut inquiries: Vec<Inquiry> = businesses.iter().map(inquiry).collect();
-        inquiries.sort_by(|a, b| b.id.cmp(&a.id));
+        inquiries.sort_by_key(|i| std::cmp::Reverse(i.id));
         inquiries.dedup_by_key(|i| i.id);
         let mut pubs: Vec<Publication> =
             publications.iter().map(|p| publication(base, p)).collect();
@@ -204,7 +204,7 @@ impl Snapshot {
             .iter()
             .filter_map(|e| own_evidence(base, e, &q.organisations))
             .collect();
-        own.sort_by(|a, b| b.id.cmp(&a.id));
+        own.sort_by_key(|e| std::cmp::Reverse(e.id));
         own.dedup_by_key(|e| e.id);
         let today = uk_today(now);
         let window = chrono::Days::new(u64::from(q.deadline_days));
@@ -490,7 +490,7 @@ pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
                 let when = s
                     .start
                     .as_deref()
-                    .and_then(|t| crate::source::bill::api::uk_local_to_utc(t))
+                    .and_then(crate::source::bill::api::uk_local_to_utc)
                     .map(|t| {
                         t.with_timezone(&chrono_tz::Europe::London)
                             .format("%-d %B %Y %H:%M")

@@ -18,6 +18,7 @@ pub mod bill;
 pub mod bill_search;
 pub mod committee;
 pub mod conditional;
+pub mod documents;
 pub mod feed;
 pub mod govuk;
 pub mod govuk_search;

@@ -18,7 +18,7 @@ use url::Url;
 use crate::error::Result;
 use crate::event::{Event, Severity};
 use crate::source::api_json::{day, long_day, uk_today};
-use crate::source::{Context, Document};
+use crate::source::{documents, Context, Document};
 
 pub mod api;
 
@@ -35,6 +35,8 @@ pub struct CommitteeQuery {
     /// Organisations whose published written evidence raises its own event (ours).
     pub organisations: Vec<String>,
     pub deadline_days: u32,
+    /// Fetch the documents behind new publications and report what is in them.
+    pub documents: bool,
 }
 
 /// The stored shape of a committee watch's document (`fields`).
@@ -50,7 +52,60 @@ pub struct Snapshot {
     pub own_evidence: Vec<Evidence>,
     /// Calls whose reminder window the clock has entered (submission period ids).
     pub reminded: BTreeSet<u64>,
+    /// Text of the documents behind publications (`documents = true`), newest first.
+    pub documents: Vec<DocText>,
 }
+
+/// A document behind a publication, as read (`documents = true`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocText {
+    /// Where it was fetched from (the API's file URL): its identity.
+    pub fetch: String,
+    pub name: String,
+    pub publication: u64,
+    /// What the listing said of the file (name and size): a change means a new version.
+    pub listed: String,
+    pub sha: String,
+    pub page_count: usize,
+    pub format: Option<documents::Format>,
+    /// The watch's keywords found, with pages.
+    pub hits: Vec<documents::KeywordPages>,
+    /// Text by page (empty when the document could not be read).
+    pub pages: Vec<String>,
+    /// Why the document could not be read.
+    pub error: Option<String>,
+}
+
+impl DocText {
+    /// "2 pages; modern slavery: 14×, pp. 3, 7, 22…" or why it could not be read.
+    pub fn describe(&self) -> String {
+        if let Some(e) = &self.error {
+            return format!("not read: {e}");
+        }
+        let format = self.format.unwrap_or(documents::Format::Pdf);
+        let pages = if format == documents::Format::Pdf {
+            format!(
+                "{} page{}",
+                self.page_count,
+                if self.page_count == 1 { "" } else { "s" }
+            )
+        } else {
+            "HTML".to_string()
+        };
+        if self.hits.is_empty() {
+            format!("{pages}; none of the watch's keywords")
+        } else {
+            let hits: Vec<String> = self.hits.iter().map(|h| h.describe(format)).collect();
+            format!("{pages}; {}", hits.join("; "))
+        }
+    }
+}
+
+/// Documents kept with a version (newest first); older ones are dropped.
+pub const MAX_DOCUMENTS: usize = 20;
+/// Documents fetched per check at most; the rest wait for the next check.
+pub const DOCUMENTS_PER_CHECK: usize = 5;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -135,7 +190,13 @@ const SITE: &str = "https://committees.parliament.uk";
 
 /// Reads the committee's inquiries, publications and (with `organisations`) written
 /// evidence into a document.
-pub async fn observe(ctx: &Context, base: &Url, q: &CommitteeQuery) -> Result<Document> {
+pub async fn observe(
+    ctx: &Context,
+    base: &Url,
+    q: &CommitteeQuery,
+    previous: Option<&Document>,
+    keywords: &[String],
+) -> Result<Document> {
     let committee = match q.committee.as_deref() {
         Some(key) => Some(api::resolve_committee(ctx, base, key).await?),
         None => None,
@@ -154,7 +215,7 @@ pub async fn observe(ctx: &Context, base: &Url, q: &CommitteeQuery) -> Result<Do
         let url = api::written_evidence_url(base, id, search)?;
         api::written_evidence(ctx, &url).await?
     };
-    let snapshot = Snapshot::build(
+    let mut snapshot = Snapshot::build(
         base,
         committee.map(|c| c.1),
         &businesses,
@@ -163,6 +224,10 @@ pub async fn observe(ctx: &Context, base: &Url, q: &CommitteeQuery) -> Result<Do
         q,
         ctx.now,
     );
+    if q.documents {
+        let before = previous.map(Snapshot::from_document).unwrap_or_default();
+        snapshot.documents = read_documents(ctx, &snapshot, &before, keywords).await;
+    }
     let url = match id {
         Some(id) => format!("{SITE}/committee/{id}/"),
         None => business_url.to_string(),
@@ -227,6 +292,7 @@ impl Snapshot {
             publications: pubs,
             own_evidence: own,
             reminded,
+            documents: Vec::new(),
         }
     }
 
@@ -286,6 +352,17 @@ impl Snapshot {
                 e.organisation,
                 long_day(e.date)
             ));
+        }
+        for d in &self.documents {
+            lines.push(format!("=== Document: {} ({}) ===", d.name, d.describe()));
+            if let Some(format) = d.format {
+                let ex = documents::Extracted {
+                    format,
+                    pages: d.pages.clone(),
+                    page_count: d.page_count,
+                };
+                lines.push(documents::text_with_pages(&ex));
+            }
         }
         let fields = serde_json::to_value(&self).unwrap_or_default();
         Document {
@@ -411,6 +488,79 @@ fn own_evidence(
             .map(|u| u.to_string())
             .unwrap_or_default(),
     })
+}
+
+/// The documents of the newest publications: carried over when the listing shows the same
+/// file, fetched and read when new or changed (at most [`DOCUMENTS_PER_CHECK`] a check). A
+/// document that cannot be read keeps its error, so it is reported once, not refetched on
+/// every check.
+async fn read_documents(
+    ctx: &Context,
+    now: &Snapshot,
+    before: &Snapshot,
+    keywords: &[String],
+) -> Vec<DocText> {
+    let mut out: Vec<DocText> = Vec::new();
+    let mut fetched = 0;
+    for p in &now.publications {
+        for d in &p.documents {
+            if out.len() >= MAX_DOCUMENTS {
+                return out;
+            }
+            let listed = format!("{} {}", d.name, d.size.unwrap_or(0));
+            if let Some(old) = before
+                .documents
+                .iter()
+                .find(|o| o.fetch == d.fetch && o.listed == listed)
+            {
+                out.push(old.clone());
+                continue;
+            }
+            if fetched >= DOCUMENTS_PER_CHECK {
+                continue;
+            }
+            fetched += 1;
+            let mut text = DocText {
+                fetch: d.fetch.clone(),
+                name: d.name.clone(),
+                publication: p.id,
+                listed,
+                ..DocText::default()
+            };
+            let read = match Url::parse(&d.fetch) {
+                Ok(url) => documents::fetch(ctx, &url, documents::Limits::default())
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(format!("{}: bad document URL: {e}", d.fetch)),
+            };
+            match read {
+                Ok(doc) => {
+                    let ex = doc.extracted;
+                    text.hits = documents::keyword_pages(keywords, &ex.pages);
+                    text.sha = sha_of(&ex.pages);
+                    text.page_count = ex.page_count;
+                    text.format = Some(ex.format);
+                    text.pages = ex.pages;
+                }
+                Err(e) => {
+                    tracing::warn!(document = %d.fetch, error = %e, "document not read");
+                    text.error = Some(e);
+                }
+            }
+            out.push(text);
+        }
+    }
+    out
+}
+
+fn sha_of(pages: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in pages {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..12])
 }
 
 /// The events between two versions of a committee watch.
@@ -566,6 +716,42 @@ pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
         }
         e.keyword_text = format!("{}\n{}", p.description, p.inquiries.join("\n"));
         e.fields = serde_json::to_value(p).unwrap_or_default();
+        out.push(e);
+    }
+    for t in &new.documents {
+        let Some(old) = old.documents.iter().find(|o| o.fetch == t.fetch) else {
+            continue;
+        };
+        if old.sha == t.sha || t.error.is_some() {
+            continue;
+        }
+        let (diff, pages) = documents::diff_by_page(&old.pages, &t.pages);
+        let publication = new.publications.iter().find(|p| p.id == t.publication);
+        let mut e = Event::new(
+            "committee.publication",
+            format!(
+                "New version of {}{}: {} changed",
+                t.name,
+                publication
+                    .map(|p| format!(" ({})", p.description))
+                    .unwrap_or_default(),
+                if pages.is_empty() {
+                    "no page".to_string()
+                } else {
+                    documents::page_list(&pages)
+                }
+            ),
+        );
+        e.title = Some(publication.map_or_else(|| t.name.clone(), |p| p.description.clone()));
+        e.url = publication
+            .and_then(|p| p.documents.iter().find(|d| d.fetch == t.fetch))
+            .map(|d| d.url.clone());
+        e.annotations.push(format!("{}: {}", t.name, t.describe()));
+        e.keyword_text = crate::diff::diff(&old.pages.join("\n"), &t.pages.join("\n"))
+            .added_lines
+            .join("\n");
+        e.diff = Some(diff);
+        e.fields = serde_json::json!({ "publication": t.publication, "document": t.fetch, "pages_changed": pages, "revised": true });
         out.push(e);
     }
     for ev in &new.own_evidence {

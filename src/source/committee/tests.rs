@@ -32,6 +32,7 @@ fn query() -> CommitteeQuery {
         search: None,
         organisations: vec!["Anti-Slavery International".into()],
         deadline_days: DEFAULT_DEADLINE_DAYS,
+        documents: false,
     }
 }
 

@@ -49,7 +49,7 @@ fn assert_rejected(file: &str, expected: &str) {
 fn unknown_kind_lists_the_valid_kinds() {
     assert_rejected(
         "unknown_kind.toml",
-        "watchlists/unknown_kind.toml:5:8: unknown kind `rss`; valid kinds: page, feed, bill, bill_search, govuk, govuk_search",
+        "watchlists/unknown_kind.toml:5:8: unknown kind `rss`; valid kinds: page, feed, bill, bill_search, govuk, govuk_search, committee, statutory_instruments, legislation_effects",
     );
 }
 

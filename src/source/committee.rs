@@ -15,15 +15,162 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use futures_util::future::BoxFuture;
+
+use crate::config::{SourceBase, Sources};
 use crate::error::Result;
 use crate::event::{Event, Severity};
 use crate::source::api_json::{day, long_day, uk_today};
-use crate::source::{documents, Context, Document};
+use crate::source::kind::{target_of, EventInfo, SourceKind};
+use crate::source::{documents, Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 pub mod api;
 
 /// Default days before a call for evidence closes to remind the team.
 pub const DEFAULT_DEADLINE_DAYS: u32 = 7;
+
+/// `[sources] committees`: the Committees API.
+pub const COMMITTEES: SourceBase = SourceBase {
+    key: "committees",
+    default: "https://committees-api.parliament.uk/",
+    meaning: "UK Parliament Committees API (inquiries, calls for evidence, publications)",
+};
+
+pub struct CommitteeKind;
+
+impl KindTarget for CommitteeQuery {
+    const KIND: &'static str = "committee";
+    fn key(&self) -> String {
+        format!("{:?}|{:?}", self.committee, self.search)
+    }
+}
+
+impl KindSyntax for CommitteeKind {
+    fn name(&self) -> &'static str {
+        CommitteeQuery::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &[
+            "committee",
+            "search",
+            "organisations",
+            "deadline_days",
+            "documents",
+        ]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let before = keys.problems();
+        let mut q = CommitteeQuery {
+            deadline_days: DEFAULT_DEADLINE_DAYS,
+            ..CommitteeQuery::default()
+        };
+        if let Some(i) = keys.get("committee") {
+            q.committee = match i.as_integer() {
+                Some(n) if n > 0 => Some(n.to_string()),
+                Some(_) => {
+                    keys.problem(i, "`committee` must be a positive id or a committee's name");
+                    None
+                }
+                None => keys.string("committee", i).map(str::to_string),
+            };
+        }
+        if let Some(i) = keys.get("search") {
+            q.search = keys.string("search", i).map(str::to_string);
+        }
+        if let Some(i) = keys.get("organisations") {
+            q.organisations = keys.strings("organisations", i);
+        }
+        if let Some(i) = keys.get("deadline_days") {
+            q.deadline_days = keys.positive_u32("deadline_days", i).unwrap_or_default();
+        }
+        if let Some(i) = keys.get("documents") {
+            q.documents = keys.bool("documents", i).unwrap_or_default();
+        }
+        if keys.get("committee").is_none() && keys.get("search").is_none() {
+            keys.problem_here(
+                "committee watch needs `committee` (an id such as 203, or a name) and/or `search`",
+            );
+        }
+        (keys.problems() == before).then(|| Target::new(q))
+    }
+}
+
+impl SourceKind for CommitteeKind {
+    fn about(&self) -> &'static str {
+        "a select committee (id or name) and/or a search: inquiries, calls for evidence, sessions, publications"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "committee.inquiry_opened",
+                severity: Severity::Major,
+                meaning: "a new inquiry (or other committee business)",
+            },
+            EventInfo {
+                name: "committee.call_for_evidence",
+                severity: Severity::Major,
+                meaning: "a new open call for evidence, with its closing date",
+            },
+            EventInfo {
+                name: "committee.deadline_near",
+                severity: Severity::Major,
+                meaning: "a call for evidence closes within `deadline_days` (default 7): once, raised by the clock",
+            },
+            EventInfo {
+                name: "committee.evidence_session",
+                severity: Severity::Notice,
+                meaning: "an oral evidence session scheduled (or moved), with its witnesses",
+            },
+            EventInfo {
+                name: "committee.publication",
+                severity: Severity::Notice,
+                meaning: "a report, government response, correspondence or evidence published (Major for reports and responses), with document links; with `documents = true` also a new version of a document, diffed by page",
+            },
+            EventInfo {
+                name: "committee.inquiry_closed",
+                severity: Severity::Notice,
+                meaning: "an inquiry closed",
+            },
+            EventInfo {
+                name: "committee.own_evidence_published",
+                severity: Severity::Major,
+                meaning: "written evidence from one of the watch's `organisations` published",
+            },
+        ]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[COMMITTEES]
+    }
+    fn human_url(&self, target: &Target, _: &Sources) -> String {
+        match target
+            .get::<CommitteeQuery>()
+            .and_then(|q| q.committee.as_deref())
+            .and_then(|c| c.parse::<u64>().ok())
+        {
+            Some(id) => format!("{SITE}/committee/{id}/"),
+            None => format!("{SITE}/"),
+        }
+    }
+    fn reads_previous(&self) -> bool {
+        // The documents already read are carried over from the previous version.
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(async move {
+            let q = target_of::<CommitteeQuery>(&job.watch)?;
+            let base = ctx.base(&COMMITTEES);
+            let doc = observe(ctx, &base, q, job.previous.as_ref(), &job.watch.keywords).await?;
+            Ok(Observed {
+                outcome: Outcome::Document(doc),
+                state: serde_json::Value::Null,
+            })
+        })
+    }
+    fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        compare(previous, next)
+    }
+}
 
 /// What a `committee` watch asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -225,7 +372,10 @@ pub async fn observe(
         ctx.now,
     );
     if q.documents {
-        let before = previous.map(Snapshot::from_document).unwrap_or_default();
+        let before = previous
+            .map(Snapshot::from_document)
+            .transpose()?
+            .unwrap_or_default();
         snapshot.documents = read_documents(ctx, &snapshot, &before, keywords).await;
     }
     let url = match id {
@@ -296,8 +446,13 @@ impl Snapshot {
         }
     }
 
-    pub fn from_document(doc: &Document) -> Snapshot {
-        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    pub fn from_document(doc: &Document) -> Result<Snapshot> {
+        serde_json::from_value(doc.fields.clone()).map_err(|e| {
+            crate::error::Error::extract(
+                doc.url.clone(),
+                format!("stored committee version unreadable: {e}"),
+            )
+        })
     }
 
     pub fn into_document(self, q: &CommitteeQuery, url: String) -> Document {
@@ -564,11 +719,11 @@ fn sha_of(pages: &[String]) -> String {
 }
 
 /// The events between two versions of a committee watch.
-pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
-    events(
-        &Snapshot::from_document(previous),
-        &Snapshot::from_document(next),
-    )
+pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    Ok(events(
+        &Snapshot::from_document(previous)?,
+        &Snapshot::from_document(next)?,
+    ))
 }
 
 pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {

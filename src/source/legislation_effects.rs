@@ -16,12 +16,111 @@ use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use futures_util::future::BoxFuture;
+
+use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::fetch::{Fetched, Request};
 use crate::source::bill::api::endpoint;
 use crate::source::html_text::fold;
-use crate::source::{Context, Document};
+use crate::source::kind::{target_of, EventInfo, SourceKind};
+use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
+
+/// `[sources] legislation`: legislation.gov.uk.
+pub const LEGISLATION: SourceBase = SourceBase {
+    key: "legislation",
+    default: "https://www.legislation.gov.uk/",
+    meaning: "legislation.gov.uk (changes feeds)",
+};
+
+/// A `legislation_effects` watch's target: `ukpga/2015/30`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Legislation {
+    pub id: String,
+}
+
+impl KindTarget for Legislation {
+    const KIND: &'static str = "legislation_effects";
+    fn key(&self) -> String {
+        self.id.clone()
+    }
+}
+
+pub struct LegislationEffectsKind;
+
+impl KindSyntax for LegislationEffectsKind {
+    fn name(&self) -> &'static str {
+        Legislation::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["legislation"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let item = keys.required(
+            "legislation",
+            "the legislation.gov.uk identifier, e.g. \"ukpga/2015/30\"",
+        )?;
+        let id = keys
+            .string("legislation", item)?
+            .trim_matches('/')
+            .to_string();
+        match validate(&id) {
+            Ok(()) => Some(Target::new(Legislation { id })),
+            Err(m) => {
+                keys.problem(item, m);
+                None
+            }
+        }
+    }
+}
+
+impl SourceKind for LegislationEffectsKind {
+    fn about(&self) -> &'static str {
+        "effects legislation.gov.uk records against a piece of legislation (its changes feed)"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "legislation.effect_recorded",
+                severity: Severity::Major,
+                meaning: "a new effect: which provision, type of effect, by which instrument, in-force date",
+            },
+            EventInfo {
+                name: "legislation.effect_applied",
+                severity: Severity::Major,
+                meaning: "an effect is now applied: the revised text is published",
+            },
+        ]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[LEGISLATION]
+    }
+    fn human_url(&self, target: &Target, sources: &Sources) -> String {
+        match target.get::<Legislation>() {
+            Some(l) => format!("{}changes/affected/{}", sources.url(&LEGISLATION), l.id),
+            None => sources.url(&LEGISLATION).to_string(),
+        }
+    }
+    fn reads_previous(&self) -> bool {
+        // Effects beyond the pages read are carried over from the previous version.
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(async move {
+            let l = target_of::<Legislation>(&job.watch)?;
+            let doc = observe(ctx, &ctx.base(&LEGISLATION), &l.id, job.previous.as_ref()).await?;
+            Ok(Observed {
+                outcome: Outcome::Document(doc),
+                state: serde_json::Value::Null,
+            })
+        })
+    }
+    fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        compare(previous, next)
+    }
+}
 
 /// Effects asked for per feed page.
 pub const PAGE_SIZE: usize = 100;
@@ -376,7 +475,7 @@ pub async fn observe(
     }
     if !complete {
         if let Some(prev) = previous {
-            for e in effects_of(prev) {
+            for e in effects_of(prev)? {
                 if !effects.iter().any(|o| o.id == e.id) {
                     effects.push(e);
                 }
@@ -415,14 +514,19 @@ pub fn into_document(legislation: &str, url: &Url, mut effects: Vec<Effect>) -> 
     }
 }
 
-pub fn effects_of(doc: &Document) -> Vec<Effect> {
-    serde_json::from_value(doc.fields["effects"].clone()).unwrap_or_default()
+pub fn effects_of(doc: &Document) -> Result<Vec<Effect>> {
+    serde_json::from_value(doc.fields["effects"].clone()).map_err(|e| {
+        Error::extract(
+            doc.url.clone(),
+            format!("stored legislation effects version unreadable: {e}"),
+        )
+    })
 }
 
-pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
-    let old = effects_of(previous);
+pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let old = effects_of(previous)?;
     let mut out = Vec::new();
-    for e in effects_of(next) {
+    for e in effects_of(next)? {
         let before = old.iter().find(|o| o.id == e.id);
         let (kind, summary) = match before {
             None => (
@@ -465,7 +569,7 @@ pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
         ev.fields = serde_json::to_value(&e).unwrap_or_default();
         out.push(ev);
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

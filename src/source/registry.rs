@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 use crate::watchlist::{KindSyntax, Kinds, Watch};
 
 use super::kind::SourceKind;
-use super::{bill, bill_search, feed, govuk, govuk_search, page};
+use super::{
+    bill, bill_search, committee, feed, govuk, govuk_search, legislation_effects, page,
+    statutory_instruments,
+};
 
 /// A registered kind, seen as both of its faces.
 pub struct Registered {
@@ -28,6 +31,9 @@ static KINDS: &[Registered] = &[
     register(&bill_search::BillSearchKind),
     register(&govuk::GovukKind),
     register(&govuk_search::GovukSearchKind),
+    register(&committee::CommitteeKind),
+    register(&statutory_instruments::StatutoryInstrumentsKind),
+    register(&legislation_effects::LegislationEffectsKind),
 ];
 
 static SYNTAX: LazyLock<Vec<&'static dyn KindSyntax>> =

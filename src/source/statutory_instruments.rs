@@ -13,11 +13,106 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use futures_util::future::BoxFuture;
+
+use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::api_json::{day, get_json, long_day, null_default, uk_today};
 use crate::source::bill::api::endpoint;
-use crate::source::{Context, Document};
+use crate::source::kind::{target_of, EventInfo, SourceKind};
+use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
+
+/// `[sources] statutory_instruments`: the Statutory Instruments API.
+pub const STATUTORY_INSTRUMENTS: SourceBase = SourceBase {
+    key: "statutory_instruments",
+    default: "https://statutoryinstruments-api.parliament.uk/",
+    meaning: "UK Parliament Statutory Instruments API (v2)",
+};
+
+pub struct StatutoryInstrumentsKind;
+
+impl KindTarget for SiQuery {
+    const KIND: &'static str = "statutory_instruments";
+    fn key(&self) -> String {
+        format!("{:?}|{:?}", self.act, self.search)
+    }
+}
+
+impl KindSyntax for StatutoryInstrumentsKind {
+    fn name(&self) -> &'static str {
+        SiQuery::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["act", "search"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let before = keys.problems();
+        let mut q = SiQuery::default();
+        if let Some(i) = keys.get("act") {
+            q.act = keys.string("act", i).map(str::to_string);
+        }
+        if let Some(i) = keys.get("search") {
+            q.search = keys.string("search", i).map(str::to_string);
+        }
+        if keys.get("act").is_none() && keys.get("search").is_none() {
+            keys.problem_here(
+                "statutory_instruments watch needs `act` (e.g. \"Modern Slavery Act 2015\") and/or `search`",
+            );
+        }
+        (keys.problems() == before).then(|| Target::new(q))
+    }
+}
+
+impl SourceKind for StatutoryInstrumentsKind {
+    fn about(&self) -> &'static str {
+        "statutory instruments made under an Act and/or matching a name: laid, made, procedure steps, in force"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "si.laid",
+                severity: Severity::Major,
+                meaning: "a new instrument under the Act (or matching the search), with its procedure and laying dates",
+            },
+            EventInfo {
+                name: "si.made",
+                severity: Severity::Major,
+                meaning: "an instrument was made (signed into law), with its coming-into-force date",
+            },
+            EventInfo {
+                name: "si.procedure_step",
+                severity: Severity::Notice,
+                meaning: "a business item: approved, prayed against, withdrawn, debated… (Major for approvals, prayers, withdrawals)",
+            },
+            EventInfo {
+                name: "si.in_force",
+                severity: Severity::Major,
+                meaning: "the coming-into-force date is reached: once, raised by the clock",
+            },
+        ]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[STATUTORY_INSTRUMENTS]
+    }
+    fn human_url(&self, _: &Target, _: &Sources) -> String {
+        "https://statutoryinstruments.parliament.uk/".into()
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(async move {
+            let q = target_of::<SiQuery>(&job.watch)?;
+            let doc = observe(ctx, &ctx.base(&STATUTORY_INSTRUMENTS), q).await?;
+            Ok(Observed {
+                outcome: Outcome::Document(doc),
+                state: serde_json::Value::Null,
+            })
+        })
+    }
+    fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        compare(previous, next)
+    }
+}
 
 const API: &str = "Statutory Instruments API";
 
@@ -299,8 +394,13 @@ impl Snapshot {
         Snapshot { instruments }
     }
 
-    pub fn from_document(doc: &Document) -> Snapshot {
-        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    pub fn from_document(doc: &Document) -> Result<Snapshot> {
+        serde_json::from_value(doc.fields.clone()).map_err(|e| {
+            Error::extract(
+                doc.url.clone(),
+                format!("stored statutory instruments version unreadable: {e}"),
+            )
+        })
     }
 
     pub fn into_document(self, title: String, url: String) -> Document {
@@ -340,11 +440,11 @@ impl Snapshot {
 
 // ---- events ----
 
-pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
-    events(
-        &Snapshot::from_document(previous),
-        &Snapshot::from_document(next),
-    )
+pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    Ok(events(
+        &Snapshot::from_document(previous)?,
+        &Snapshot::from_document(next)?,
+    ))
 }
 
 pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {

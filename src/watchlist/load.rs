@@ -673,7 +673,7 @@ mentions = ["user:9"]
             "{}",
             p[1]
         );
-        assert!(p[2].starts_with("watchlists/team.toml:6:8: unknown kind `pgae` (did you mean `page`?); valid kinds: page, feed, bill, bill_search, govuk, govuk_search"), "{}", p[2]);
+        assert!(p[2].starts_with("watchlists/team.toml:6:8: unknown kind `pgae` (did you mean `page`?); valid kinds: page, feed, bill, bill_search, govuk, govuk_search, committee, statutory_instruments, legislation_effects"), "{}", p[2]);
         assert_eq!(p[3], "watchlists/team.toml:11:8: bad GOV.UK path `https://www.gov.uk/guidance/x`: must start with `/` (did you mean `/guidance/x`?)");
         assert_eq!(p[4], "watchlists/team.toml:12:1: `follow` only applies to bill_search and govuk_search watches, not `govuk`");
     }
@@ -723,8 +723,8 @@ mentions = ["user:9"]
             problems("name = \"x\"\nwatch = [{ url = \"https://example.org/\", colour = 1 }]\n"),
             [
                 "watchlists/team.toml:2:10: watch is missing `id`",
-                "watchlists/team.toml:2:10: watch is missing `kind` (one of: page, feed, bill, bill_search, govuk, govuk_search)",
-                "watchlists/team.toml:2:42: unknown key `colour` in a watch; allowed keys: id, kind, url, mode, bill, search, path, schedule, keywords, channel, mentions, select, ignore_selectors, ignore, follow, allow_redirects",
+                "watchlists/team.toml:2:10: watch is missing `kind` (one of: page, feed, bill, bill_search, govuk, govuk_search, committee, statutory_instruments, legislation_effects)",
+                "watchlists/team.toml:2:42: unknown key `colour` in a watch; allowed keys: id, kind, url, mode, bill, search, path, committee, organisations, deadline_days, documents, act, legislation, schedule, keywords, channel, mentions, select, ignore_selectors, ignore, follow, allow_redirects",
             ]
         );
         assert_eq!(

@@ -20,6 +20,7 @@ pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url, api: &str) 
         url,
         validators: None,
         accept: ACCEPT_JSON,
+        allow_redirects: &[],
     };
     match ctx.fetcher.get(request).await? {
         // No validators are sent, so a 304 is the server misbehaving.

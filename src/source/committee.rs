@@ -160,7 +160,7 @@ impl SourceKind for CommitteeKind {
         Box::pin(async move {
             let q = target_of::<CommitteeQuery>(&job.watch)?;
             let base = ctx.base(&COMMITTEES);
-            let doc = observe(ctx, &base, q, job.previous.as_ref(), &job.watch.keywords).await?;
+            let doc = observe(ctx, &base, q, job.previous.as_ref(), &job.watch).await?;
             Ok(Observed {
                 outcome: Outcome::Document(doc),
                 state: serde_json::Value::Null,
@@ -342,7 +342,7 @@ pub async fn observe(
     base: &Url,
     q: &CommitteeQuery,
     previous: Option<&Document>,
-    keywords: &[String],
+    watch: &Watch,
 ) -> Result<Document> {
     let committee = match q.committee.as_deref() {
         Some(key) => Some(api::resolve_committee(ctx, base, key).await?),
@@ -376,7 +376,7 @@ pub async fn observe(
             .map(Snapshot::from_document)
             .transpose()?
             .unwrap_or_default();
-        snapshot.documents = read_documents(ctx, &snapshot, &before, keywords).await;
+        snapshot.documents = read_documents(ctx, &snapshot, &before, watch).await;
     }
     let url = match id {
         Some(id) => format!("{SITE}/committee/{id}/"),
@@ -653,8 +653,9 @@ async fn read_documents(
     ctx: &Context,
     now: &Snapshot,
     before: &Snapshot,
-    keywords: &[String],
+    watch: &Watch,
 ) -> Vec<DocText> {
+    let (keywords, allow_redirects) = (&watch.keywords, &watch.allow_redirects);
     let mut out: Vec<DocText> = Vec::new();
     let mut fetched = 0;
     for p in &now.publications {
@@ -683,9 +684,11 @@ async fn read_documents(
                 ..DocText::default()
             };
             let read = match Url::parse(&d.fetch) {
-                Ok(url) => documents::fetch(ctx, &url, documents::Limits::default())
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(url) => {
+                    documents::fetch(ctx, &url, allow_redirects, documents::Limits::default())
+                        .await
+                        .map_err(|e| e.to_string())
+                }
                 Err(e) => Err(format!("{}: bad document URL: {e}", d.fetch)),
             };
             match read {
@@ -862,9 +865,26 @@ pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
             .first()
             .map(|d| d.url.clone())
             .or_else(|| p.html.clone());
+        let mut texts = String::new();
         for d in &p.documents {
             e.annotations
                 .push(format!("Document: {} {}", d.name, d.url));
+            if let Some(t) = new.documents.iter().find(|t| t.fetch == d.fetch) {
+                e.annotations.push(format!("{}: {}", d.name, t.describe()));
+                // The text goes with the change, so `show` prints it.
+                if let Some(format) = t.format {
+                    let ex = documents::Extracted {
+                        format,
+                        pages: t.pages.clone(),
+                        page_count: t.page_count,
+                    };
+                    texts.push_str(&format!("=== {} ===\n", d.name));
+                    texts.push_str(&documents::text_with_pages(&ex));
+                }
+            }
+        }
+        if !texts.is_empty() {
+            e.diff = Some(texts);
         }
         if let Some(h) = &p.html {
             e.annotations.push(format!("HTML version: {h}"));

@@ -140,7 +140,7 @@ pub fn prescan_pdf(bytes: &[u8], max_inflated: u64) -> std::result::Result<(), S
         total += inflated;
         if total > max_inflated {
             return Err(format!(
-                "PDF refused: its compressed streams expand to more than {} MB (a PDF bomb?)",
+                "PDF refused: its compressed streams expand to more than {} MiB (a PDF bomb?)",
                 max_inflated / (1024 * 1024)
             ));
         }
@@ -243,13 +243,20 @@ pub struct FetchedDocument {
 }
 
 /// GETs a document (within the fetch limits) and extracts its text.
-pub async fn fetch(ctx: &Context, url: &Url, limits: Limits) -> Result<FetchedDocument> {
+/// `allow_redirects`: the watch's hosts a document link may redirect to.
+pub async fn fetch(
+    ctx: &Context,
+    url: &Url,
+    allow_redirects: &[String],
+    limits: Limits,
+) -> Result<FetchedDocument> {
     let fetched = ctx
         .fetcher
         .get(Request {
             url,
             validators: None,
             accept: ACCEPT_DOCUMENT,
+            allow_redirects,
         })
         .await?;
     let body = match fetched {

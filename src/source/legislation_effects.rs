@@ -447,6 +447,7 @@ pub async fn observe(
                 url: &url,
                 validators: None,
                 accept: ACCEPT_ATOM,
+                allow_redirects: &[],
             })
             .await?
         {

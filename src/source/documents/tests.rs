@@ -98,7 +98,7 @@ fn a_pdf_bomb_is_refused_before_parsing() {
     let err = extract_blocking(&bomb, None, Limits::default()).unwrap_err();
     assert_eq!(
         err,
-        "PDF refused: its compressed streams expand to more than 64 MB (a PDF bomb?)"
+        "PDF refused: its compressed streams expand to more than 64 MiB (a PDF bomb?)"
     );
     // A small honest stream passes the pre-scan.
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());

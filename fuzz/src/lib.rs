@@ -35,6 +35,10 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("bills_json", bills_json),
     ("govuk_json", govuk_json),
     ("discord_render", discord_render),
+    ("committee_json", committee_json),
+    ("si_json", si_json),
+    ("legislation_feed", legislation_feed),
+    ("pdf_extract", pdf_extract),
 ];
 
 /// Splits `data` at [`SEPARATOR`] into exactly `n` parts (missing ones empty, extra ones
@@ -351,4 +355,85 @@ fn empty_page(url: &Url) -> Document {
         text: String::new(),
         fields: serde_json::Value::Null,
     }
+}
+
+/// Committees API inquiries, publications and written evidence (three parts), read into a
+/// snapshot: the same data reads the same, compared with itself raises nothing, and the
+/// stored document reads back as what was stored.
+pub fn committee_json(data: &[u8]) {
+    use policywatch::source::committee::{api, events, CommitteeQuery, Snapshot};
+    let p = parts(data, 3);
+    let read = |b: &[u8]| serde_json::from_slice(b).ok();
+    let business: Vec<api::Business> = read(p[0])
+        .map(|c: api::Collection<api::Business>| c.items)
+        .unwrap_or_default();
+    let pubs: Vec<api::Publication> = read(p[1])
+        .map(|c: api::Collection<api::Publication>| c.items)
+        .unwrap_or_default();
+    let evidence: Vec<api::WrittenEvidence> = read(p[2])
+        .map(|c: api::Collection<api::WrittenEvidence>| c.items)
+        .unwrap_or_default();
+    let q = CommitteeQuery {
+        committee: Some("203".into()),
+        organisations: vec!["Anti-Slavery International".into()],
+        deadline_days: 7,
+        ..CommitteeQuery::default()
+    };
+    let base = Url::parse("https://committees-api.parliament.uk/").unwrap();
+    let now = Utc.with_ymd_and_hms(2027, 2, 6, 9, 0, 0).unwrap();
+    let build = || Snapshot::build(&base, None, &business, &pubs, &evidence, &q, now);
+    let a = build();
+    assert_eq!(a, build(), "committee snapshot is not deterministic");
+    assert!(events(&a, &a).is_empty(), "a committee snapshot differs from itself");
+    let _ = events(&Snapshot::default(), &a);
+    let doc = a.clone().into_document(&q, "https://committees.parliament.uk/".into());
+    assert_eq!(Snapshot::from_document(&doc).ok(), Some(a));
+}
+
+/// A Statutory Instruments API instrument detail and its business items.
+pub fn si_json(data: &[u8]) {
+    use policywatch::source::statutory_instruments::{events, BusinessItem, Instrument, Resource, Snapshot};
+    let p = parts(data, 2);
+    let Ok(detail) = serde_json::from_slice::<Resource<Instrument>>(p[0]) else {
+        return;
+    };
+    let items: Vec<BusinessItem> = serde_json::from_slice(p[1]).unwrap_or_default();
+    let now = Utc.with_ymd_and_hms(2027, 6, 1, 9, 0, 0).unwrap();
+    let pair = vec![(detail.value, items)];
+    let a = Snapshot::build(&pair, now);
+    assert_eq!(a, Snapshot::build(&pair, now), "SI snapshot is not deterministic");
+    assert!(events(&a, &a).is_empty(), "an SI snapshot differs from itself");
+    let _ = events(&Snapshot::default(), &a);
+}
+
+/// Two legislation.gov.uk changes feeds: parsing is deterministic, a document compared with
+/// itself raises nothing.
+pub fn legislation_feed(data: &[u8]) {
+    use policywatch::source::legislation_effects::{compare, into_document, parse};
+    let p = parts(data, 2);
+    let url = Url::parse("https://www.legislation.gov.uk/changes/affected/ukpga/2018/12/data.feed").unwrap();
+    let doc = |b: &[u8]| {
+        let text = String::from_utf8_lossy(b);
+        let first = parse(&text);
+        assert_eq!(first, parse(&text), "feed parsing is not deterministic");
+        first.ok().map(|page| into_document("ukpga/2018/12", &url, page.effects))
+    };
+    let Some(a) = doc(p[0]) else {
+        return;
+    };
+    let b = doc(p[1]).unwrap_or_else(|| a.clone());
+    assert!(compare(&a, &a).unwrap().is_empty(), "an effects document differs from itself");
+    let _ = compare(&a, &b);
+}
+
+/// PDF (or HTML) text extraction under the production limits, minus the timeout (the fuzzer
+/// has its own): refuses or reads, never panics; a document diffed with itself is empty.
+pub fn pdf_extract(data: &[u8]) {
+    use policywatch::source::documents::{diff_by_page, extract_blocking, keyword_pages, Limits};
+    let Ok(ex) = extract_blocking(data, Some("application/pdf"), Limits::default()) else {
+        return;
+    };
+    let _ = keyword_pages(&["modern slavery".to_string()], &ex.pages);
+    let (diff, pages) = diff_by_page(&ex.pages, &ex.pages);
+    assert!(diff.is_empty() && pages.is_empty(), "a document differs from itself");
 }

@@ -922,7 +922,7 @@ pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
             .and_then(|p| p.documents.iter().find(|d| d.fetch == t.fetch))
             .map(|d| d.url.clone());
         e.annotations.push(format!("{}: {}", t.name, t.describe()));
-        e.keyword_text = crate::diff::diff(&old.pages.join("\n"), &t.pages.join("\n"))
+        e.keyword_text = crate::text::diff::diff(&old.pages.join("\n"), &t.pages.join("\n"))
             .added_lines
             .join("\n");
         e.diff = Some(diff);

@@ -21,11 +21,11 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::annotate::keyword_regex;
-use crate::diff;
 use crate::error::{Error, Result};
 use crate::fetch::{Fetched, Request};
-use crate::source::html_text::{self, fold, Narrowing};
 use crate::source::Context;
+use crate::text::diff;
+use crate::text::html::{self as html_text, fold, Narrowing};
 
 const ACCEPT_DOCUMENT: &str = "application/pdf, text/html;q=0.9, */*;q=0.1";
 

@@ -23,9 +23,9 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::fetch::{Fetched, Request};
 use crate::source::bill::api::endpoint;
-use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 /// `[sources] legislation`: legislation.gov.uk.

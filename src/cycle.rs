@@ -57,6 +57,9 @@ pub enum RunResult {
     Changed {
         alerts: usize,
     },
+    /// A new version recorded without an alert (settings edited, or nothing a reader
+    /// sees changed): why.
+    Quiet(String),
     Failed(String),
 }
 
@@ -306,6 +309,12 @@ impl Cycle<'_> {
     ) {
         // Everything that can fail about this watch happens here, before anything is
         // committed: observing, reading the previous version, comparing, following.
+        let settings = extraction_settings(&job.watch);
+        let edited = state
+            .settings
+            .as_ref()
+            .filter(|old| **old != settings)
+            .cloned();
         let result = result.and_then(|observed| {
             let kind = registry::of(&job.watch)?;
             let Observed { outcome, state } = observed;
@@ -320,12 +329,38 @@ impl Cycle<'_> {
                     match self.previous(&mut job, seq)? {
                         None => Found::Baseline { doc, follows },
                         Some(prev) if source::same(&prev, &doc) => Found::Same { follows },
+                        // Edited settings make a new baseline, not a change of the page.
+                        Some(prev) if edited.is_some() => Found::Quiet {
+                            quiet: quiet_change(
+                                &job.watch,
+                                &prev,
+                                &doc,
+                                "watch.settings_changed",
+                                settings_summary(edited.as_ref(), &settings),
+                            ),
+                            doc,
+                            follows,
+                        },
                         Some(prev) => {
                             let events = kind.compare(&job.watch, &prev, &doc)?;
-                            Found::Changed {
-                                doc,
-                                events,
-                                follows,
+                            if events.is_empty() {
+                                Found::Quiet {
+                                    quiet: quiet_change(
+                                        &job.watch,
+                                        &prev,
+                                        &doc,
+                                        "watch.quiet",
+                                        why_quiet(&prev, &doc),
+                                    ),
+                                    doc,
+                                    follows,
+                                }
+                            } else {
+                                Found::Changed {
+                                    doc,
+                                    events,
+                                    follows,
+                                }
                             }
                         }
                     }
@@ -346,6 +381,7 @@ impl Cycle<'_> {
         let run = match result {
             Ok((source_state, found)) => {
                 state.source = source_state;
+                state.settings = Some(settings);
                 state.last_success = Some(now);
                 state.last_error = None;
                 state.consecutive_failures = 0;
@@ -385,6 +421,19 @@ impl Cycle<'_> {
                         }
                         commit.document = Some(doc);
                         RunResult::Changed { alerts }
+                    }
+                    Found::Quiet {
+                        doc,
+                        quiet,
+                        follows,
+                    } => {
+                        commit.follows = new_follows(watch, follows, &self.known_targets, now);
+                        let why = quiet.summary.clone();
+                        commit
+                            .changes
+                            .push(record_for(watch, &doc, quiet, seq, now));
+                        commit.document = Some(doc);
+                        RunResult::Quiet(why)
                     }
                 }
             }
@@ -458,6 +507,123 @@ enum Found {
         events: Vec<Event>,
         follows: Vec<FollowTarget>,
     },
+    /// A new version that raises no alert; `quiet` is its history entry.
+    Quiet {
+        doc: Document,
+        quiet: Event,
+        follows: Vec<FollowTarget>,
+    },
+}
+
+/// What decides how a watch's document is extracted: its target (URL, mode, bill id…)
+/// and its narrowing. Keywords, schedule and channel are not among them.
+fn extraction_settings(watch: &Watch) -> std::collections::BTreeMap<String, String> {
+    let f = &watch.filter;
+    let list = |v: &[String]| format!("{v:?}");
+    [
+        ("target", format!("{:?}", watch.target)),
+        ("select", list(&f.select)),
+        ("ignore_selectors", list(&f.ignore_selectors)),
+        (
+            "ignore",
+            list(&f.ignore.iter().map(|r| r.to_string()).collect::<Vec<_>>()),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// "Settings changed (select: ["main"] → ["body"]): new baseline, no alert".
+fn settings_summary(
+    old: Option<&std::collections::BTreeMap<String, String>>,
+    new: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let edits: Vec<String> = new
+        .iter()
+        .filter_map(|(k, v)| {
+            let before = old.and_then(|o| o.get(k))?;
+            (before != v).then(|| format!("{k}: {before} → {v}"))
+        })
+        .collect();
+    format!(
+        "Settings changed ({}): new baseline, no alert",
+        edits.join("; ")
+    )
+}
+
+/// Why a new version raised no event, in a reader's words.
+fn why_quiet(prev: &Document, next: &Document) -> String {
+    let strip = |t: &str| crate::text::html::strip_invisible(t).into_owned();
+    let mut parts = Vec::new();
+    if prev.text != next.text {
+        parts.push(if strip(&prev.text) == strip(&next.text) {
+            "only invisible characters changed in the text".to_string()
+        } else {
+            "the text changed in a way this watch does not alert on".to_string()
+        });
+    }
+    if prev.title != next.title {
+        parts.push(format!("title “{}” → “{}”", prev.title, next.title));
+    }
+    if prev.url != next.url {
+        parts.push(format!("address {} → {}", prev.url, next.url));
+    }
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        v.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut fields: Vec<String> = keys(&prev.fields);
+    fields.extend(keys(&next.fields));
+    fields.sort();
+    fields.dedup();
+    let changed: Vec<String> = fields
+        .into_iter()
+        .filter(|k| prev.fields.get(k) != next.fields.get(k))
+        .map(|k| match prev.fields.get(&k) {
+            None => format!("`{k}` recorded for the first time"),
+            Some(_) => format!("`{k}`"),
+        })
+        .collect();
+    if !changed.is_empty() {
+        parts.push(format!("fields no alert is about: {}", changed.join(", ")));
+    } else if prev.fields != next.fields {
+        parts.push("fields no alert is about".into());
+    }
+    format!("Stored without an alert: {}", parts.join("; "))
+}
+
+/// The history entry of a quiet version: the reason, and the text diff for `show`.
+fn quiet_change(
+    _watch: &Watch,
+    prev: &Document,
+    next: &Document,
+    kind: &str,
+    summary: String,
+) -> Event {
+    let mut e = Event::new(kind, summary);
+    e.severity = Severity::Info;
+    let changes = diff::diff(&prev.text, &next.text);
+    if !changes.is_empty() {
+        e.diff = Some(changes.unified);
+    }
+    e
+}
+
+/// [`alert_for`] without keyword matching or mentions: nobody is told about it.
+fn record_for(
+    watch: &Watch,
+    doc: &Document,
+    event: Event,
+    from_version: Option<u64>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> NewChange {
+    let mut change = alert_for(watch, doc, event, from_version, now);
+    change.alert.keywords.clear();
+    change.alert.annotations.clear();
+    change.alert.mentions.clear();
+    change
 }
 
 /// The follows not already watched, as the store keeps them.

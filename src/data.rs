@@ -89,6 +89,18 @@ impl Event {
     }
 }
 
+/// Events recorded in the history without being alerted: a new version that no reader
+/// needs told about, kept visible (`history --all`) with why it stayed quiet.
+/// `watch.settings_changed`: the watch's extraction settings were edited, so the new
+/// version is a new baseline; `watch.quiet`: the stored document changed in a way no
+/// event covers (only invisible characters, or fields no alert is about).
+pub const QUIET_EVENTS: &[&str] = &["watch.settings_changed", "watch.quiet"];
+
+/// Whether an event is recorded without being delivered ([`QUIET_EVENTS`]).
+pub fn is_quiet(event: &str) -> bool {
+    QUIET_EVENTS.contains(&event)
+}
+
 /// An alert as stored in the change history and the outbox, and as printed by
 /// `check --format json`. Fields are only ever added (DESIGN.md, contracts).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -76,7 +76,11 @@ impl Error {
     /// Exit code contract of DESIGN.md: 2 for configuration or usage, 1 for anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Invalid(_) | Error::Usage(_) | Error::UnknownWatch(_) => 2,
+            // Naming a watch, change or version that does not exist is a usage mistake.
+            Error::Invalid(_)
+            | Error::Usage(_)
+            | Error::UnknownWatch(_)
+            | Error::NotFound { .. } => 2,
             Error::Daemon { code, .. } => *code,
             _ => 1,
         }

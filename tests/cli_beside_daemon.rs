@@ -53,7 +53,7 @@ async fn store_commands_print_the_same_with_the_daemon_running() {
 
     let stopped: Vec<_> = commands(&last).iter().map(|a| run(&s, a)).collect();
     assert!(stopped[0].1.lines().count() >= 5, "{:?}", stopped[0]);
-    assert_eq!(stopped[16].0, Some(1), "{:?}", stopped[16]);
+    assert_eq!(stopped[16].0, Some(2), "{:?}", stopped[16]);
 
     let daemon = s.daemon().await;
     for (args, before) in commands(&last).iter().zip(&stopped) {

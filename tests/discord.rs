@@ -719,7 +719,7 @@ async fn check_posts_alerts_and_watch_health_to_discord_once_each_way() {
     serve("<html><body><p>Notice one.</p><p>New notice: @everyone read [this](https://evil.example).</p></body></html>", 200).await;
     let (stdout, stderr) = check(&p).await;
     assert_eq!(stdout, "", "alerts go to Discord, not stdout");
-    assert!(stderr.contains("1 alerts delivered"), "{stderr}");
+    assert!(stderr.contains("1 alert delivered"), "{stderr}");
     let posted = fake.posted();
     assert_eq!(posted.len(), 1);
     assert_eq!(posted[0].payload["content"], "<@&777>");
@@ -822,6 +822,6 @@ async fn a_refused_token_stops_delivery_and_status_says_so() {
 
     // With the right token the queued alert goes out and the halt is cleared.
     let out = run(&p, &["check"], TOKEN).await;
-    assert!(out.contains("1 alerts delivered"), "{out}");
+    assert!(out.contains("1 alert delivered"), "{out}");
     assert_eq!(fake.posted().len(), 1);
 }

@@ -154,9 +154,27 @@ async fn history_show_diff_and_export_return_what_was_stored() {
 async fn unknown_change_or_watch_is_a_clear_error() {
     let server = MockServer::start().await;
     let p = project(&server);
-    let out = p.cmd().args(["show", "999"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no such change `999`"));
+    // Silence is not an answer: each names what does not exist, and exits 2 (usage).
+    for (args, message) in [
+        (
+            &["show", "999999"][..],
+            "policywatch: no such change `999999`\n",
+        ),
+        (
+            &["history", "--watch", "nope"][..],
+            "policywatch: no such watch `nope`\n",
+        ),
+        (
+            &["export", "--watch", "nope"][..],
+            "policywatch: no such watch `nope`\n",
+        ),
+        (&["diff", "nope"][..], "policywatch: no such watch `nope`\n"),
+    ] {
+        let out = p.cmd().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), message, "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
     let out = p.cmd().args(["check", "--watch", "nope"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown watch `nope`"));

@@ -91,18 +91,28 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
         .iter()
         .filter(|(_, r)| *r == RunResult::Baseline)
         .count();
+    let quiet = report
+        .runs
+        .iter()
+        .filter(|(_, r)| matches!(r, RunResult::Quiet(_)))
+        .count();
 
     let dispatcher = dispatcher(app, store, args.format)?;
     let deadline = app.clock.now()
         + chrono::Duration::from_std(app.config.discord.deliver_wait).unwrap_or_default();
     let delivered = dispatcher.drain_until(deadline).await?;
+    let quiet = if quiet > 0 {
+        format!(", {quiet} recorded without an alert (see `history --all`)")
+    } else {
+        String::new()
+    };
     eprintln!(
-        "checked {} watches: {} baseline, {} changed, {} failed; {} alerts delivered, {} queued, {} dead",
-        report.runs.len(),
+        "checked {}: {} baseline, {} changed{quiet}, {} failed; {} delivered, {} queued, {} dead",
+        plural(report.runs.len(), "watch", "watches"),
         baselines,
         changed,
         report.failures(),
-        delivered.delivered,
+        plural(delivered.delivered, "alert", "alerts"),
         delivered.waiting,
         delivered.dead,
     );
@@ -147,4 +157,9 @@ pub async fn run(app: &App) -> Result<()> {
     // Dropping the tasks closes the listeners and removes the control socket.
     side.shutdown().await;
     result
+}
+
+/// "1 watch", "2 watches".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

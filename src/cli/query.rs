@@ -29,6 +29,10 @@ pub struct HistoryArgs {
     /// disappeared (case and line breaks ignored), like `git log -S`
     #[arg(short = 'S', long = "phrase", value_name = "PHRASE")]
     pub phrase: Option<String>,
+    /// Also list versions recorded without an alert (settings edits, invisible changes),
+    /// each with why it stayed quiet
+    #[arg(long)]
+    pub all: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: TableFormat,
 }
@@ -85,7 +89,21 @@ fn io(e: std::io::Error) -> Error {
     }
 }
 
+/// A watch the store has never seen is a mistake to point out, not an empty answer.
+fn known_watch(store: &dyn Store, watch: &str) -> Result<()> {
+    if store.latest_seq(watch)?.is_some() || store.state(watch)?.is_some() {
+        return Ok(());
+    }
+    Err(Error::NotFound {
+        what: "watch",
+        id: watch.to_string(),
+    })
+}
+
 pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Result<()> {
+    if let Some(watch) = &args.watch {
+        known_watch(store, watch)?;
+    }
     if let Some(phrase) = &args.phrase {
         return phrase_log(store, &args, phrase, w);
     }
@@ -101,6 +119,7 @@ pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Resul
             until: args.until,
         })?
         .into_iter()
+        .filter(|r| args.all || !crate::data::is_quiet(&r.alert.event))
         .filter(|r| grep.as_ref().is_none_or(|re| matches(re, r)))
         .collect();
     match args.format {
@@ -246,6 +265,9 @@ pub fn show(store: &dyn Store, args: ShowArgs, w: &mut dyn Write) -> Result<()> 
                 alert.detected_at.to_rfc3339(),
                 match record.delivered_at {
                     Some(t) => format!("delivered {}", t.to_rfc3339()),
+                    None if crate::data::is_quiet(&alert.event) => {
+                        "recorded without an alert".into()
+                    }
                     None => "not yet delivered".into(),
                 }
             )
@@ -266,6 +288,7 @@ fn version(store: &dyn Store, watch: &str, seq: u64) -> Result<Version> {
 }
 
 pub fn diff(store: &dyn Store, args: DiffArgs, w: &mut dyn Write) -> Result<()> {
+    known_watch(store, &args.watch)?;
     let latest = store
         .latest_version(&args.watch)?
         .ok_or_else(|| Error::NotFound {
@@ -311,6 +334,7 @@ pub fn export(store: &dyn Store, args: ExportArgs, w: &mut dyn Write) -> Result<
     };
     match &args.watch {
         Some(id) => {
+            known_watch(store, id)?;
             for v in store.versions(id)? {
                 write(v)?;
             }

@@ -79,7 +79,7 @@ impl SourceKind for PageKind {
             EventInfo {
                 name: "page.links_changed",
                 severity: Severity::Notice,
-                meaning: "links were added to or removed from the page (`mode = \"links\"`)",
+                meaning: "links were added, removed or renamed (`mode = \"links\"`), or a link kept its text but now points elsewhere (any page)",
             },
         ]
     }
@@ -139,7 +139,8 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             // Where the text came from: the final URL when the page redirected.
             url: body.url.to_string(),
             text: extracted.text,
-            fields: serde_json::Value::Null,
+            // Kept so a link whose text stays but whose target moves is still a change.
+            fields: serde_json::json!({ "links": extracted.links }),
         },
         PageMode::Links => Document {
             title: extracted.title,
@@ -179,9 +180,28 @@ pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event
 }
 
 fn compare_text(previous: &Document, next: &Document) -> Vec<Event> {
-    let changes = diff::diff(&previous.text, &next.text);
+    // Versions stored before invisible characters were dropped may still hold them.
+    let changes = diff::diff(&html::strip_invisible(&previous.text), &next.text);
+    // Older versions kept no links: nothing to compare them with.
+    let (old_links, new_links) = (links_of(previous), links_of(next));
+    let moved = match previous.fields.get("links") {
+        Some(_) => LinkChanges::between(&old_links, &new_links).retargeted,
+        None => Vec::new(),
+    };
     if changes.is_empty() {
-        return Vec::new();
+        if moved.is_empty() {
+            return Vec::new();
+        }
+        let mut event = Event::new("page.links_changed", retarget_line(&moved[0]));
+        event.annotations = moved.iter().skip(1).map(retarget_line).collect();
+        event.diff = Some(retarget_diff(&moved));
+        event.keyword_text = moved
+            .iter()
+            .map(|(_, n)| n.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        event.fields = serde_json::json!({ "retargeted": retarget_fields(&moved) });
+        return vec![event];
     }
     let mut event = Event::new(
         "page.changed",
@@ -211,8 +231,93 @@ fn compare_text(previous: &Document, next: &Document) -> Vec<Event> {
         .cloned()
         .collect::<Vec<_>>()
         .join("\n");
-    event.diff = Some(changes.unified);
+    event.annotations.extend(moved.iter().map(retarget_line));
+    event.diff = Some(if moved.is_empty() {
+        changes.unified
+    } else {
+        format!("{}\n{}", changes.unified.trim_end(), retarget_diff(&moved))
+    });
     vec![event]
+}
+
+/// How the links of two versions differ. Links are matched by target first; a link whose
+/// text is unique on both versions and whose target moved is "retargeted", not removed
+/// and added.
+#[derive(Debug, Default)]
+struct LinkChanges<'a> {
+    added: Vec<&'a Link>,
+    removed: Vec<&'a Link>,
+    /// Same visible text, new target: (old, new).
+    retargeted: Vec<(&'a Link, &'a Link)>,
+    /// Same target, new visible text: (old, new).
+    renamed: Vec<(&'a Link, &'a Link)>,
+}
+
+impl<'a> LinkChanges<'a> {
+    fn between(old: &'a [Link], new: &'a [Link]) -> Self {
+        let mut c = LinkChanges::default();
+        let mut added: Vec<&Link> = new
+            .iter()
+            .filter(|l| !old.iter().any(|o| o.url == l.url))
+            .collect();
+        let mut removed: Vec<&Link> = old
+            .iter()
+            .filter(|l| !new.iter().any(|n| n.url == l.url))
+            .collect();
+        let unique =
+            |list: &[Link], text: &str| list.iter().filter(|l| l.text == text).count() == 1;
+        removed.retain(|o| {
+            let pair = (!o.text.is_empty() && unique(old, &o.text) && unique(new, &o.text))
+                .then(|| added.iter().position(|n| n.text == o.text))
+                .flatten();
+            match pair {
+                Some(i) => {
+                    c.retargeted.push((o, added.remove(i)));
+                    false
+                }
+                None => true,
+            }
+        });
+        c.renamed = old
+            .iter()
+            .filter_map(|o| {
+                let n = new.iter().find(|n| n.url == o.url)?;
+                (n.text != o.text).then_some((o, n))
+            })
+            .collect();
+        c.added = added;
+        c.removed = removed;
+        c
+    }
+
+    fn is_empty(&self) -> bool {
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.retargeted.is_empty()
+            && self.renamed.is_empty()
+    }
+}
+
+fn retarget_line((old, new): &(&Link, &Link)) -> String {
+    format!(
+        "Link “{}” now points to {} (was {})",
+        new.text, new.url, old.url
+    )
+}
+
+fn retarget_diff(moved: &[(&Link, &Link)]) -> String {
+    moved
+        .iter()
+        .flat_map(|(o, n)| [format!("-{}", link_line(o)), format!("+{}", link_line(n))])
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn retarget_fields(moved: &[(&Link, &Link)]) -> serde_json::Value {
+    moved
+        .iter()
+        .map(|(o, n)| serde_json::json!({ "text": n.text, "from": o.url, "to": n.url }))
+        .collect()
 }
 
 fn links_of(doc: &Document) -> Vec<Link> {
@@ -220,17 +325,9 @@ fn links_of(doc: &Document) -> Vec<Link> {
 }
 
 fn compare_links(previous: &Document, next: &Document) -> Vec<Event> {
-    let old = links_of(previous);
-    let new = links_of(next);
-    let added: Vec<&Link> = new
-        .iter()
-        .filter(|l| !old.iter().any(|o| o.url == l.url))
-        .collect();
-    let removed: Vec<&Link> = old
-        .iter()
-        .filter(|l| !new.iter().any(|n| n.url == l.url))
-        .collect();
-    if added.is_empty() && removed.is_empty() {
+    let (old, new) = (links_of(previous), links_of(next));
+    let c = LinkChanges::between(&old, &new);
+    if c.is_empty() {
         return Vec::new();
     }
     let count = |n: usize, what: &str| match n {
@@ -238,12 +335,17 @@ fn compare_links(previous: &Document, next: &Document) -> Vec<Event> {
         1 => Some(format!("1 link {what}")),
         n => Some(format!("{n} links {what}")),
     };
-    let mut summary = [count(added.len(), "added"), count(removed.len(), "removed")]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Some(first) = added.first() {
+    let mut summary = [
+        count(c.added.len(), "added"),
+        count(c.removed.len(), "removed"),
+        count(c.retargeted.len(), "retargeted"),
+        count(c.renamed.len(), "renamed"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    if let Some(first) = c.added.first() {
         let name = if first.text.is_empty() {
             &first.url
         } else {
@@ -252,25 +354,42 @@ fn compare_links(previous: &Document, next: &Document) -> Vec<Event> {
         summary.push_str(&format!(": “{name}”"));
     }
     let mut event = Event::new("page.links_changed", summary);
-    event.diff = Some(
-        added
+    event.diff =
+        Some(
+            c.added
+                .iter()
+                .map(|l| format!("+{}", link_line(l)))
+                .chain(c.removed.iter().map(|l| format!("-{}", link_line(l))))
+                .chain(c.renamed.iter().flat_map(|(o, n)| {
+                    [format!("-{}", link_line(o)), format!("+{}", link_line(n))]
+                }))
+                .chain((!c.retargeted.is_empty()).then(|| retarget_diff(&c.retargeted)))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+    event.annotations =
+        c.added
             .iter()
-            .map(|l| format!("+{}", link_line(l)))
-            .chain(removed.iter().map(|l| format!("-{}", link_line(l))))
-            .collect::<Vec<_>>()
-            .join("\n"),
-    );
-    event.annotations = added
+            .take(5)
+            .map(|l| format!("New: {}", link_line(l)))
+            .chain(c.retargeted.iter().map(retarget_line))
+            .chain(c.renamed.iter().map(|(o, n)| {
+                format!("Link text changed: “{}” → “{}” ({})", o.text, n.text, n.url)
+            }))
+            .collect();
+    event.keyword_text = c
+        .added
         .iter()
-        .take(5)
-        .map(|l| format!("New: {}", link_line(l)))
-        .collect();
-    event.keyword_text = added
-        .iter()
-        .chain(&removed)
+        .chain(&c.removed)
         .map(|l| l.text.as_str())
+        .chain(c.renamed.iter().map(|(_, n)| n.text.as_str()))
         .collect::<Vec<_>>()
         .join("\n");
-    event.fields = serde_json::json!({ "added": added, "removed": removed });
+    event.fields = serde_json::json!({
+        "added": c.added,
+        "removed": c.removed,
+        "retargeted": retarget_fields(&c.retargeted),
+        "renamed": c.renamed.iter().map(|(o, n)| serde_json::json!({ "url": n.url, "from": o.text, "to": n.text })).collect::<Vec<_>>(),
+    });
     vec![event]
 }

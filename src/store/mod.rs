@@ -71,6 +71,10 @@ pub struct WatchState {
     /// Kind-specific memory (validators, `lastUpdate`, refresh times).
     #[serde(default)]
     pub source: serde_json::Value,
+    /// The extraction settings the latest version was made with (`select`, `ignore`, …):
+    /// when they are edited the next version is a quiet new baseline, not a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A watch created by a search's `follow = true`.

@@ -180,6 +180,10 @@ fn insert_change(
         delivered_at: None,
     };
     changes.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
+    // Recorded for the history only: nothing to deliver.
+    if crate::data::is_quiet(&record.alert.event) {
+        return Ok(id);
+    }
     let entry = OutboxEntry {
         id,
         channel,

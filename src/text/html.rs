@@ -338,8 +338,32 @@ fn memchr_lt(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|b| *b == b'<')
 }
 
-/// Collapses runs of whitespace (including non-breaking spaces) to one space and trims.
+/// Characters no reader sees: zero-width spaces and joiners, word joiner, soft hyphen,
+/// byte-order mark, bidi marks and isolates, variation selectors. A page that gains or
+/// loses them has not changed for anyone reading it.
+pub fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+        | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// `s` without [invisible](is_invisible) characters (borrowed when it has none).
+pub fn strip_invisible(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(is_invisible) {
+        s.chars()
+            .filter(|c| !is_invisible(*c))
+            .collect::<String>()
+            .into()
+    } else {
+        s.into()
+    }
+}
+
+/// Collapses runs of whitespace (including non-breaking spaces) to one space and trims;
+/// drops invisible characters.
 pub fn fold(s: &str) -> String {
+    let s = strip_invisible(s);
     let mut out = String::with_capacity(s.len());
     for word in s.split(|c: char| c.is_whitespace() || c == '\u{a0}') {
         if word.is_empty() {
@@ -441,6 +465,15 @@ mod tests {
             <h2>Annex  B</h2><p>First\n   para</p><ul><li>one</li><li>two</li></ul>\
             <table><tr><th>a</th><td>b</td></tr></table><script>var x=1</script></body></html>";
         assert_eq!(text(html), "## Annex B\nFirst para\n- one\n- two\na | b");
+    }
+
+    #[test]
+    fn invisible_characters_are_not_text() {
+        let plain = "<p>Victims of modern slavery</p><p>Guidance</p>";
+        let hidden =
+            "<p>\u{FEFF}Vic\u{00AD}tims\u{200B} of mod\u{200D}ern\u{200E} slavery\u{FE0F}</p>\
+            <p>\u{2066}Guid\u{2060}ance\u{2069}</p>";
+        assert_eq!(text(plain), text(hidden));
     }
 
     #[test]

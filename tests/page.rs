@@ -216,12 +216,18 @@ async fn same_bytes_are_not_reparsed_but_new_extraction_settings_are_applied() {
             "ignore_selectors = [\".updated\", \"h1\"]",
         ),
     );
-    let alerts = p.check_json();
-    assert_eq!(alerts.len(), 1, "{alerts:#?}");
-    assert!(alerts[0]["diff"]
-        .as_str()
-        .unwrap()
-        .contains("-# The Independent Anti-Slavery Commissioner's Office"));
+    // Read again, stored as a quiet new baseline (issue 15: a settings edit is not a page
+    // change), with the difference it made kept for `show`.
+    assert!(p.check_json().is_empty(), "a settings edit alerted");
+    let all = p.stdout(&["history", "--all", "--format", "json"]);
+    let all = common::json_lines(all.as_bytes());
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["event"], "watch.settings_changed");
+    let show = p.stdout(&["show", &all[0]["id"].to_string()]);
+    assert!(
+        show.contains("-# The Independent Anti-Slavery Commissioner's Office"),
+        "{show}"
+    );
 }
 
 /// Issue 16: a page whose server redirects to another site (here another loopback port,

@@ -22,11 +22,15 @@ pub mod documents;
 pub mod feed;
 pub mod govuk;
 pub mod govuk_search;
+pub mod hansard;
 pub mod kind;
 pub mod legislation_effects;
 pub mod page;
+pub mod parliament;
 pub mod registry;
 pub mod statutory_instruments;
+pub mod written_questions;
+pub mod written_statements;
 
 pub use kind::{EventInfo, SourceKind};
 

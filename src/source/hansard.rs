@@ -266,23 +266,54 @@ pub async fn observe(
     let mut next = prev.clone();
     add(&mut next, named);
     st.last_poll = Some(today);
-    let title = describe(query);
+    Ok((
+        document(describe(query), &next)?,
+        serde_json::to_value(&st)?,
+    ))
+}
+
+/// The stored document of a listing.
+pub fn document(title: String, listing: &Listing) -> Result<Document> {
     let mut text = vec![format!("# {title}")];
-    if next.debates.is_empty() {
+    if listing.debates.is_empty() {
         text.push("(no mentions yet)".into());
     }
     text.extend(
-        next.debates
+        listing
+            .debates
             .iter()
             .map(|d| debate_text(d, &d.contributions)),
     );
-    let document = Document {
+    Ok(Document {
         title,
         url: "https://hansard.parliament.uk/search".into(),
         text: text.join("\n\n"),
-        fields: serde_json::to_value(&next)?,
-    };
-    Ok((document, serde_json::to_value(&st)?))
+        fields: serde_json::to_value(listing)?,
+    })
+}
+
+/// The named candidates of a search page (speakers as the API attributes them), filed into
+/// `previous`: what a cycle does, without the Members API.
+pub fn listing_from(previous: &Listing, query: &Query, rows: Vec<Row>) -> Listing {
+    let found = rows
+        .into_iter()
+        .map(|r| (ContributionType::Spoken, r))
+        .collect();
+    let named = candidates(previous, query, found)
+        .into_iter()
+        .map(|c| {
+            let who = c
+                .row
+                .attributed_to
+                .clone()
+                .or_else(|| c.row.member_name.clone())
+                .unwrap_or_default();
+            (c, who)
+        })
+        .collect();
+    let mut next = previous.clone();
+    add(&mut next, named);
+    next
 }
 
 /// A contribution the API found that is new and really contains a phrase.
@@ -575,20 +606,7 @@ mod tests {
             house: None,
             contributions: vec![],
         };
-        let found = found
-            .into_iter()
-            .map(|r| (ContributionType::Spoken, r))
-            .collect();
-        let named = candidates(prev, &query, found)
-            .into_iter()
-            .map(|c| {
-                let who = c.row.attributed_to.clone().unwrap_or_default();
-                (c, who)
-            })
-            .collect();
-        let mut next = prev.clone();
-        add(&mut next, named);
-        next
+        listing_from(prev, &query, found)
     }
 
     fn doc(l: &Listing) -> Document {

@@ -308,7 +308,7 @@ impl Listing {
         self.known.binary_search(&id).is_ok()
     }
 
-    fn upsert(&mut self, q: Question) {
+    pub fn upsert(&mut self, q: Question) {
         if let Err(i) = self.known.binary_search(&q.id) {
             self.known.insert(i, q.id);
         }
@@ -319,7 +319,7 @@ impl Listing {
     }
 
     /// Newest first; open questions kept before answered ones when over the bound.
-    fn settle(&mut self) {
+    pub fn settle(&mut self) {
         self.questions.sort_by(|a, b| b.id.cmp(&a.id));
         if self.questions.len() > MAX_TRACKED {
             let mut order: Vec<usize> = (0..self.questions.len()).collect();
@@ -395,19 +395,25 @@ pub async fn observe(
     }
     next.settle();
     st.last_poll = Some(today);
-    let title = describe(query);
+    Ok((
+        document(describe(query), &next)?,
+        serde_json::to_value(&st)?,
+    ))
+}
+
+/// The stored document of a listing.
+pub fn document(title: String, listing: &Listing) -> Result<Document> {
     let mut text = vec![format!("# {title}")];
-    if next.questions.is_empty() {
+    if listing.questions.is_empty() {
         text.push("(no questions followed)".into());
     }
-    text.extend(next.questions.iter().map(Question::text));
-    let document = Document {
+    text.extend(listing.questions.iter().map(Question::text));
+    Ok(Document {
         title,
         url: "https://questions-statements.parliament.uk/written-questions".into(),
         text: text.join("\n\n"),
-        fields: serde_json::to_value(&next)?,
-    };
-    Ok((document, serde_json::to_value(&st)?))
+        fields: serde_json::to_value(listing)?,
+    })
 }
 
 /// The rows of the two queries (tabled since, corrected since).
@@ -828,9 +834,9 @@ fn answered(q: &Question) -> Event {
         "question.answered",
         q,
         format!(
-            "{by} answered for {} on {when} {}'s question ({})",
-            q.body(),
+            "{by} answered {}'s question for {} on {when} ({})",
             q.asked_by,
+            q.body(),
             q.reference()
         ),
     );

@@ -192,7 +192,7 @@ impl Listing {
         self.known.binary_search(&id).is_ok()
     }
 
-    fn upsert(&mut self, s: Statement) {
+    pub fn upsert(&mut self, s: Statement) {
         if let Err(i) = self.known.binary_search(&s.id) {
             self.known.insert(i, s.id);
         }
@@ -202,7 +202,7 @@ impl Listing {
         }
     }
 
-    fn settle(&mut self) {
+    pub fn settle(&mut self) {
         self.statements.sort_by(|a, b| b.id.cmp(&a.id));
         self.statements.truncate(MAX_KEPT);
         if self.known.len() > MAX_KNOWN {
@@ -357,19 +357,30 @@ pub async fn observe(
     }
     next.settle();
     st.last_poll = Some(today);
-    let title = describe(query);
+    Ok((
+        document(describe(query), &next)?,
+        serde_json::to_value(&st)?,
+    ))
+}
+
+/// The stored document of a listing.
+pub fn document(title: String, listing: &Listing) -> Result<Document> {
     let mut text = vec![format!("# {title}")];
-    if next.statements.is_empty() {
+    if listing.statements.is_empty() {
         text.push("(no statements yet)".into());
     }
-    text.extend(next.statements.iter().map(Statement::record));
-    let document = Document {
+    text.extend(listing.statements.iter().map(Statement::record));
+    Ok(Document {
         title,
         url: "https://questions-statements.parliament.uk/written-statements".into(),
         text: text.join("\n\n"),
-        fields: serde_json::to_value(&next)?,
-    };
-    Ok((document, serde_json::to_value(&st)?))
+        fields: serde_json::to_value(listing)?,
+    })
+}
+
+/// A list page's rows.
+pub fn rows(list: List) -> Vec<Row> {
+    page(list).items
 }
 
 fn wanted(query: &Query, st: &mut State, row: &Row) -> bool {

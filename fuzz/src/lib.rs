@@ -20,6 +20,9 @@ use policywatch::watchlist::{self, Mention, Watch};
 use regex::Regex;
 use url::Url;
 
+mod parliament;
+pub use parliament::{hansard_json, questions_json, statements_json};
+
 /// Separates the parts of a multi-part input (two versions of a document, or a bill's
 /// detail, stages and publications). Seeds carry it; mutations may move or break it.
 pub const SEPARATOR: &[u8] = b"\n--8<--\n";
@@ -39,6 +42,9 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("si_json", si_json),
     ("legislation_feed", legislation_feed),
     ("pdf_extract", pdf_extract),
+    ("questions_json", questions_json),
+    ("statements_json", statements_json),
+    ("hansard_json", hansard_json),
 ];
 
 /// Splits `data` at [`SEPARATOR`] into exactly `n` parts (missing ones empty, extra ones

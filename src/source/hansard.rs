@@ -12,10 +12,12 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, NaiveDate};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::html_text::fold;
@@ -69,6 +71,93 @@ pub struct Query {
     pub house: Option<House>,
     /// Default: spoken only.
     pub contributions: Vec<ContributionType>,
+}
+
+impl KindTarget for Query {
+    const KIND: &'static str = "hansard";
+    fn key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+pub struct HansardKind;
+
+impl KindSyntax for HansardKind {
+    fn name(&self) -> &'static str {
+        Query::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["search", "house", "contributions"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let before = keys.problems();
+        let search = keys.required("search", "a phrase, or an array of phrases, said in Parliament")?;
+        let phrases = keys.strings("search", search);
+        let house = read_house(keys);
+        let mut contributions = Vec::new();
+        if let Some(item) = keys.get("contributions") {
+            for c in keys.strings("contributions", item) {
+                match ContributionType::parse(&c) {
+                    Some(t) if !contributions.contains(&t) => contributions.push(t),
+                    Some(_) => {}
+                    None => keys.problem(
+                        item,
+                        format!("unknown contribution type `{c}`; valid types: spoken, written"),
+                    ),
+                }
+            }
+        }
+        if keys.problems() == before && phrases.is_empty() {
+            keys.problem(search, "`search` needs at least one phrase");
+        }
+        (keys.problems() == before).then(|| {
+            Target::new(Query {
+                phrases,
+                house,
+                contributions,
+            })
+        })
+    }
+}
+
+impl SourceKind for HansardKind {
+    fn about(&self) -> &'static str {
+        "phrases said or written in either House (Hansard API contribution search)"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[EventInfo {
+            name: "hansard.mentioned",
+            severity: Severity::Notice,
+            meaning: "one alert per debate and sitting day: each new contribution with a phrase, its speaker and the sentence around it",
+        }]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[HANSARD, MEMBERS]
+    }
+    fn human_url(&self, _: &Target, _: &Sources) -> String {
+        "https://hansard.parliament.uk/search".into()
+    }
+    fn reads_previous(&self) -> bool {
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(async move {
+            let query = target_of::<Query>(&job.watch)?;
+            let bases = Bases {
+                hansard: ctx.base(&HANSARD),
+                members: ctx.base(&MEMBERS),
+            };
+            let (doc, state) =
+                observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
+            Ok(Observed {
+                outcome: Outcome::Document(doc),
+                state,
+            })
+        })
+    }
+    fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        compare(previous, next)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -156,8 +245,8 @@ pub struct Listing {
 }
 
 impl Listing {
-    pub fn from_document(doc: &Document) -> Listing {
-        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    pub fn from_document(doc: &Document) -> Result<Listing> {
+        stored(&doc.fields)
     }
 
     fn knows(&self, id: &str) -> bool {
@@ -228,8 +317,11 @@ pub async fn observe(
             "a hansard watch needs at least one `search` phrase",
         ));
     }
-    let mut st: State = serde_json::from_value(state.clone()).unwrap_or_default();
-    let prev = previous.map(Listing::from_document).unwrap_or_default();
+    let mut st: State = stored(state)?;
+    let prev = match previous {
+        Some(doc) => Listing::from_document(doc)?,
+        None => Listing::default(),
+    };
     let today = uk_today(ctx.now);
     let since = window_start(st.last_poll, today - Duration::days(FIRST_RUN_DAYS));
     let kinds = if query.contributions.is_empty() {
@@ -477,9 +569,9 @@ fn debate_text(d: &Debate, contributions: &[Contribution]) -> String {
     lines.join("\n")
 }
 
-pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
-    let prev = Listing::from_document(previous);
-    let next = Listing::from_document(next);
+pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let prev = Listing::from_document(previous)?;
+    let next = Listing::from_document(next)?;
     let mut events = Vec::new();
     // Oldest sitting first, so alerts read in the order things were said.
     for d in next.debates.iter().rev() {
@@ -494,7 +586,7 @@ pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
             events.push(mentioned(d, &new, earlier));
         }
     }
-    events
+    Ok(events)
 }
 
 fn mentioned(d: &Debate, new: &[Contribution], earlier: usize) -> Event {
@@ -628,7 +720,7 @@ mod tests {
             vec![all[1].clone()],
             &["artificial superintelligence"],
         );
-        let e = compare(&doc(&empty), &doc(&first));
+        let e = compare(&doc(&empty), &doc(&first)).unwrap();
         assert_eq!(e.len(), 1);
         assert_eq!(
             e[0].summary,
@@ -636,7 +728,7 @@ mod tests {
         );
         // Then both, as the real response has them: only Baroness Doocey's is new.
         let second = listing_after(&first, all.clone(), &["artificial superintelligence"]);
-        let e = compare(&doc(&first), &doc(&second));
+        let e = compare(&doc(&first), &doc(&second)).unwrap();
         assert_eq!(e.len(), 1, "{e:#?}");
         assert!(
             e[0].summary
@@ -651,7 +743,7 @@ mod tests {
         assert_eq!(e[0].fields["contributions"].as_array().unwrap().len(), 1);
         // Both at once: one alert with both speakers.
         let both = listing_after(&empty, all.clone(), &["artificial superintelligence"]);
-        let e = compare(&doc(&empty), &doc(&both));
+        let e = compare(&doc(&empty), &doc(&both)).unwrap();
         assert_eq!(e.len(), 1);
         assert!(
             e[0].summary

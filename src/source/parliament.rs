@@ -11,10 +11,26 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::annotate::{self, KeywordHit};
+use crate::config::SourceBase;
 use crate::error::{Error, Result};
 use crate::fetch::{Fetched, Request};
 use crate::source::html_text::{self, fold};
 use crate::source::Context;
+use crate::watchlist::KindKeys;
+
+/// `[sources] members`: where members are looked up by id.
+pub const MEMBERS: SourceBase = SourceBase {
+    key: "members",
+    default: "https://members-api.parliament.uk/",
+    meaning: "Members API (names, parties and constituencies of members looked up by id)",
+};
+
+/// `[sources] questions_statements`.
+pub const QUESTIONS_STATEMENTS: SourceBase = SourceBase {
+    key: "questions_statements",
+    default: "https://questions-statements-api.parliament.uk/",
+    meaning: "Written Questions and Statements API",
+};
 
 /// Results asked for per page.
 pub const PAGE_SIZE: usize = 100;
@@ -191,6 +207,39 @@ pub fn window_start(last_poll: Option<NaiveDate>, first: NaiveDate) -> NaiveDate
         Some(d) => d - Duration::days(OVERLAP_DAYS),
         None => first,
     }
+}
+
+/// Reads `house = "commons" | "lords" | "both"` (absent: both).
+pub fn read_house(keys: &mut KindKeys<'_, '_, '_>) -> Option<House> {
+    let item = keys.get("house")?;
+    let choice = keys.choice("house", item, &["commons", "lords", "both"], ("house", "houses"))?;
+    House::parse(choice)
+}
+
+/// Reads `search`: one phrase or an array of them.
+pub fn read_phrases(keys: &mut KindKeys<'_, '_, '_>) -> Vec<String> {
+    keys.get("search")
+        .map(|item| keys.strings("search", item))
+        .unwrap_or_default()
+}
+
+/// Reads an answering body key (`answering_body`, `department`): a name or an id.
+pub fn read_body(keys: &mut KindKeys<'_, '_, '_>, key: &str) -> Option<AnsweringBody> {
+    let item = keys.get(key)?;
+    if item.as_integer().is_some() {
+        keys.positive_u32(key, item).map(AnsweringBody::Id)
+    } else {
+        keys.string(key, item)
+            .map(|s| AnsweringBody::Name(s.to_string()))
+    }
+}
+
+/// A kind's stored record or state, decoded; a first run's empty state is the default.
+pub fn stored<T: DeserializeOwned + Default>(value: &serde_json::Value) -> Result<T> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    Ok(serde_json::from_value(value.clone())?)
 }
 
 /// `commons` | `lords`; absent means both.

@@ -18,19 +18,24 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, NaiveDate};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use crate::config::{SourceBase, Sources};
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::html_text::fold;
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    self, day, first_paragraph, html_to_text, long_day, looks_cut, read_pages, uk_today,
-    window_start, AnsweringBody, House, MemberCache,
+    self, day, first_paragraph, html_to_text, long_day, looks_cut, read_body, read_house,
+    read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody, House,
+    MemberCache, MEMBERS, QUESTIONS_STATEMENTS,
 };
-use crate::source::{Context, Document};
+use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 pub mod api;
 
@@ -63,6 +68,121 @@ pub struct Query {
     pub tabled_since: Option<NaiveDate>,
     /// Follow this one question instead of searching.
     pub question: Option<QuestionRef>,
+}
+
+impl KindTarget for Query {
+    const KIND: &'static str = "written_questions";
+    fn key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+pub struct WrittenQuestionsKind;
+
+impl KindSyntax for WrittenQuestionsKind {
+    fn name(&self) -> &'static str {
+        Query::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["search", "answering_body", "house", "tabled_since", "question"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let before = keys.problems();
+        let phrases = read_phrases(keys);
+        let answering_body = read_body(keys, "answering_body");
+        let house = read_house(keys);
+        let tabled_since = keys.get("tabled_since").and_then(|item| {
+            let s = keys.string("tabled_since", item)?;
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+            if d.is_none() {
+                keys.problem(item, format!("`tabled_since` must be a date like 2025-01-31, not `{s}`"));
+            }
+            d
+        });
+        let question = keys.get("question").and_then(|item| {
+            if item.as_integer().is_some() {
+                keys.positive_u32("question", item).map(QuestionRef::Id)
+            } else {
+                keys.string("question", item)
+                    .map(|s| QuestionRef::Uin(s.to_string()))
+            }
+        });
+        if keys.problems() == before
+            && phrases.is_empty()
+            && answering_body.is_none()
+            && question.is_none()
+        {
+            keys.problem_here(
+                "a written_questions watch needs `search` (phrases), `answering_body` or `question` (an id or UIN to follow)",
+            );
+        }
+        (keys.problems() == before).then(|| {
+            Target::new(Query {
+                phrases,
+                answering_body,
+                house,
+                tabled_since,
+                question,
+            })
+        })
+    }
+}
+
+impl SourceKind for WrittenQuestionsKind {
+    fn about(&self) -> &'static str {
+        "written parliamentary questions (Written Questions API), followed until answered"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "question.tabled",
+                severity: Severity::Notice,
+                meaning: "a matching question was tabled: who asked which department, what, when it is due",
+            },
+            EventInfo {
+                name: "question.holding_answer",
+                severity: Severity::Notice,
+                meaning: "a followed question got a holding answer",
+            },
+            EventInfo {
+                name: "question.answered",
+                severity: Severity::Major,
+                meaning: "a followed question got its substantive answer (first paragraph quoted, whole in `show`)",
+            },
+            EventInfo {
+                name: "question.corrected",
+                severity: Severity::Notice,
+                meaning: "an answer was corrected (diff of old against new)",
+            },
+        ]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[QUESTIONS_STATEMENTS, MEMBERS]
+    }
+    fn human_url(&self, _: &Target, _: &Sources) -> String {
+        "https://questions-statements.parliament.uk/written-questions".into()
+    }
+    fn reads_previous(&self) -> bool {
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(async move {
+            let query = target_of::<Query>(&job.watch)?;
+            let bases = Bases {
+                questions: ctx.base(&QUESTIONS_STATEMENTS),
+                members: ctx.base(&MEMBERS),
+            };
+            let (doc, state) =
+                observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
+            Ok(Observed {
+                outcome: Outcome::Document(doc),
+                state,
+            })
+        })
+    }
+    fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        compare(previous, next)
+    }
 }
 
 /// `question = 1679326` (id) or `= "HL1234"` (uin).
@@ -296,8 +416,8 @@ pub struct Listing {
 }
 
 impl Listing {
-    pub fn from_document(doc: &Document) -> Listing {
-        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    pub fn from_document(doc: &Document) -> Result<Listing> {
+        stored(&doc.fields)
     }
 
     fn get(&self, id: u32) -> Option<&Question> {
@@ -347,8 +467,11 @@ pub async fn observe(
     previous: Option<&Document>,
     state: &Value,
 ) -> Result<(Document, Value)> {
-    let mut st: State = serde_json::from_value(state.clone()).unwrap_or_default();
-    let prev = previous.map(Listing::from_document).unwrap_or_default();
+    let mut st: State = stored(state)?;
+    let prev = match previous {
+        Some(doc) => Listing::from_document(doc)?,
+        None => Listing::default(),
+    };
     let today = uk_today(ctx.now);
     let rows = match &query.question {
         Some(q) => one_question(ctx, bases, query, q).await?,
@@ -718,9 +841,9 @@ pub fn describe(query: &Query) -> String {
 }
 
 /// The events between two versions of a watch's document, oldest question first.
-pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
-    let prev = Listing::from_document(previous);
-    let next = Listing::from_document(next);
+pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let prev = Listing::from_document(previous)?;
+    let next = Listing::from_document(next)?;
     let mut events = Vec::new();
     for q in next.questions.iter().rev() {
         match prev.get(q.id) {
@@ -752,7 +875,7 @@ pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
             }
         }
     }
-    events
+    Ok(events)
 }
 
 fn base_event(kind: &str, q: &Question, summary: String) -> Event {

@@ -42,6 +42,87 @@ pub struct Query {
     pub house: Option<House>,
 }
 
+impl KindTarget for Query {
+    const KIND: &'static str = "written_statements";
+    fn key(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+pub struct WrittenStatementsKind;
+
+impl KindSyntax for WrittenStatementsKind {
+    fn name(&self) -> &'static str {
+        Query::KIND
+    }
+    fn keys(&self) -> &'static [&'static str] {
+        &["search", "department", "house"]
+    }
+    fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
+        let before = keys.problems();
+        let phrases = read_phrases(keys);
+        let department = read_body(keys, "department");
+        let house = read_house(keys);
+        if keys.problems() == before && phrases.is_empty() && department.is_none() {
+            keys.problem_here("a written_statements watch needs `search` (phrases) or `department`");
+        }
+        (keys.problems() == before).then(|| {
+            Target::new(Query {
+                phrases,
+                department,
+                house,
+            })
+        })
+    }
+}
+
+impl SourceKind for WrittenStatementsKind {
+    fn about(&self) -> &'static str {
+        "written ministerial statements (Written Statements API)"
+    }
+    fn events(&self) -> &'static [EventInfo] {
+        &[
+            EventInfo {
+                name: "statement.made",
+                severity: Severity::Major,
+                meaning: "a matching written statement: title, minister, department, first paragraph, attachments",
+            },
+            EventInfo {
+                name: "statement.corrected",
+                severity: Severity::Notice,
+                meaning: "a statement's text changed, or a correcting statement was made (diff)",
+            },
+        ]
+    }
+    fn bases(&self) -> &'static [SourceBase] {
+        &[QUESTIONS_STATEMENTS, MEMBERS]
+    }
+    fn human_url(&self, _: &Target, _: &Sources) -> String {
+        "https://questions-statements.parliament.uk/written-statements".into()
+    }
+    fn reads_previous(&self) -> bool {
+        true
+    }
+    fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
+        Box::pin(async move {
+            let query = target_of::<Query>(&job.watch)?;
+            let bases = Bases {
+                statements: ctx.base(&QUESTIONS_STATEMENTS),
+                members: ctx.base(&MEMBERS),
+            };
+            let (doc, state) =
+                observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
+            Ok(Observed {
+                outcome: Outcome::Document(doc),
+                state,
+            })
+        })
+    }
+    fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+        compare(previous, next)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Bases {
     pub statements: Url,
@@ -180,8 +261,8 @@ pub struct Listing {
 }
 
 impl Listing {
-    pub fn from_document(doc: &Document) -> Listing {
-        serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+    pub fn from_document(doc: &Document) -> Result<Listing> {
+        stored(&doc.fields)
     }
 
     fn get(&self, id: u32) -> Option<&Statement> {
@@ -295,8 +376,11 @@ pub async fn observe(
     previous: Option<&Document>,
     state: &Value,
 ) -> Result<(Document, Value)> {
-    let mut st: State = serde_json::from_value(state.clone()).unwrap_or_default();
-    let prev = previous.map(Listing::from_document).unwrap_or_default();
+    let mut st: State = stored(state)?;
+    let prev = match previous {
+        Some(doc) => Listing::from_document(doc)?,
+        None => Listing::default(),
+    };
     let today = uk_today(ctx.now);
     let since = window_start(st.last_poll, today - Duration::days(FIRST_RUN_DAYS));
     let search_term = match query.phrases.as_slice() {
@@ -480,9 +564,9 @@ pub fn describe(q: &Query) -> String {
     s
 }
 
-pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
-    let prev = Listing::from_document(previous);
-    let next = Listing::from_document(next);
+pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let prev = Listing::from_document(previous)?;
+    let next = Listing::from_document(next)?;
     let mut events = Vec::new();
     for s in next.statements.iter().rev() {
         match prev.get(s.id) {
@@ -495,7 +579,7 @@ pub fn compare(previous: &Document, next: &Document) -> Vec<Event> {
             },
         }
     }
-    events
+    Ok(events)
 }
 
 fn base_event(kind: &str, s: &Statement, summary: String) -> Event {

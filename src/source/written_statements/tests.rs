@@ -41,7 +41,7 @@ fn a_statement_made_then_corrected() {
     let rows = rows();
     let (empty, _) = doc(vec![], None);
     let (v1, l1) = doc(vec![named(&rows[0])], None);
-    let e = compare(&empty, &v1);
+    let e = compare(&empty, &v1).unwrap();
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].kind, "statement.made");
     assert_eq!(
@@ -64,7 +64,7 @@ fn a_statement_made_then_corrected() {
             .replace("identified and supported", "identified"),
     );
     let (v2, l2) = doc(vec![named(&edited)], Some(&l1));
-    let e = compare(&v1, &v2);
+    let e = compare(&v1, &v2).unwrap();
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].kind, "statement.corrected");
     let d = e[0].diff.as_deref().unwrap();
@@ -84,7 +84,7 @@ fn a_statement_made_then_corrected() {
         link_type: Some("CorrectedStatement".into()),
     }]);
     let (v3, _) = doc(vec![named(&correction)], Some(&l2));
-    let e = compare(&v2, &v3);
+    let e = compare(&v2, &v3).unwrap();
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].kind, "statement.corrected");
     assert_eq!(e[0].fields["corrects"], 1800001);

@@ -3,12 +3,14 @@
 //! have a substantive answer. Events, keyed on the question's `id`: `question.tabled`,
 //! `question.holding_answer`, `question.answered`, `question.corrected`.
 //!
-//! A cycle asks for at most two things, each read to its last page:
+//! A cycle asks for two things, each read to its last page:
 //! 1. questions tabled since the day before the last poll, reaching back to the oldest
 //!    question still open (so an answer to a question tabled weeks ago is seen), at most
-//!    [`FOLLOW_DAYS`];
+//!    [`FOLLOW_DAYS`]; one query per phrase, as the API takes one search term;
 //! 2. questions corrected since the day before the last poll (a correction keeps the
-//!    original `dateAnswered`, so it would not show in 1).
+//!    original `dateAnswered`, so it would not show in 1), in one query without a term.
+//!
+//! So an unchanged cycle of a one-phrase watch costs two requests.
 //!
 //! Only a question that is new or whose answer dates moved is asked for in full
 //! (`/questions/{id}`: list rows cut texts to ~255 characters). The stored document holds
@@ -561,15 +563,29 @@ async fn search(
     if let Some(open) = oldest_open {
         from = from.min(open.max(today - Duration::days(FOLLOW_DAYS)));
     }
-    let filters = filters(query, st);
-    let mut rows = read_pages(
-        ctx,
-        API,
-        |skip| api::list_url(&bases.questions, &filters, Some(Since::Tabled(from)), skip),
-        api::List::page,
-    )
-    .await?;
-    // Corrections can only concern questions already followed.
+    let mut filters = filters(query, st);
+    // One query per phrase (the API takes one search term); none: one query.
+    let terms: Vec<Option<&str>> = if query.phrases.is_empty() {
+        vec![None]
+    } else {
+        query.phrases.iter().map(|p| Some(p.as_str())).collect()
+    };
+    let mut rows = Vec::new();
+    for term in terms {
+        filters.search_term = term;
+        rows.extend(
+            read_pages(
+                ctx,
+                API,
+                |skip| api::list_url(&bases.questions, &filters, Some(Since::Tabled(from)), skip),
+                api::List::page,
+            )
+            .await?,
+        );
+    }
+    // Corrections can only concern questions already followed, so they are asked for
+    // without a search term (which may not be in a correction), in one query.
+    filters.search_term = None;
     if let Some(last) = st.last_poll.filter(|_| !prev.known.is_empty()) {
         let since = window_start(Some(last), last);
         rows.extend(
@@ -628,14 +644,10 @@ async fn one_question(
     }
 }
 
-/// The API filters: one phrase is the search term (the API takes one); with several, the
-/// phrases are only matched locally.
+/// The API filters but the search term.
 fn filters<'a>(query: &'a Query, st: &State) -> Filters<'a> {
     Filters {
-        search_term: match query.phrases.as_slice() {
-            [one] => Some(one.as_str()),
-            _ => None,
-        },
+        search_term: None,
         answering_body: query
             .answering_body
             .as_ref()

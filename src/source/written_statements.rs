@@ -4,8 +4,9 @@
 //! first paragraph, attachments) and `statement.corrected` (a statement whose text changed,
 //! or a new statement linked to one already reported as its `CorrectedStatement`).
 //!
-//! A cycle asks once (read to its last page) for statements made since the day before the
-//! last poll; only a new or changed statement is asked for in full (`/statements/{id}`).
+//! A cycle asks once per phrase (read to its last page) for statements made since the day
+//! before the last poll; only a new or changed statement is asked for in full
+//! (`/statements/{id}`).
 
 use std::collections::HashSet;
 
@@ -383,27 +384,25 @@ pub async fn observe(
     };
     let today = uk_today(ctx.now);
     let since = window_start(st.last_poll, today - Duration::days(FIRST_RUN_DAYS));
-    let search_term = match query.phrases.as_slice() {
-        [one] => Some(one.as_str()),
-        _ => None,
-    };
     let department = query.department.as_ref().and_then(|d| d.api_id(st.body_id));
-    let rows = read_pages(
-        ctx,
-        API,
-        |skip| {
-            list_url(
-                &bases.statements,
-                search_term,
-                department,
-                query.house,
-                since,
-                skip,
+    // One query per phrase (the API takes one search term); none: one query.
+    let terms: Vec<Option<&str>> = if query.phrases.is_empty() {
+        vec![None]
+    } else {
+        query.phrases.iter().map(|p| Some(p.as_str())).collect()
+    };
+    let mut rows = Vec::new();
+    for term in terms {
+        rows.extend(
+            read_pages(
+                ctx,
+                API,
+                |skip| list_url(&bases.statements, term, department, query.house, since, skip),
+                page,
             )
-        },
-        page,
-    )
-    .await?;
+            .await?,
+        );
+    }
     let mut next = prev.clone();
     let mut seen = HashSet::new();
     for row in rows {

@@ -416,7 +416,7 @@ async fn hostile_responses_fail_only_their_watch_with_a_clear_error() {
         );
     }
     // Oversized: larger than the fetch cap.
-    p.config(&format!("{}[fetch]\nper_host_interval_secs = 0.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ntimeout_secs = 5.0\nmax_body_bytes = 65536\n", fake.sources()));
+    p.config(&format!("{}[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\ntimeout_secs = 5.0\nmax_body_bytes = 65536\n", fake.sources()));
     fake.with(|f| {
         f.failures = vec![Failure {
             path: "/api/writtenquestions/questions".into(),

@@ -146,6 +146,7 @@ impl SourceKind for HansardKind {
             let bases = Bases {
                 hansard: ctx.base(&HANSARD),
                 members: ctx.base(&MEMBERS),
+                allow_redirects: job.watch.allow_redirects.clone(),
             };
             let (doc, state) =
                 observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
@@ -164,6 +165,8 @@ impl SourceKind for HansardKind {
 pub struct Bases {
     pub hansard: Url,
     pub members: Url,
+    /// The watch's `allow_redirects`.
+    pub allow_redirects: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -335,6 +338,7 @@ pub async fn observe(
             let rows = read_pages(
                 ctx,
                 API,
+                &bases.allow_redirects,
                 |skip| search_url(&bases.hansard, kind, phrase, query.house, since, skip),
                 page,
             )

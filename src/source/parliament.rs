@@ -51,14 +51,21 @@ pub fn endpoint(base: &Url, path: &str) -> Result<Url> {
     crate::source::bill::api::endpoint(base, path)
 }
 
-/// GETs `url` and decodes its JSON body as `T`; `api` names the API in errors.
-pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url, api: &str) -> Result<T> {
+/// GETs `url` and decodes its JSON body as `T`; `api` names the API in errors;
+/// `allow_redirects` are the watch's extra redirect hosts.
+pub async fn get_json<T: DeserializeOwned>(
+    ctx: &Context,
+    url: &Url,
+    api: &str,
+    allow_redirects: &[String],
+) -> Result<T> {
     let bytes = match ctx
         .fetcher
         .get(Request {
             url,
             validators: None,
             accept: "application/json",
+            allow_redirects,
         })
         .await?
     {
@@ -96,6 +103,7 @@ pub struct Page<T> {
 pub async fn read_pages<T, E>(
     ctx: &Context,
     api: &str,
+    allow_redirects: &[String],
     url_for: impl Fn(usize) -> Result<Url>,
     page: impl Fn(E) -> Page<T>,
 ) -> Result<Vec<T>>
@@ -106,7 +114,7 @@ where
     let mut skip = 0;
     for _ in 0..MAX_PAGES {
         let url = url_for(skip)?;
-        let Page { items, total } = page(get_json::<E>(ctx, &url, api).await?);
+        let Page { items, total } = page(get_json::<E>(ctx, &url, api, allow_redirects).await?);
         let n = items.len();
         all.extend(items);
         skip += n;
@@ -456,7 +464,8 @@ impl MemberCache {
 
 async fn lookup(ctx: &Context, members: &Url, id: u32) -> Result<Option<String>> {
     let url = endpoint(members, &format!("api/Members/{id}"))?;
-    let item: MemberItem = get_json(ctx, &url, "the Members API").await?;
+    // The Members API is another site than the watch's: no extra redirect hosts.
+    let item: MemberItem = get_json(ctx, &url, "the Members API", &[]).await?;
     Ok(item.value.named())
 }
 

@@ -173,6 +173,7 @@ impl SourceKind for WrittenQuestionsKind {
             let bases = Bases {
                 questions: ctx.base(&QUESTIONS_STATEMENTS),
                 members: ctx.base(&MEMBERS),
+                allow_redirects: job.watch.allow_redirects.clone(),
             };
             let (doc, state) =
                 observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
@@ -199,6 +200,8 @@ pub enum QuestionRef {
 pub struct Bases {
     pub questions: Url,
     pub members: Url,
+    /// The watch's `allow_redirects`.
+    pub allow_redirects: Vec<String>,
 }
 
 /// What a watch keeps between cycles.
@@ -577,6 +580,7 @@ async fn search(
             read_pages(
                 ctx,
                 API,
+                &bases.allow_redirects,
                 |skip| api::list_url(&bases.questions, &filters, Some(Since::Tabled(from)), skip),
                 api::List::page,
             )
@@ -592,6 +596,7 @@ async fn search(
             read_pages(
                 ctx,
                 API,
+                &bases.allow_redirects,
                 |skip| {
                     api::list_url(
                         &bases.questions,
@@ -626,6 +631,7 @@ async fn one_question(
             let mut rows = read_pages(
                 ctx,
                 API,
+                &bases.allow_redirects,
                 |skip| api::list_url(&bases.questions, &f, None, skip),
                 api::List::page,
             )
@@ -708,7 +714,7 @@ fn reject(st: &mut State, id: u32) {
 
 async fn detail(ctx: &Context, bases: &Bases, id: u32) -> Result<Row> {
     let url = api::detail_url(&bases.questions, id)?;
-    let item: api::Item = parliament::get_json(ctx, &url, API).await?;
+    let item: api::Item = parliament::get_json(ctx, &url, API, &bases.allow_redirects).await?;
     if item.value.id != Some(id) {
         return Err(Error::extract(
             url.as_str(),

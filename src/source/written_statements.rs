@@ -110,6 +110,7 @@ impl SourceKind for WrittenStatementsKind {
             let bases = Bases {
                 statements: ctx.base(&QUESTIONS_STATEMENTS),
                 members: ctx.base(&MEMBERS),
+                allow_redirects: job.watch.allow_redirects.clone(),
             };
             let (doc, state) =
                 observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
@@ -128,6 +129,8 @@ impl SourceKind for WrittenStatementsKind {
 pub struct Bases {
     pub statements: Url,
     pub members: Url,
+    /// The watch's `allow_redirects`.
+    pub allow_redirects: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -397,6 +400,7 @@ pub async fn observe(
             read_pages(
                 ctx,
                 API,
+                &bases.allow_redirects,
                 |skip| list_url(&bases.statements, term, department, query.house, since, skip),
                 page,
             )
@@ -490,7 +494,7 @@ fn matches(query: &Query, row: &Row) -> bool {
 
 async fn detail(ctx: &Context, bases: &Bases, id: u32) -> Result<Row> {
     let url = detail_url(&bases.statements, id)?;
-    let item: Item = parliament::get_json(ctx, &url, API).await?;
+    let item: Item = parliament::get_json(ctx, &url, API, &bases.allow_redirects).await?;
     if item.value.id != Some(id) {
         return Err(Error::extract(
             url.as_str(),

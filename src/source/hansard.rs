@@ -21,11 +21,20 @@ use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::html_text::fold;
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    day, endpoint, html_to_text, long_day, phrase_hits, read_pages, uk_today, window_start, House,
-    MemberCache, Page, PAGE_SIZE,
+    day, endpoint, html_to_text, long_day, phrase_hits, read_house, read_pages, stored,
+    uk_today, window_start, House, MemberCache, Page, MEMBERS, PAGE_SIZE,
 };
-use crate::source::{Context, Document};
+use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
+
+/// `[sources] hansard`.
+pub const HANSARD: SourceBase = SourceBase {
+    key: "hansard",
+    default: "https://hansard-api.parliament.uk/",
+    meaning: "Hansard API (contribution search)",
+};
 
 pub const API: &str = "the Hansard API";
 

@@ -34,6 +34,9 @@ static KINDS: &[Registered] = &[
     register(&committee::CommitteeKind),
     register(&statutory_instruments::StatutoryInstrumentsKind),
     register(&legislation_effects::LegislationEffectsKind),
+    register(&super::written_questions::WrittenQuestionsKind),
+    register(&super::written_statements::WrittenStatementsKind),
+    register(&super::hansard::HansardKind),
 ];
 
 static SYNTAX: LazyLock<Vec<&'static dyn KindSyntax>> =

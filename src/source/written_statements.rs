@@ -11,19 +11,24 @@
 use std::collections::HashSet;
 
 use chrono::{Duration, NaiveDate};
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
+use crate::config::{SourceBase, Sources};
 use crate::diff;
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::html_text::fold;
+use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, read_pages, uk_today,
-    window_start, AnsweringBody, ExpandedMember, House, MemberCache, Page, PAGE_SIZE,
+    self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, read_body,
+    read_house, read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody,
+    ExpandedMember, House, MemberCache, Page, MEMBERS, PAGE_SIZE, QUESTIONS_STATEMENTS,
 };
-use crate::source::{Context, Document};
+use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 pub const API: &str = "the Written Statements API";
 

@@ -7,10 +7,13 @@
 //!   by `queryParameters.skip`/`take`;
 //! - `GET /api/Members/{id}`: one item of the members fixture, or 404.
 //!
-//! It ignores every filter but paging: each row is a candidate, as if the APIs' search were
-//! at its fuzziest, so what the watch keeps is what its own matching keeps. Every request
-//! is logged (path and query) so tests can count them and check the parameters sent. A
-//! request can be scripted to fail with any status and body.
+//! It filters as loosely as the real search does: a row matches a search term when it
+//! contains each of the term's words somewhere (so "modern methods … slavery" matches
+//! "modern slavery", and the watch's own phrase matching must drop it), and it honours
+//! `answeringBodies` and `house`. It ignores dates: the fixtures are from 2024 and 2026,
+//! the clock is today's. Every request is logged (path and query) so tests can count them
+//! and check the parameters sent. A request can be scripted to fail with any status and
+//! body.
 //!
 //! Included with `#[path = "common/parliament.rs"] mod parliament;`.
 #![allow(dead_code)]
@@ -109,7 +112,45 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
         .unwrap()
 }
 
+/// Whether a row passes the search term (every word, anywhere, any case), the answering
+/// bodies and the house asked for.
+fn passes(row: &Value, q: &HashMap<String, String>, prefix: &str) -> bool {
+    let v = if row.get("value").is_some() { &row["value"] } else { row };
+    if let Some(term) = q.get(&format!("{prefix}searchTerm")) {
+        let text: String = [
+            "questionText",
+            "heading",
+            "answerText",
+            "title",
+            "text",
+            "ContributionTextFull",
+        ]
+        .iter()
+        .filter_map(|k| v[*k].as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase();
+        let words = term.trim_matches('"').to_lowercase();
+        if !words.split_whitespace().all(|w| text.contains(w)) {
+            return false;
+        }
+    }
+    if let Some(body) = q.get("answeringBodies") {
+        if v["answeringBodyId"].to_string() != *body {
+            return false;
+        }
+    }
+    if let Some(house) = q.get(&format!("{prefix}house")) {
+        let h = v["house"].as_str().or(v["House"].as_str()).unwrap_or_default();
+        if !h.eq_ignore_ascii_case(house) {
+            return false;
+        }
+    }
+    true
+}
+
 fn page(rows: &[Value], q: &HashMap<String, String>, prefix: &str) -> (Vec<Value>, usize) {
+    let rows: Vec<Value> = rows.iter().filter(|r| passes(r, q, prefix)).cloned().collect();
     let num = |k: &str, d: usize| {
         q.get(&format!("{prefix}{k}"))
             .and_then(|v| v.parse().ok())

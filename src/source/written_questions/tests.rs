@@ -172,7 +172,7 @@ fn a_question_moves_from_tabled_to_holding_to_answered_to_corrected() {
         "{d}"
     );
     // Nothing moved: nothing raised.
-    assert!(compare(&v4, &v4.clone()).is_empty()).unwrap();
+    assert!(compare(&v4, &v4.clone()).unwrap().is_empty());
 }
 
 #[test]

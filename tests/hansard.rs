@@ -120,7 +120,11 @@ async fn two_mentions_in_a_debate_are_one_alert_and_a_later_contribution_one_mor
     fake.take_log();
     assert!(p.check_json().is_empty(), "unchanged");
     let log = fake.take_log();
-    assert_eq!(log.len(), 1, "an unchanged cycle costs one request: {log:?}");
+    assert_eq!(
+        log.len(),
+        1,
+        "an unchanged cycle costs one request: {log:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -177,7 +177,9 @@ async fn a_question_is_reported_when_tabled_held_answered_and_corrected_and_noth
     let alerts = p.check_json();
     let log = fake.take_log();
     assert!(
-        log.iter().any(|l| l.starts_with("/api/writtenquestions/questions?answeringBodies=1&house=Commons&correctedWhenFrom=")),
+        log.iter().any(|l| l.starts_with(
+            "/api/writtenquestions/questions?answeringBodies=1&house=Commons&correctedWhenFrom="
+        )),
         "corrections are asked for once a question is followed: {log:?}"
     );
     assert!(
@@ -336,7 +338,12 @@ async fn three_pages_are_all_seen_and_a_failure_on_page_two_loses_and_doubles_no
     let alerts = p.check_json();
     let expected = three_pages()
         .iter()
-        .filter(|r| r["questionText"].as_str().unwrap().contains("Secretary of State"))
+        .filter(|r| {
+            r["questionText"]
+                .as_str()
+                .unwrap()
+                .contains("Secretary of State")
+        })
         .count();
     assert!(expected > 200, "three pages: {expected}");
     assert_eq!(alerts.len(), expected, "{:#?}", events(&alerts));

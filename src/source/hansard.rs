@@ -23,8 +23,8 @@ use crate::event::{Event, Severity};
 use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    day, endpoint, html_to_text, long_day, phrase_hits, read_house, read_pages, stored,
-    uk_today, window_start, House, MemberCache, Page, MEMBERS, PAGE_SIZE,
+    day, endpoint, html_to_text, long_day, phrase_hits, read_house, read_pages, stored, uk_today,
+    window_start, House, MemberCache, Page, MEMBERS, PAGE_SIZE,
 };
 use crate::source::{Context, Document, Job, Observed, Outcome};
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
@@ -100,7 +100,10 @@ impl KindSyntax for HansardKind {
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
         let before = keys.problems();
-        let search = keys.required("search", "a phrase, or an array of phrases, said in Parliament")?;
+        let search = keys.required(
+            "search",
+            "a phrase, or an array of phrases, said in Parliament",
+        )?;
         let phrases = keys.strings("search", search);
         let house = read_house(keys);
         let mut contributions = Vec::new();

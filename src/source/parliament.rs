@@ -220,7 +220,12 @@ pub fn window_start(last_poll: Option<NaiveDate>, first: NaiveDate) -> NaiveDate
 /// Reads `house = "commons" | "lords" | "both"` (absent: both).
 pub fn read_house(keys: &mut KindKeys<'_, '_, '_>) -> Option<House> {
     let item = keys.get("house")?;
-    let choice = keys.choice("house", item, &["commons", "lords", "both"], ("house", "houses"))?;
+    let choice = keys.choice(
+        "house",
+        item,
+        &["commons", "lords", "both"],
+        ("house", "houses"),
+    )?;
     House::parse(choice)
 }
 

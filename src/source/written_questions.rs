@@ -33,8 +33,8 @@ use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
     self, day, first_paragraph, html_to_text, long_day, looks_cut, read_body, read_house,
-    read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody, House,
-    MemberCache, MEMBERS, QUESTIONS_STATEMENTS,
+    read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody, House, MemberCache,
+    MEMBERS, QUESTIONS_STATEMENTS,
 };
 use crate::source::{Context, Document, Job, Observed, Outcome};
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
@@ -86,7 +86,13 @@ impl KindSyntax for WrittenQuestionsKind {
         Query::KIND
     }
     fn keys(&self) -> &'static [&'static str] {
-        &["search", "answering_body", "house", "tabled_since", "question"]
+        &[
+            "search",
+            "answering_body",
+            "house",
+            "tabled_since",
+            "question",
+        ]
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
         let before = keys.problems();
@@ -97,7 +103,10 @@ impl KindSyntax for WrittenQuestionsKind {
             let s = keys.string("tabled_since", item)?;
             let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
             if d.is_none() {
-                keys.problem(item, format!("`tabled_since` must be a date like 2025-01-31, not `{s}`"));
+                keys.problem(
+                    item,
+                    format!("`tabled_since` must be a date like 2025-01-31, not `{s}`"),
+                );
             }
             d
         });
@@ -445,7 +454,7 @@ impl Listing {
 
     /// Newest first; open questions kept before answered ones when over the bound.
     pub fn settle(&mut self) {
-        self.questions.sort_by(|a, b| b.id.cmp(&a.id));
+        self.questions.sort_by_key(|q| std::cmp::Reverse(q.id));
         if self.questions.len() > MAX_TRACKED {
             let mut order: Vec<usize> = (0..self.questions.len()).collect();
             // Stable: within each group, newest first.

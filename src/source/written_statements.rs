@@ -23,9 +23,9 @@ use crate::event::{Event, Severity};
 use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, read_body,
-    read_house, read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody,
-    ExpandedMember, House, MemberCache, Page, MEMBERS, PAGE_SIZE, QUESTIONS_STATEMENTS,
+    self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, read_body, read_house,
+    read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody, ExpandedMember, House,
+    MemberCache, Page, MEMBERS, PAGE_SIZE, QUESTIONS_STATEMENTS,
 };
 use crate::source::{Context, Document, Job, Observed, Outcome};
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
@@ -70,7 +70,9 @@ impl KindSyntax for WrittenStatementsKind {
         let department = read_body(keys, "department");
         let house = read_house(keys);
         if keys.problems() == before && phrases.is_empty() && department.is_none() {
-            keys.problem_here("a written_statements watch needs `search` (phrases) or `department`");
+            keys.problem_here(
+                "a written_statements watch needs `search` (phrases) or `department`",
+            );
         }
         (keys.problems() == before).then(|| {
             Target::new(Query {
@@ -293,7 +295,7 @@ impl Listing {
     }
 
     pub fn settle(&mut self) {
-        self.statements.sort_by(|a, b| b.id.cmp(&a.id));
+        self.statements.sort_by_key(|s| std::cmp::Reverse(s.id));
         self.statements.truncate(MAX_KEPT);
         if self.known.len() > MAX_KNOWN {
             let drop = self.known.len() - MAX_KNOWN;
@@ -406,7 +408,16 @@ pub async fn observe(
                 ctx,
                 API,
                 &bases.allow_redirects,
-                |skip| list_url(&bases.statements, term, department, query.house, since, skip),
+                |skip| {
+                    list_url(
+                        &bases.statements,
+                        term,
+                        department,
+                        query.house,
+                        since,
+                        skip,
+                    )
+                },
                 page,
             )
             .await?,

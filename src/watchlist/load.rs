@@ -724,7 +724,12 @@ mentions = ["user:9"]
         let kinds = registry::kinds();
         let mut own: Vec<&str> = Vec::new();
         for k in kinds.0 {
-            own.extend(k.keys().iter().filter(|key| !own.contains(key)).collect::<Vec<_>>());
+            own.extend(
+                k.keys()
+                    .iter()
+                    .filter(|key| !own.contains(key))
+                    .collect::<Vec<_>>(),
+            );
         }
         assert_eq!(
             problems("name = \"x\"\nwatch = [{ url = \"https://example.org/\", colour = 1 }]\n"),

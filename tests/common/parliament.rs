@@ -115,7 +115,11 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
 /// Whether a row passes the search term (every word, anywhere, any case), the answering
 /// bodies and the house asked for.
 fn passes(row: &Value, q: &HashMap<String, String>, prefix: &str) -> bool {
-    let v = if row.get("value").is_some() { &row["value"] } else { row };
+    let v = if row.get("value").is_some() {
+        &row["value"]
+    } else {
+        row
+    };
     if let Some(term) = q.get(&format!("{prefix}searchTerm")) {
         let text: String = [
             "questionText",
@@ -136,12 +140,15 @@ fn passes(row: &Value, q: &HashMap<String, String>, prefix: &str) -> bool {
         }
     }
     if let Some(body) = q.get("answeringBodies") {
-        if v["answeringBodyId"].to_string() != *body {
+        if v["answeringBodyId"].as_u64().map(|id| id.to_string()).as_ref() != Some(body) {
             return false;
         }
     }
     if let Some(house) = q.get(&format!("{prefix}house")) {
-        let h = v["house"].as_str().or(v["House"].as_str()).unwrap_or_default();
+        let h = v["house"]
+            .as_str()
+            .or(v["House"].as_str())
+            .unwrap_or_default();
         if !h.eq_ignore_ascii_case(house) {
             return false;
         }
@@ -150,7 +157,11 @@ fn passes(row: &Value, q: &HashMap<String, String>, prefix: &str) -> bool {
 }
 
 fn page(rows: &[Value], q: &HashMap<String, String>, prefix: &str) -> (Vec<Value>, usize) {
-    let rows: Vec<Value> = rows.iter().filter(|r| passes(r, q, prefix)).cloned().collect();
+    let rows: Vec<Value> = rows
+        .iter()
+        .filter(|r| passes(r, q, prefix))
+        .cloned()
+        .collect();
     let num = |k: &str, d: usize| {
         q.get(&format!("{prefix}{k}"))
             .and_then(|v| v.parse().ok())
@@ -184,7 +195,7 @@ fn handle(state: &Mutex<Fake>, uri: &Uri) -> Response {
     let by_id = |items: &[Value], id: &str| {
         items
             .iter()
-            .find(|i| i["value"]["id"].to_string() == id)
+            .find(|i| i["value"]["id"].as_u64().is_some_and(|v| v.to_string() == id))
             .cloned()
     };
     let found = match segments.as_slice() {

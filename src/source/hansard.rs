@@ -20,13 +20,13 @@ use url::Url;
 use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
-use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
     day, endpoint, html_to_text, long_day, phrase_hits, read_house, read_pages, stored, uk_today,
     window_start, House, MemberCache, Page, MEMBERS, PAGE_SIZE,
 };
 use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 /// `[sources] hansard`.

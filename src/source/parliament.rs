@@ -14,8 +14,8 @@ use crate::annotate::{self, KeywordHit};
 use crate::config::SourceBase;
 use crate::error::{Error, Result};
 use crate::fetch::{Fetched, Request};
-use crate::source::html_text::{self, fold};
 use crate::source::Context;
+use crate::text::html::{self, fold};
 use crate::watchlist::KindKeys;
 
 /// `[sources] members`: where members are looked up by id.
@@ -157,7 +157,7 @@ pub fn html_to_text(html: &str) -> String {
         .lines()
         .map(|line| {
             if line.contains('<') || line.contains('&') {
-                html_text::fragment_text(line)
+                html::fragment_text(line)
             } else {
                 line.to_string()
             }

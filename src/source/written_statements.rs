@@ -17,10 +17,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::config::{SourceBase, Sources};
-use crate::diff;
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
-use crate::source::html_text::fold;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
     self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, read_body, read_house,
@@ -28,6 +26,8 @@ use crate::source::parliament::{
     MemberCache, Page, MEMBERS, PAGE_SIZE, QUESTIONS_STATEMENTS,
 };
 use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::text::diff;
+use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 pub const API: &str = "the Written Statements API";

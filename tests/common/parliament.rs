@@ -140,7 +140,12 @@ fn passes(row: &Value, q: &HashMap<String, String>, prefix: &str) -> bool {
         }
     }
     if let Some(body) = q.get("answeringBodies") {
-        if v["answeringBodyId"].as_u64().map(|id| id.to_string()).as_ref() != Some(body) {
+        if v["answeringBodyId"]
+            .as_u64()
+            .map(|id| id.to_string())
+            .as_ref()
+            != Some(body)
+        {
             return false;
         }
     }
@@ -195,7 +200,11 @@ fn handle(state: &Mutex<Fake>, uri: &Uri) -> Response {
     let by_id = |items: &[Value], id: &str| {
         items
             .iter()
-            .find(|i| i["value"]["id"].as_u64().is_some_and(|v| v.to_string() == id))
+            .find(|i| {
+                i["value"]["id"]
+                    .as_u64()
+                    .is_some_and(|v| v.to_string() == id)
+            })
             .cloned()
     };
     let found = match segments.as_slice() {

@@ -442,3 +442,23 @@ async fn hostile_responses_fail_only_their_watch_with_a_clear_error() {
     let status = p.stdout(&["status"]);
     assert!(status.contains("limit"), "{status}");
 }
+
+#[test]
+fn watchlist_mistakes_in_the_parliament_kinds_are_reported_with_their_place() {
+    let p = Project::new();
+    p.watchlist(
+        "asks.toml",
+        "name = \"asks\"\n\n[[watch]]\nid = \"q\"\nkind = \"written_questions\"\nhouse = \"commons\"\n\n[[watch]]\nid = \"q2\"\nkind = \"written_questions\"\nsearch = \"modern slavery\"\ntabled_since = \"last week\"\n\n[[watch]]\nid = \"h\"\nkind = \"hansard\"\nsearch = \"modern slavery\"\ncontributions = [\"spoken\", \"video\"]\nhouse = \"upper\"\n",
+    );
+    let out = p.cmd().arg("validate").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    for expected in [
+        "watchlists/asks.toml:3:1: a written_questions watch needs `search` (phrases), `answering_body` or `question` (an id or UIN to follow)",
+        "watchlists/asks.toml:12:16: `tabled_since` must be a date like 2025-01-31, not `last week`",
+        "watchlists/asks.toml:18:17: unknown contribution type `video`; valid types: spoken, written",
+        "watchlists/asks.toml:19:9: unknown house `upper`; valid houses: commons, lords, both",
+    ] {
+        assert!(stderr.contains(expected), "expected {expected}\nin:\n{stderr}");
+    }
+}

@@ -462,3 +462,31 @@ fn watchlist_mistakes_in_the_parliament_kinds_are_reported_with_their_place() {
         assert!(stderr.contains(expected), "expected {expected}\nin:\n{stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_question_is_followed_by_id() {
+    let fake = fake().await;
+    let p = project(
+        &fake,
+        "[[watch]]\nid = \"one\"\nkind = \"written_questions\"\nquestion = 1738745\n",
+    );
+    serve(&fake, vec![modern_slavery_question()]);
+    assert!(p.check_json().is_empty(), "baseline");
+    fake.take_log();
+    assert!(p.check_json().is_empty(), "unchanged");
+    assert_eq!(
+        fake.take_log(),
+        ["/api/writtenquestions/questions/1738745?expandMember=true"],
+        "one request a cycle"
+    );
+    serve(
+        &fake,
+        vec![with_answer(with_holding_answer(modern_slavery_question()))],
+    );
+    let alerts = p.check_json();
+    assert_eq!(events(&alerts), ["question.answered"], "{alerts:#?}");
+    assert_eq!(
+        alerts[0]["title"],
+        "Written question 12348 to the Home Office"
+    );
+}

@@ -114,13 +114,14 @@ path = "/guidance/fuzz"
 /// Comparing a document with itself must find nothing; with another, must not panic.
 fn compare_pair(kind: &'static str, a: &Document, b: &Document) {
     let w = watch(kind);
-    let same = source::compare(w, a, a);
+    let k = source::registry::of(w).expect("registered kind");
+    let same = k.compare(w, a, a).unwrap_or_default();
     assert!(
         same.is_empty(),
         "{kind}: a document differs from itself: {same:?}"
     );
-    let _ = source::compare(w, a, b);
-    let _ = source::compare(w, b, a);
+    let _ = k.compare(w, a, b);
+    let _ = k.compare(w, b, a);
 }
 
 /// Page extraction with each kind of narrowing a watchlist can ask for.
@@ -369,16 +370,16 @@ fn empty_page(url: &Url) -> Document {
 pub fn committee_json(data: &[u8]) {
     use policywatch::source::committee::{api, events, CommitteeQuery, Snapshot};
     let p = parts(data, 3);
-    let read = |b: &[u8]| serde_json::from_slice(b).ok();
-    let business: Vec<api::Business> = read(p[0])
-        .map(|c: api::Collection<api::Business>| c.items)
-        .unwrap_or_default();
-    let pubs: Vec<api::Publication> = read(p[1])
-        .map(|c: api::Collection<api::Publication>| c.items)
-        .unwrap_or_default();
-    let evidence: Vec<api::WrittenEvidence> = read(p[2])
-        .map(|c: api::Collection<api::WrittenEvidence>| c.items)
-        .unwrap_or_default();
+    macro_rules! read {
+        ($b:expr, $t:ty) => {
+            serde_json::from_slice::<api::Collection<$t>>($b)
+                .map(|c| c.items)
+                .unwrap_or_default()
+        };
+    }
+    let business = read!(p[0], api::Business);
+    let pubs = read!(p[1], api::Publication);
+    let evidence = read!(p[2], api::WrittenEvidence);
     let q = CommitteeQuery {
         committee: Some("203".into()),
         organisations: vec!["Anti-Slavery International".into()],

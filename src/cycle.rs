@@ -11,7 +11,7 @@ use tracing::Instrument;
 
 use crate::annotate;
 use crate::config::Config;
-use crate::data::{Alert, Event, Severity};
+use crate::data::{Alert, Destination, Event, Severity, Tone};
 use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::schedule::Clock;
@@ -694,8 +694,9 @@ fn alert_for(
             diff: diff::excerpt(&full_diff, EXCERPT_CHARS),
             detected_at: now,
             severity: event.severity,
+            tone: event.tone,
             watchlist: watch.list.clone(),
-            channel: watch.channel,
+            destination: watch.channel.map(Destination::discord),
             mentions: watch.mentions.clone(),
             from_version,
             to_version: None,
@@ -726,8 +727,9 @@ fn health_alert(
             diff: String::new(),
             detected_at: now,
             severity: Severity::Info,
+            tone: Tone::Neutral,
             watchlist: watch.list.clone(),
-            channel: watch.channel,
+            destination: watch.channel.map(Destination::discord),
             mentions: Vec::new(),
             from_version: None,
             to_version: None,

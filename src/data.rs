@@ -42,7 +42,90 @@ pub enum Mention {
     Role(u64),
 }
 
-/// How much an event matters; drives the Discord colour and the order of annotations.
+/// Where an alert goes: a destination kind (`discord`, `slack`, `teams`: the sink that
+/// delivers it) and an address that kind understands (a Discord channel id, a named
+/// webhook destination). Destinations are ordered, so the outbox groups them stably.
+///
+/// Stored and printed compatibly with the old `channel` number: a Discord channel
+/// serialises as that number, any other destination as the string `kind:address`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Destination {
+    pub kind: String,
+    pub to: String,
+}
+
+/// The destination kind of Discord channels (serialised as bare numbers).
+pub const DISCORD: &str = "discord";
+
+impl Destination {
+    pub fn new(kind: impl Into<String>, to: impl Into<String>) -> Self {
+        Destination {
+            kind: kind.into(),
+            to: to.into(),
+        }
+    }
+
+    /// A Discord channel.
+    pub fn discord(channel: u64) -> Self {
+        Destination::new(DISCORD, channel.to_string())
+    }
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.kind, self.to)
+    }
+}
+
+impl Serialize for Destination {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.to.parse::<u64>() {
+            Ok(channel) if self.kind == DISCORD => s.serialize_u64(channel),
+            _ => s.serialize_str(&self.to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Destination {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Channel(u64),
+            Named(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Channel(c) => Ok(Destination::discord(c)),
+            Raw::Named(s) => match s.split_once(':') {
+                Some((kind, to)) if !kind.is_empty() => Ok(Destination::new(kind, to)),
+                _ => Err(serde::de::Error::custom(format!(
+                    "`{s}` is not a destination (`kind:address` or a channel number)"
+                ))),
+            },
+        }
+    }
+}
+
+/// What kind of news an event is, beside how much it matters: sinks colour by it
+/// (Royal Assent good, a withdrawal bad), never by the event's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    #[default]
+    Neutral,
+    /// An outcome the watchers wanted to see: Royal Assent.
+    Good,
+    /// An end: withdrawn, defeated, removed.
+    Bad,
+}
+
+impl Tone {
+    pub fn is_neutral(&self) -> bool {
+        *self == Tone::Neutral
+    }
+}
+
+/// How much an event matters; drives the colour sinks give it and the order of annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -70,6 +153,9 @@ pub struct Event {
     pub summary: String,
     pub annotations: Vec<String>,
     pub severity: Severity,
+    /// Good news, bad news or neither (colours the alert).
+    #[serde(default, skip_serializing_if = "Tone::is_neutral")]
+    pub tone: Tone,
     /// A unified diff of what changed, when the event is about text.
     pub diff: Option<String>,
     /// Text the watch's keywords are looked for in (changed lines, titles, notes).
@@ -118,11 +204,14 @@ pub struct Alert {
     pub diff: String,
     pub detected_at: DateTime<Utc>,
     pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Tone::is_neutral")]
+    pub tone: Tone,
     /// The watchlist this alert came from.
     pub watchlist: String,
-    /// Discord channel the alert is for, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub channel: Option<u64>,
+    /// Where the watchlist sends the alert (its `channel`), if it says; `None` is the
+    /// configured default. Printed as `channel` (a number for Discord), as always.
+    #[serde(rename = "channel", default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<Destination>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mentions: Vec<Mention>,
     /// Versions the alert compares (absent for watch-health alerts).

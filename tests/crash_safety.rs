@@ -4,6 +4,8 @@
 //! message with a way out and exit 1, never a panic.
 
 mod common;
+#[path = "common/fake_discord.rs"]
+mod fake_discord;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -14,16 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRequest, Multipart, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::response::IntoResponse;
-use serde_json::{json, Value};
+use fake_discord::{Answer, FakeDiscord};
+use serde_json::Value;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 const KILLS: usize = 50;
 const PAGES: usize = 4;
 const CHANNEL: u64 = 42;
+const TOKEN: &str = "test-token";
 
 /// Every request gets a new revision of the page: every check is a change.
 struct EverChanging {
@@ -49,77 +50,11 @@ impl Respond for EverChanging {
     }
 }
 
-/// A Discord that keeps what was posted and, like Discord with `enforce_nonce`, answers a
-/// repeated nonce with the message already created instead of posting it again.
-#[derive(Default)]
-struct FakeDiscord {
-    /// Accepted messages: nonce → alert ids (from the embed footers `… · alert N`).
-    messages: BTreeMap<String, Vec<u64>>,
-    repeats: usize,
-    channels: HashSet<String>,
-}
-
-async fn post_message(
-    State(discord): State<Arc<Mutex<FakeDiscord>>>,
-    request: axum::extract::Request,
-) -> axum::response::Response {
-    let path = request.uri().path().to_string();
-    let multipart = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/"));
-    let payload: Value = if multipart {
-        let mut form = Multipart::from_request(request, &()).await.unwrap();
-        let mut payload = Value::Null;
-        while let Some(field) = form.next_field().await.unwrap() {
-            if field.name() == Some("payload_json") {
-                payload = serde_json::from_str(&field.text().await.unwrap()).unwrap();
-            }
-        }
-        payload
-    } else {
-        let body = axum::body::Bytes::from_request(request, &()).await.unwrap();
-        serde_json::from_slice(&body).unwrap_or(Value::Null)
-    };
-    let nonce = payload["nonce"].as_str().unwrap_or_default().to_string();
-    let ids: Vec<u64> = payload["embeds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            e["footer"]["text"]
-                .as_str()?
-                .rsplit("alert ")
-                .next()?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .collect();
-    let mut d = discord.lock().unwrap();
-    d.channels.insert(path);
-    if nonce.is_empty() || ids.is_empty() {
-        return (
-            axum::http::StatusCode::BAD_REQUEST,
-            axum::Json(json!({"code": 50035, "message": "Invalid Form Body"})),
-        )
-            .into_response();
-    }
-    if d.messages.contains_key(&nonce) {
-        d.repeats += 1;
-    } else {
-        d.messages.insert(nonce.clone(), ids);
-    }
-    axum::Json(json!({"id": "1", "channel_id": CHANNEL.to_string(), "nonce": nonce}))
-        .into_response()
-}
-
 struct Setup {
     _dir: tempfile::TempDir,
     root: PathBuf,
     pages: MockServer,
-    discord: Arc<Mutex<FakeDiscord>>,
+    discord: FakeDiscord,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -141,15 +76,10 @@ fn setup() -> Setup {
             .await;
         server
     });
-    let discord = Arc::new(Mutex::new(FakeDiscord::default()));
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let discord_base = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new()
-        .fallback(axum::routing::post(post_message))
-        .with_state(discord.clone());
-    runtime.spawn(async move { axum::serve(listener, app).await });
+    // The shared fake: strict like Discord, and like Discord with `enforce_nonce` it
+    // answers a repeated nonce with the message already created instead of posting again.
+    let discord = runtime.block_on(FakeDiscord::start(TOKEN));
+    let discord_base = discord.base.trim_end_matches('/').to_string();
 
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
@@ -182,7 +112,7 @@ fn setup() -> Setup {
 
 fn policywatch(root: &Path) -> Command {
     let mut cmd = common::process(root);
-    cmd.env("POLICYWATCH_DISCORD_TOKEN", "test-token");
+    cmd.env("POLICYWATCH_DISCORD_TOKEN", TOKEN);
     cmd
 }
 
@@ -335,12 +265,22 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
     }
     assert_eq!(per_version.len(), history.len());
 
-    // Discord: every alert in exactly one accepted message.
-    let discord = s.discord.lock().unwrap();
+    // Discord: every alert in exactly one accepted message (by the `… · alert N` footers).
+    let messages = s.discord.posted();
+    let repeats = s
+        .discord
+        .answers()
+        .iter()
+        .filter(|a| matches!(a, Answer::Deduplicated(_)))
+        .count();
     let mut posted: HashMap<u64, usize> = HashMap::new();
-    for ids in discord.messages.values() {
-        for id in ids {
-            *posted.entry(*id).or_default() += 1;
+    for m in &messages {
+        for e in m.embeds() {
+            let id: u64 = e["footer"]["text"]
+                .as_str()
+                .and_then(|t| t.rsplit("alert ").next()?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("an embed without its alert id: {e}"));
+            *posted.entry(id).or_default() += 1;
         }
     }
     let ids: HashSet<u64> = history.iter().map(|h| h["id"].as_u64().unwrap()).collect();
@@ -349,10 +289,7 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
         posted.values().all(|n| *n == 1),
         "an alert posted twice: {posted:?}"
     );
-    assert!(discord
-        .channels
-        .iter()
-        .all(|p| p.ends_with(&format!("/channels/{CHANNEL}/messages"))));
+    assert!(messages.iter().all(|m| m.channel == CHANNEL));
 
     // The kills really landed in the middle of things.
     assert!(
@@ -374,10 +311,10 @@ fn sigkill_at_random_moments_loses_and_repeats_nothing() {
         kills_took.as_secs_f64(),
         versions.len(),
         history.len(),
-        discord.messages.len(),
-        discord.repeats
+        messages.len(),
+        repeats
     );
-    drop(discord);
+    drop(s.discord);
     drop(s.pages);
     s.runtime.shutdown_background();
 }
@@ -423,7 +360,7 @@ fn a_data_directory_that_is_a_file_is_reported_with_a_way_out() {
         "{}",
         stderr_of(&check)
     );
-    assert!(s.discord.lock().unwrap().messages.is_empty());
+    assert!(s.discord.posted().is_empty());
     s.runtime.shutdown_background();
 }
 

@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use policywatch::config::Config;
 use policywatch::cycle::Engine;
 use policywatch::daemon::{self, Notice, Notifier, Options, Progress};
+use policywatch::data::Destination;
 use policywatch::event::{Alert, Severity};
 use policywatch::fetch::Fetcher;
 use policywatch::notify::stdout::{Format, StdoutSink};
@@ -359,7 +360,11 @@ schedule = "0 * * * *"
 struct Hangs;
 
 impl Sink for Hangs {
-    fn send<'a>(&'a self, _: Option<u64>, _: &'a [ChangeRecord]) -> BoxFuture<'a, Vec<Delivery>> {
+    fn send<'a>(
+        &'a self,
+        _: Option<&'a Destination>,
+        _: &'a [ChangeRecord],
+    ) -> BoxFuture<'a, Vec<Delivery>> {
         Box::pin(std::future::pending())
     }
 }
@@ -368,7 +373,11 @@ impl Sink for Hangs {
 struct Accepts;
 
 impl Sink for Accepts {
-    fn send<'a>(&'a self, _: Option<u64>, r: &'a [ChangeRecord]) -> BoxFuture<'a, Vec<Delivery>> {
+    fn send<'a>(
+        &'a self,
+        _: Option<&'a Destination>,
+        r: &'a [ChangeRecord],
+    ) -> BoxFuture<'a, Vec<Delivery>> {
         Box::pin(async move { vec![Delivery::Delivered; r.len()] })
     }
 }
@@ -387,8 +396,9 @@ fn queued_alert() -> NewChange {
             diff: String::new(),
             detected_at: at(9, 0),
             severity: Severity::Notice,
+            tone: Default::default(),
             watchlist: "team".into(),
-            channel: None,
+            destination: None,
             mentions: vec![],
             from_version: None,
             to_version: None,

@@ -16,6 +16,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use common::Project;
 use fake_discord::{Answer, FakeDiscord, Posted, Step};
 use policywatch::config::DiscordSettings;
+use policywatch::data::Destination;
 use policywatch::event::{Alert, Severity};
 use policywatch::notify::discord::{DiscordSink, DiscordToken};
 use policywatch::notify::{backoff, Delivery, Dispatcher, Sink};
@@ -80,8 +81,9 @@ fn change(watch: &str, title: &str, summary: &str, diff: &str, at: DateTime<Utc>
             diff: diff.chars().take(3000).collect(),
             detected_at: at,
             severity: Severity::Notice,
+            tone: Default::default(),
             watchlist: "anti-slavery".into(),
-            channel: Some(CHANNEL),
+            destination: Some(Destination::discord(CHANNEL)),
             mentions: vec![],
             from_version: Some(1),
             to_version: Some(2),
@@ -403,7 +405,9 @@ async fn a_resend_after_a_crash_is_not_posted_twice() {
         .iter()
         .map(|e| store.change(e.id).unwrap().unwrap())
         .collect();
-    let first = sink(&fake.base).send(Some(CHANNEL), &records).await;
+    let first = sink(&fake.base)
+        .send(Some(&Destination::discord(CHANNEL)), &records)
+        .await;
     assert_eq!(first, vec![Delivery::Delivered; 3]);
     assert_eq!(
         store.outbox().unwrap().len(),
@@ -503,7 +507,7 @@ async fn a_refused_alert_becomes_a_dead_letter_with_discords_reason_and_the_rest
             .unwrap();
     }
     let mut lost = change("w4", "Doc", "Changed", &small_diff(4), cycle(1));
-    lost.alert.channel = None;
+    lost.alert.destination = None;
     store.record_alert(lost).unwrap();
 
     // Discord refuses the grouped message, then alert 1 on its own; 2 and 3 go through.
@@ -627,7 +631,10 @@ async fn the_token_appears_in_no_log_line_and_no_error() {
     };
     let unreachable = sink_with(TOKEN, settings(&closed));
     let records = vec![store.change(2).unwrap().unwrap()];
-    for outcome in unreachable.send(Some(CHANNEL), &records).await {
+    for outcome in unreachable
+        .send(Some(&Destination::discord(CHANNEL)), &records)
+        .await
+    {
         seen.push(format!("{outcome:?}"));
     }
     assert!(

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use chrono::{TimeZone, Utc};
 use policywatch::config::Config;
 use policywatch::event::{Alert, Severity};
-use policywatch::notify::render::{self, discord_len};
+use policywatch::notify::discord::render::{self, discord_len};
 use policywatch::source::bill::api::{BillDetail, PublicationList, SearchResult, StageSummary};
 use policywatch::source::bill::snapshot::Snapshot;
 use policywatch::text::html::{self, Narrowing};
@@ -283,8 +283,9 @@ pub fn discord_render(data: &[u8]) {
                     diff: diff.chars().take(3000).collect(),
                     detected_at: Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap(),
                     severity: Severity::Notice,
+                    tone: Default::default(),
                     watchlist: "fuzz".into(),
-                    channel: Some(42),
+                    destination: Some(policywatch::data::Destination::discord(42)),
                     mentions,
                     from_version: Some(1),
                     to_version: Some(2),

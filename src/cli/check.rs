@@ -9,7 +9,7 @@ use super::App;
 use crate::cycle::RunResult;
 use crate::error::{Error, Result};
 use crate::notify::stdout::{Format, StdoutSink};
-use crate::notify::{self, Dispatcher, Sink};
+use crate::notify::{self, Dispatcher};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -23,10 +23,8 @@ pub struct CheckArgs {
 }
 
 fn dispatcher(app: &App, store: Arc<dyn Store>, format: Format) -> Result<Dispatcher> {
-    let sink: Arc<dyn Sink> = match notify::chat_sink(&app.config)? {
-        Some(sink) => sink,
-        None => Arc::new(StdoutSink::new(format)),
-    };
+    // Alerts go to the configured destinations; with no chat configured, to stdout.
+    let sink = notify::sinks(&app.config, Arc::new(StdoutSink::new(format)))?;
     Ok(Dispatcher {
         store,
         sink,

@@ -1,22 +1,30 @@
-//! Delivery: the outbox dispatcher hands queued alerts to a [`Sink`] (Discord, or stdout
-//! when no chat is configured) in order per channel, and marks each delivered only after
-//! the sink confirms it. Anything not confirmed stays queued.
+//! Delivery: the outbox dispatcher hands queued alerts to a [`Sink`] in order per
+//! destination, and marks each delivered only after the sink confirms it. Anything not
+//! confirmed stays queued.
 //!
-//! When a sink halts (Discord refused the token), the reason is kept in the store so
-//! `status` can show it until a delivery succeeds again ([`delivery_halt`]).
+//! A destination kind (Discord, …) is one module behind [`DestinationKind`], listed once in
+//! [`registry`]; the [`Router`] hands each destination to its kind's sink (stdout when no
+//! chat is configured). Grouping alerts into messages is generic ([`group`]); rendering,
+//! escaping, limits, nonces and mention syntax are each sink's own.
+//!
+//! When a sink halts (Discord refused the token), the reason is kept in that sink's own
+//! entry of the store's sink states so `status` can show it until one of its deliveries
+//! succeeds again ([`delivery_halt`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+use crate::data::Destination;
 use crate::error::Result;
 use crate::schedule::{BoxFuture, Clock};
-use crate::store::{ChangeRecord, OutboxEntry, Store, WatchState};
+use crate::store::{OutboxEntry, Store};
 
 pub mod discord;
-pub mod render;
+pub mod group;
+pub mod registry;
 pub mod stdout;
 
 /// What became of one alert handed to a sink.
@@ -37,13 +45,85 @@ pub enum Delivery {
 
 /// Somewhere alerts go.
 pub trait Sink: Send + Sync {
-    /// Delivers alerts for one channel, in order. Returns one outcome per alert attempted;
-    /// after the first outcome that is not `Delivered` it may stop (the rest stay queued).
+    /// The destination kind it delivers (`discord`, `stdout`, …): its halt is kept under
+    /// this name.
+    fn name(&self) -> &str {
+        "sink"
+    }
+
+    /// The name of the sink that delivers to `to`: itself, or for a router the sink it
+    /// hands `to` to.
+    fn sink_name(&self, _to: Option<&Destination>) -> String {
+        self.name().to_string()
+    }
+
+    /// Delivers alerts for one destination (`None`: the default one), in order. Returns
+    /// one outcome per alert attempted; after the first outcome that is not `Delivered` it
+    /// may stop (the rest stay queued).
     fn send<'a>(
         &'a self,
-        channel: Option<u64>,
-        records: &'a [ChangeRecord],
+        to: Option<&'a Destination>,
+        records: &'a [crate::store::ChangeRecord],
     ) -> BoxFuture<'a, Vec<Delivery>>;
+}
+
+/// A destination kind: one module (e.g. [`discord`]) registered in [`registry`].
+pub trait DestinationKind: Sync {
+    /// The `kind` name, as in `[destinations.NAME] kind = "…"` and in stored destinations.
+    fn name(&self) -> &'static str;
+    /// Its sink, when the config and credentials set one up; `None`: not configured.
+    fn sink(&self, config: &crate::config::Config) -> Result<Option<Arc<dyn Sink>>>;
+}
+
+/// Hands each destination to the sink of its kind. The default destination (`None`) goes
+/// to the first configured kind in registry order; a destination whose kind has no sink
+/// configured, and everything when none is, goes to the fallback (stdout).
+pub struct Router {
+    sinks: Vec<Arc<dyn Sink>>,
+    fallback: Arc<dyn Sink>,
+}
+
+impl Router {
+    pub fn new(sinks: Vec<Arc<dyn Sink>>, fallback: Arc<dyn Sink>) -> Self {
+        Router { sinks, fallback }
+    }
+
+    fn pick(&self, to: Option<&Destination>) -> &Arc<dyn Sink> {
+        let found = match to {
+            Some(d) => self.sinks.iter().find(|s| s.name() == d.kind),
+            None => self.sinks.first(),
+        };
+        found.unwrap_or(&self.fallback)
+    }
+}
+
+impl Sink for Router {
+    fn name(&self) -> &str {
+        "router"
+    }
+
+    fn sink_name(&self, to: Option<&Destination>) -> String {
+        self.pick(to).sink_name(to)
+    }
+
+    fn send<'a>(
+        &'a self,
+        to: Option<&'a Destination>,
+        records: &'a [crate::store::ChangeRecord],
+    ) -> BoxFuture<'a, Vec<Delivery>> {
+        self.pick(to).send(to, records)
+    }
+}
+
+/// Every configured destination kind's sink, routed, with `fallback` for the rest.
+pub fn sinks(config: &crate::config::Config, fallback: Arc<dyn Sink>) -> Result<Arc<dyn Sink>> {
+    let mut sinks = Vec::new();
+    for kind in registry::kinds() {
+        if let Some(sink) = kind.sink(config)? {
+            sinks.push(sink);
+        }
+    }
+    Ok(Arc::new(Router::new(sinks, fallback)))
 }
 
 /// What one pass over the outbox did.
@@ -70,20 +150,32 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// One pass: sends every due entry, channel by channel, in id order. A channel stops at
-    /// its first entry that cannot be delivered now, so later alerts never overtake it.
+    /// One pass: sends every due entry, destination by destination, in id order. A
+    /// destination stops at its first entry that cannot be delivered now, so later alerts
+    /// never overtake it; a sink that halts is not asked again in this pass.
     pub async fn drain_once(&self) -> Result<DrainReport> {
         let now = self.clock.now();
         let mut report = DrainReport::default();
-        let mut by_channel: BTreeMap<Option<u64>, Vec<OutboxEntry>> = BTreeMap::new();
+        let mut by_destination: BTreeMap<Option<Destination>, Vec<OutboxEntry>> = BTreeMap::new();
         for entry in self.store.outbox()? {
             if entry.dead.is_some() {
                 report.dead += 1;
                 continue;
             }
-            by_channel.entry(entry.channel).or_default().push(entry);
+            by_destination
+                .entry(entry.destination.clone())
+                .or_default()
+                .push(entry);
         }
-        for (channel, entries) in by_channel {
+        // Sinks that halted in this pass, and those that delivered (their halt is over).
+        let mut halted: BTreeMap<String, String> = BTreeMap::new();
+        let mut delivering: BTreeSet<String> = BTreeSet::new();
+        for (destination, entries) in by_destination {
+            let sink_name = self.sink.sink_name(destination.as_ref());
+            if halted.contains_key(&sink_name) {
+                report.waiting += entries.len();
+                continue;
+            }
             let first_due = entries[0].next_attempt_at.is_none_or(|t| t <= now);
             if !first_due {
                 report.waiting += entries.len();
@@ -104,7 +196,7 @@ impl Dispatcher {
                 .iter()
                 .filter(|e| records.iter().any(|r| r.alert.id == e.id))
                 .collect();
-            let outcomes = self.sink.send(channel, &records).await;
+            let outcomes = self.sink.send(destination.as_ref(), &records).await;
             let mut stopped = false;
             let mut delivered = Vec::new();
             for (i, entry) in entries.iter().enumerate() {
@@ -141,7 +233,8 @@ impl Dispatcher {
                         let mut e = (*entry).clone();
                         e.last_error = Some(reason.clone());
                         self.store.put_outbox(&e)?;
-                        report.halted = Some(reason.clone());
+                        report.halted.get_or_insert_with(|| reason.clone());
+                        halted.insert(sink_name.clone(), reason.clone());
                         report.waiting += 1;
                         stopped = true;
                     }
@@ -149,14 +242,15 @@ impl Dispatcher {
             }
             self.store.mark_delivered(&delivered, self.clock.now())?;
             report.delivered += delivered.len();
-            if report.halted.is_some() {
-                break;
+            if !delivered.is_empty() {
+                delivering.insert(sink_name);
             }
         }
-        match &report.halted {
-            Some(reason) => set_delivery_halt(self.store.as_ref(), Some(reason), now)?,
-            None if report.delivered > 0 => set_delivery_halt(self.store.as_ref(), None, now)?,
-            None => {}
+        for (sink, reason) in &halted {
+            set_delivery_halt(self.store.as_ref(), sink, Some(reason), now)?;
+        }
+        for sink in delivering.difference(&halted.keys().cloned().collect()) {
+            set_delivery_halt(self.store.as_ref(), sink, None, now)?;
         }
         self.store.flush()?;
         Ok(report)
@@ -194,49 +288,74 @@ fn min_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
     }
 }
 
-/// The chat sink the config asks for, if any (None: alerts go to stdout): Discord when a
-/// bot token is found (`POLICYWATCH_DISCORD_TOKEN` or the `discord-token` credential).
-pub fn chat_sink(config: &crate::config::Config) -> Result<Option<Arc<dyn Sink>>> {
-    let Some(token) = discord::DiscordToken::from_environment()? else {
-        return Ok(None);
-    };
-    let sink = discord::DiscordSink::new(token, &config.discord)?;
-    Ok(Some(Arc::new(sink)))
-}
-
-/// Where the delivery halt is kept: the watch-state tree, under a key no watch id can
-/// have (watch ids never contain a NUL), so the store needs no new tree.
-const DELIVERY_STATE_KEY: &str = "\u{0}delivery";
-
-/// Delivery stopped by the sink (e.g. Discord answered 401/403), as `status` reports it.
+/// Delivery stopped by a sink (e.g. Discord answered 401/403), as `status` reports it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeliveryHalt {
     pub since: DateTime<Utc>,
     pub reason: String,
+    /// The sink (destination kind) that stopped.
+    #[serde(default)]
+    pub sink: String,
 }
 
-/// Whether delivery is stopped, and why.
+/// A sink's state in the store: `{"halt": {since, reason}}` while it is halted.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct SinkState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    halt: Option<Halt>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Halt {
+    since: DateTime<Utc>,
+    reason: String,
+}
+
+fn sink_state(store: &dyn Store, sink: &str) -> Result<SinkState> {
+    Ok(store
+        .sink_state(sink)?
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default())
+}
+
+/// Whether delivery is stopped, and why: the first halted sink.
 pub fn delivery_halt(store: &dyn Store) -> Result<Option<DeliveryHalt>> {
-    Ok(store.state(DELIVERY_STATE_KEY)?.and_then(|s| {
-        Some(DeliveryHalt {
-            since: s.last_check?,
-            reason: s.last_error?,
-        })
-    }))
+    Ok(delivery_halts(store)?.into_iter().next())
 }
 
-/// Records (Some) or clears (None) the delivery halt; keeps the first time it was seen.
-fn set_delivery_halt(store: &dyn Store, reason: Option<&str>, now: DateTime<Utc>) -> Result<()> {
-    let current = delivery_halt(store)?;
-    let state = match (reason, &current) {
-        (None, None) => return Ok(()),
-        (Some(r), Some(h)) if h.reason == r => return Ok(()),
-        (None, Some(_)) => WatchState::default(),
-        (Some(r), _) => WatchState {
-            last_check: Some(current.map_or(now, |h| h.since)),
-            last_error: Some(r.to_string()),
-            ..WatchState::default()
-        },
-    };
-    store.put_state(DELIVERY_STATE_KEY, &state)
+/// Every halted sink.
+pub fn delivery_halts(store: &dyn Store) -> Result<Vec<DeliveryHalt>> {
+    Ok(store
+        .sink_states()?
+        .into_iter()
+        .filter_map(|(sink, v)| {
+            let h = serde_json::from_value::<SinkState>(v).ok()?.halt?;
+            Some(DeliveryHalt {
+                since: h.since,
+                reason: h.reason,
+                sink,
+            })
+        })
+        .collect())
+}
+
+/// Records (Some) or clears (None) a sink's halt; keeps the first time it was seen.
+fn set_delivery_halt(
+    store: &dyn Store,
+    sink: &str,
+    reason: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut state = sink_state(store, sink)?;
+    let halt = reason.map(|r| Halt {
+        since: state.halt.as_ref().map_or(now, |h| h.since),
+        reason: r.to_string(),
+    });
+    if state.halt == halt {
+        return Ok(());
+    }
+    state.halt = halt;
+    let value = serde_json::to_value(&state)?;
+    let empty = value.as_object().is_some_and(|o| o.is_empty());
+    store.put_sink_state(sink, (!empty).then_some(&value))
 }

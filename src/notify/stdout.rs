@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use super::{Delivery, Sink};
-use crate::data::Alert;
+use crate::data::{Alert, Destination};
 use crate::schedule::BoxFuture;
 use crate::store::ChangeRecord;
 
@@ -36,9 +36,13 @@ impl StdoutSink {
 }
 
 impl Sink for StdoutSink {
+    fn name(&self) -> &str {
+        "stdout"
+    }
+
     fn send<'a>(
         &'a self,
-        _channel: Option<u64>,
+        _to: Option<&'a Destination>,
         records: &'a [ChangeRecord],
     ) -> BoxFuture<'a, Vec<Delivery>> {
         Box::pin(async move {

@@ -100,6 +100,18 @@ impl<S: Store> Store for FailingStore<S> {
         self.check()?;
         self.inner.record_alert(change)
     }
+    fn sink_state(&self, sink: &str) -> Result<Option<serde_json::Value>> {
+        self.check()?;
+        self.inner.sink_state(sink)
+    }
+    fn put_sink_state(&self, sink: &str, state: Option<&serde_json::Value>) -> Result<()> {
+        self.check()?;
+        self.inner.put_sink_state(sink, state)
+    }
+    fn sink_states(&self) -> Result<Vec<(String, serde_json::Value)>> {
+        self.check()?;
+        self.inner.sink_states()
+    }
     fn follows(&self) -> Result<Vec<Followed>> {
         self.check()?;
         self.inner.follows()

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::data::Alert;
+use crate::data::{Alert, Destination};
 use crate::data::{Document, FollowTarget};
 use crate::error::Result;
 
@@ -45,14 +45,15 @@ pub struct ChangeRecord {
 pub struct OutboxEntry {
     /// Equals the change id; the outbox is ordered by it.
     pub id: u64,
-    pub channel: Option<u64>,
+    /// Where it goes (`None`: the default destination). Stored as `channel`, a number for
+    /// a Discord channel, as before destinations had kinds.
+    #[serde(rename = "channel", default)]
+    pub destination: Option<Destination>,
     pub attempts: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     /// Set when delivery was abandoned: the reason the API gave.
     pub dead: Option<String>,
-    /// Sent with every attempt so the chat API can drop a repeat of a post that went through.
-    pub nonce: String,
 }
 
 /// What the store remembers of a watch between checks.
@@ -189,6 +190,14 @@ pub trait Store: Send + Sync {
     /// with its outbox entry; returns its id.
     fn record_alert(&self, change: NewChange) -> Result<u64>;
 
+    /// What a sink (a destination kind) keeps between runs, e.g. why it halted: its own
+    /// entry in a tree of sink states, by sink name.
+    fn sink_state(&self, sink: &str) -> Result<Option<serde_json::Value>>;
+    /// Replaces (Some) or removes (None) a sink's state.
+    fn put_sink_state(&self, sink: &str, state: Option<&serde_json::Value>) -> Result<()>;
+    /// Every sink's state, by sink name.
+    fn sink_states(&self) -> Result<Vec<(String, serde_json::Value)>>;
+
     fn follows(&self) -> Result<Vec<Followed>>;
     /// Stops following; true if the watch was followed.
     fn unfollow(&self, id: &str) -> Result<bool>;
@@ -204,10 +213,4 @@ pub fn document_hash(document: &Document) -> String {
     let mut hasher = Sha256::new();
     let _ = serde_json::to_writer(&mut hasher, document);
     hex::encode(hasher.finalize())
-}
-
-/// The Discord nonce for a change: deterministic, so a resend after a crash carries the
-/// same one, and within Discord's 25 characters.
-pub fn nonce_for(id: u64) -> String {
-    format!("pw{id}")
 }

@@ -3,7 +3,7 @@
 //! Trees: `versions` (watch ␀ seq → lz4(JSON)), `heads` (watch → latest seq and hash),
 //! `changes` (id → record), `outbox` (id → entry), `state` (watch → state, without its
 //! check times), `checked` (watch → last check and last success, 16 bytes), `follows`
-//! (id → followed). Keys of ordered trees are big-endian so sled's order is delivery order.
+//! (id → followed), `sinks` (sink name → that sink's own state, e.g. a delivery halt). Keys of ordered trees are big-endian so sled's order is delivery order.
 
 use std::path::Path;
 
@@ -24,6 +24,7 @@ pub struct SledStore {
     state: sled::Tree,
     checked: sled::Tree,
     follows: sled::Tree,
+    sinks: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -65,9 +66,29 @@ impl SledStore {
             state: db.open_tree("state")?,
             checked: db.open_tree("checked")?,
             follows: db.open_tree("follows")?,
+            sinks: db.open_tree("sinks")?,
             meta: db.open_tree("meta")?,
             db,
-        })
+        }
+        .migrated())
+    }
+
+    /// Stores written before sinks had their own tree kept Discord's delivery halt as a
+    /// fake watch `"\0delivery"` in `state`: move it to the `discord` sink's state.
+    fn migrated(self) -> Self {
+        const OLD_HALT: &[u8] = b"\0delivery";
+        if let Ok(Some(bytes)) = self.state.get(OLD_HALT) {
+            let old: Option<WatchState> = decode(&bytes).ok();
+            if let Some((since, reason)) = old.and_then(|s| Some((s.last_check?, s.last_error?))) {
+                let halt = serde_json::json!({"halt": {"since": since, "reason": reason}});
+                if let Ok(bytes) = encode(&halt) {
+                    let _ = self.sinks.insert(crate::data::DISCORD, bytes);
+                }
+            }
+            let _ = self.state.remove(OLD_HALT);
+            let _ = self.checked.remove(OLD_HALT);
+        }
+        self
     }
 
     /// Puts the check times kept in `checked` back into a state read from `state`.
@@ -173,7 +194,7 @@ fn insert_change(
     meta.insert(NEXT_CHANGE_ID, &(id + 1).to_be_bytes())?;
     let mut alert = change.alert.clone();
     alert.id = id;
-    let channel = alert.channel;
+    let destination = alert.destination.clone();
     let record = ChangeRecord {
         alert,
         full_diff: change.full_diff.clone(),
@@ -186,12 +207,11 @@ fn insert_change(
     }
     let entry = OutboxEntry {
         id,
-        channel,
+        destination,
         attempts: 0,
         next_attempt_at: None,
         last_error: None,
         dead: None,
-        nonce: nonce_for(id),
     };
     outbox.insert(&id.to_be_bytes(), encode(&entry).map_err(abort)?)?;
     Ok(id)
@@ -440,6 +460,31 @@ impl Store for SledStore {
         Ok(id)
     }
 
+    fn sink_state(&self, sink: &str) -> Result<Option<serde_json::Value>> {
+        self.sinks
+            .get(sink.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    fn put_sink_state(&self, sink: &str, state: Option<&serde_json::Value>) -> Result<()> {
+        match state {
+            Some(s) => self.sinks.insert(sink.as_bytes(), encode(s)?)?,
+            None => self.sinks.remove(sink.as_bytes())?,
+        };
+        Ok(())
+    }
+
+    fn sink_states(&self) -> Result<Vec<(String, serde_json::Value)>> {
+        self.sinks
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&v)?))
+            })
+            .collect()
+    }
+
     fn follows(&self) -> Result<Vec<Followed>> {
         self.follows.iter().map(|kv| decode(&kv?.1)).collect()
     }
@@ -459,7 +504,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::data::{Alert, Severity};
+    use crate::data::{Alert, Destination, Severity};
 
     fn doc(text: &str) -> Document {
         Document {
@@ -484,8 +529,9 @@ mod tests {
                 diff: String::new(),
                 detected_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
                 severity: Severity::Notice,
+                tone: Default::default(),
                 watchlist: "t".into(),
-                channel: Some(7),
+                destination: Some(Destination::discord(7)),
                 mentions: vec![],
                 from_version: Some(1),
                 to_version: None,
@@ -536,10 +582,18 @@ mod tests {
         assert_eq!(record.full_diff, "+b\n");
         let outbox = store.outbox().unwrap();
         assert_eq!(
-            outbox.iter().map(|e| (e.id, e.channel)).collect::<Vec<_>>(),
-            [(1, Some(7)), (2, Some(7))]
+            outbox
+                .iter()
+                .map(|e| (e.id, e.destination.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (1, Some(Destination::discord(7))),
+                (2, Some(Destination::discord(7)))
+            ]
         );
-        assert_eq!(outbox[0].nonce, "pw1");
+        // Stored as before destinations had kinds: `"channel":7`.
+        let raw = store.outbox.get(1u64.to_be_bytes()).unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&raw).contains("\"channel\":7"));
 
         store.mark_delivered(&[1, 2], Utc::now()).unwrap();
         assert!(store.outbox().unwrap().is_empty());

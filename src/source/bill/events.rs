@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::snapshot::{readable_day, Publication, Snapshot, Stage};
-use crate::data::{Event, Severity};
+use crate::data::{Event, Severity, Tone};
 
 /// New publications alerted one by one; beyond this, one alert lists how many more (a bill
 /// that gains dozens at once, e.g. after an outage, must not flood the channel).
@@ -42,6 +42,7 @@ pub fn events(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
                 format!("Withdrawn on {}{}", readable_day(day), at_stage(next)),
             );
             e.severity = Severity::Major;
+            e.tone = Tone::Bad;
             e.fields = fields(
                 next,
                 json!({ "withdrawn": day, "stage": stage_fields(next.current_stage.as_ref()) }),
@@ -52,6 +53,7 @@ pub fn events(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
     if !prev.defeated && next.defeated {
         let mut e = base(next, "bill.defeated", format!("Defeated{}", at_stage(next)));
         e.severity = Severity::Major;
+        e.tone = Tone::Bad;
         e.fields = fields(
             next,
             json!({ "stage": stage_fields(next.current_stage.as_ref()) }),
@@ -156,6 +158,7 @@ fn royal_assent(next: &Snapshot) -> Event {
     };
     let mut e = base(next, "bill.royal_assent", summary);
     e.severity = Severity::Major;
+    e.tone = Tone::Good;
     e.fields = fields(next, json!({ "act": next.short_title, "date": day }));
     e
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::sections::{section_diff, SectionDiff};
 use super::{human_time, Attachment, ChangeNote, Item};
-use crate::data::{Event, Severity};
+use crate::data::{Event, Severity, Tone};
 
 /// A note is the same note when it has the same instant; failing that, the same text within
 /// a day (a publishing app re-stamping old notes must not look like a major update).
@@ -286,6 +286,7 @@ fn withdrawn(new: &Item, w: &super::Withdrawal, changed: bool) -> Event {
     };
     let mut e = Event::new("govuk.withdrawn", summary);
     e.severity = Severity::Major;
+    e.tone = Tone::Bad;
     e.annotations = vec![
         "GOV.UK now shows this page as withdrawn: it is no longer current policy or guidance"
             .into(),
@@ -303,6 +304,7 @@ fn removed(new: &Item, explanation: &str, alternative: Option<&str>) -> Event {
     }
     let mut e = Event::new("govuk.removed", summary);
     e.severity = Severity::Major;
+    e.tone = Tone::Bad;
     if let Some(alt) = alternative {
         e.annotations
             .push(format!("GOV.UK suggests instead: {alt}"));

@@ -13,6 +13,10 @@
 //!
 //! The token is held in [`DiscordToken`], whose `Debug` and `Display` print nothing of it,
 //! and every error text that comes back from the HTTP stack is scrubbed of it.
+//!
+//! This module is the whole of the Discord destination: its [`DiscordKind`] (registered in
+//! `notify/registry.rs`), rendering and limits ([`render`]), mention syntax, nonces
+//! ([`nonce_for`]) and the sink. Destinations of kind `discord` carry the channel id.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,12 +32,41 @@ use serenity::model::channel::Nonce;
 use serenity::model::id::{ChannelId, RoleId, UserId};
 use serenity::model::Timestamp;
 
-use super::render::{self, Message};
-use super::{Delivery, Sink};
-use crate::config::DiscordSettings;
+use super::{Delivery, DestinationKind, Sink};
+use crate::config::{Config, DiscordSettings};
+use crate::data::{Destination, DISCORD};
 use crate::error::{Error, Result};
 use crate::schedule::BoxFuture;
-use crate::store::{nonce_for, ChangeRecord};
+use crate::store::ChangeRecord;
+use render::Message;
+
+pub mod render;
+
+/// The `discord` destination kind: a sink when a bot token is found
+/// (`POLICYWATCH_DISCORD_TOKEN` or the `discord-token` credential).
+pub struct DiscordKind;
+
+impl DestinationKind for DiscordKind {
+    fn name(&self) -> &'static str {
+        DISCORD
+    }
+
+    fn sink(&self, config: &Config) -> Result<Option<std::sync::Arc<dyn Sink>>> {
+        let Some(token) = DiscordToken::from_environment()? else {
+            return Ok(None);
+        };
+        Ok(Some(std::sync::Arc::new(DiscordSink::new(
+            token,
+            &config.discord,
+        )?)))
+    }
+}
+
+/// The nonce of a single alert's message: deterministic, so a resend after a crash carries
+/// the same one, and within Discord's 25 characters.
+pub fn nonce_for(id: u64) -> String {
+    format!("pw{id}")
+}
 
 /// Environment variable holding the bot token.
 pub const TOKEN_ENV: &str = "POLICYWATCH_DISCORD_TOKEN";
@@ -321,11 +354,20 @@ impl DiscordSink {
 }
 
 impl Sink for DiscordSink {
+    fn name(&self) -> &str {
+        DISCORD
+    }
+
     fn send<'a>(
         &'a self,
-        channel: Option<u64>,
+        to: Option<&'a Destination>,
         records: &'a [ChangeRecord],
     ) -> BoxFuture<'a, Vec<Delivery>> {
+        // A Discord destination's address is its channel id; anything else (or none) goes
+        // to `[discord] channel`.
+        let channel = to
+            .filter(|d| d.kind == DISCORD)
+            .and_then(|d| d.to.parse::<u64>().ok());
         Box::pin(async move {
             if let Some(reason) = self
                 .halted

@@ -8,9 +8,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::data::Severity;
+use crate::data::{Mention, Severity, Tone};
+use crate::notify::group::Batch;
 use crate::store::ChangeRecord;
-use crate::watchlist::Mention;
 
 pub const CONTENT_MAX: usize = 2000;
 pub const TITLE_MAX: usize = 256;
@@ -117,6 +117,8 @@ pub struct Message {
     /// The only users and roles the message may ping.
     pub users: Vec<u64>,
     pub roles: Vec<u64>,
+    /// What the embeds count towards [`MESSAGE_EMBED_CHARS_MAX`].
+    pub embed_chars: usize,
 }
 
 /// Renders one alert as an embed (and its full diff as a file when the embed cannot hold it).
@@ -216,7 +218,7 @@ pub fn render(record: &ChangeRecord) -> RenderedAlert {
             } else {
                 description
             },
-            color: colour(&a.event, a.severity),
+            color: colour(a.tone, a.severity),
             fields,
             footer,
             timestamp: a.detected_at,
@@ -227,36 +229,39 @@ pub fn render(record: &ChangeRecord) -> RenderedAlert {
     }
 }
 
-/// Packs alerts into as few messages as Discord's limits allow, in order. Only alerts of
-/// one cycle share a message, so the same queue always packs the same way: a message resent
-/// after a crash carries the same alerts and nonce as the first attempt. A message carries
-/// at most one file (serenity numbers every file of a raw request alike).
+/// Packs alerts into as few messages as Discord's limits allow, in order, through the
+/// generic [`group`](crate::notify::group::group): only alerts of one cycle share a
+/// message. A message carries at most one file (serenity numbers every file of a raw
+/// request alike).
 pub fn group(alerts: Vec<RenderedAlert>) -> Vec<Message> {
-    let mut messages: Vec<Message> = Vec::new();
-    let mut cycle = None;
-    let mut size = 0;
-    for a in alerts {
-        let fits = messages.last().is_some_and(|m| {
-            cycle == Some(a.cycle)
-                && m.embeds.len() < EMBEDS_MAX
-                && size + a.embed.size() <= MESSAGE_EMBED_CHARS_MAX
-                && !(m.attachment.is_some() && a.attachment.is_some())
-                && discord_len(&content_for(&m.users, &m.roles, &a.mentions)) <= CONTENT_MAX
-        });
-        if !fits {
-            messages.push(Message {
-                alert_ids: Vec::new(),
-                content: None,
-                embeds: Vec::new(),
-                attachment: None,
-                users: Vec::new(),
-                roles: Vec::new(),
-            });
-            size = 0;
-            cycle = Some(a.cycle);
+    crate::notify::group::group(alerts.into_iter().map(|a| (a.cycle, a)))
+}
+
+impl Batch for Message {
+    type Item = RenderedAlert;
+
+    fn empty() -> Self {
+        Message {
+            alert_ids: Vec::new(),
+            content: None,
+            embeds: Vec::new(),
+            attachment: None,
+            users: Vec::new(),
+            roles: Vec::new(),
+            embed_chars: 0,
         }
-        let m = messages.last_mut().expect("pushed above");
-        size += a.embed.size();
+    }
+
+    fn fits(&self, a: &RenderedAlert) -> bool {
+        self.embeds.len() < EMBEDS_MAX
+            && self.embed_chars + a.embed.size() <= MESSAGE_EMBED_CHARS_MAX
+            && !(self.attachment.is_some() && a.attachment.is_some())
+            && discord_len(&content_for(&self.users, &self.roles, &a.mentions)) <= CONTENT_MAX
+    }
+
+    fn add(&mut self, a: RenderedAlert) {
+        let m = self;
+        m.embed_chars += a.embed.size();
         m.alert_ids.push(a.id);
         m.embeds.push(a.embed);
         if a.attachment.is_some() {
@@ -276,7 +281,6 @@ pub fn group(alerts: Vec<RenderedAlert>) -> Vec<Message> {
         let content = content_for(&m.users, &m.roles, &[]);
         m.content = (!content.is_empty()).then_some(content);
     }
-    messages
 }
 
 /// The mentions line: users then roles, each once.
@@ -298,21 +302,15 @@ fn content_for(users: &[u64], roles: &[u64], more: &[Mention]) -> String {
         .join(" ")
 }
 
-/// Colour by event, then severity. Watch health is grey whichever way it goes.
-pub fn colour(event: &str, severity: Severity) -> u32 {
-    let kind = event.rsplit('.').next().unwrap_or(event);
-    if event.starts_with("watch.") {
-        GREY
-    } else if kind == "royal_assent" {
-        GREEN
-    } else if matches!(kind, "withdrawn" | "defeated" | "removed") {
-        DARK_RED
-    } else {
-        match severity {
-            Severity::Major => ORANGE,
-            Severity::Notice => BLUE,
-            Severity::Info => GREY,
-        }
+/// Colour by the event's tone, then its severity. Watch health (severity `info`) is grey
+/// whichever way it goes.
+pub fn colour(tone: Tone, severity: Severity) -> u32 {
+    match (severity, tone) {
+        (Severity::Info, _) => GREY,
+        (_, Tone::Good) => GREEN,
+        (_, Tone::Bad) => DARK_RED,
+        (Severity::Major, Tone::Neutral) => ORANGE,
+        (Severity::Notice, Tone::Neutral) => BLUE,
     }
 }
 
@@ -641,8 +639,9 @@ mod tests {
                 diff: diff.chars().take(3000).collect(),
                 detected_at: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
                 severity: Severity::Notice,
+                tone: Tone::Neutral,
                 watchlist: "privacy".into(),
-                channel: Some(42),
+                destination: Some(crate::data::Destination::discord(42)),
                 mentions: vec![],
                 from_version: Some(1),
                 to_version: Some(2),
@@ -793,11 +792,12 @@ mod tests {
 
     #[test]
     fn watch_health_is_grey_and_major_changes_stand_out() {
-        assert_eq!(colour("watch.failing", Severity::Info), GREY);
-        assert_eq!(colour("watch.recovered", Severity::Info), GREY);
-        assert_eq!(colour("bill.stage_changed", Severity::Major), ORANGE);
-        assert_eq!(colour("bill.royal_assent", Severity::Major), GREEN);
-        assert_eq!(colour("govuk.withdrawn", Severity::Major), DARK_RED);
+        // watch.failing / watch.recovered
+        assert_eq!(colour(Tone::Neutral, Severity::Info), GREY);
+        // bill.stage_changed, bill.royal_assent, govuk.withdrawn
+        assert_eq!(colour(Tone::Neutral, Severity::Major), ORANGE);
+        assert_eq!(colour(Tone::Good, Severity::Major), GREEN);
+        assert_eq!(colour(Tone::Bad, Severity::Major), DARK_RED);
     }
 
     #[test]

@@ -427,11 +427,12 @@ impl Snapshot {
             .iter()
             .flat_map(|i| &i.calls)
             .filter(|c| {
+                // Once entered, a window stays recorded (also after the call closes), so
+                // the version does not change again when the deadline passes.
                 c.closes.is_some_and(|closes| {
                     closes
                         .checked_sub_days(window)
                         .is_some_and(|from| today >= from)
-                        && today <= closes
                 })
             })
             .map(|c| c.id)
@@ -773,7 +774,8 @@ pub fn events(old: &Snapshot, new: &Snapshot) -> Vec<Event> {
             out.push(about_inquiry(e, i));
         }
         for c in &i.calls {
-            if !new.reminded.contains(&c.id) || old.reminded.contains(&c.id) {
+            // Only open calls are worth a reminder (a call first seen already closed is not).
+            if !c.open || !new.reminded.contains(&c.id) || old.reminded.contains(&c.id) {
                 continue;
             }
             let mut e = Event::new(

@@ -201,7 +201,8 @@ async fn stage_change() {
     assert_eq!(a["fields"]["from"]["stage"], "Committee stage");
     assert_eq!(a["fields"]["to"]["stage"], "Report stage");
     assert_eq!(a["fields"]["to"]["house"], "Commons");
-    assert_eq!(a["keywords"], json!(["high streets"]));
+    // The title (with "high streets") did not change: keywords come only from what did.
+    assert_eq!(a["keywords"], json!([]));
     let diff = a["diff"].as_str().unwrap();
     assert!(
         diff.contains("-Current stage: Commons: Committee stage"),
@@ -263,11 +264,8 @@ async fn publication_added() {
         a["fields"]["links"][1]["url"],
         "http://www.opsi.gov.uk/acts/acts2010/ukpga_20100025_en_1"
     );
-    // Keywords are found in publication titles too.
-    assert_eq!(
-        a["keywords"],
-        json!(["high streets", "Constitutional Reform"])
-    );
+    // Keywords are found in publication titles too, and not in the unchanged bill title.
+    assert_eq!(a["keywords"], json!(["Constitutional Reform"]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -301,7 +299,8 @@ async fn royal_assent_and_rename_to_act() {
         .iter()
         .map(|a| a["event"].as_str().unwrap())
         .collect();
-    assert_eq!(events, ["bill.royal_assent", "bill.renamed"]);
+    // One fact, one alert: the rename to an Act is part of the Royal Assent alert.
+    assert_eq!(events, ["bill.royal_assent"]);
     let a = &alerts[0];
     assert_eq!(
         a["summary"],
@@ -314,10 +313,18 @@ async fn royal_assent_and_rename_to_act() {
     );
     assert_eq!(a["fields"]["date"], "2024-05-24");
     assert_eq!(
-        alerts[1]["summary"],
-        "Renamed: High Streets (Designation, Review and Improvement Plan) Bill → High Streets (Designation, Review and Improvement Plan) Act 2024"
+        a["annotations"],
+        json!([
+            "Renamed: High Streets (Designation, Review and Improvement Plan) Bill → High Streets (Designation, Review and Improvement Plan) Act 2024",
+            "Keyword “high streets”: “High Streets (Designation, Review and Improvement Plan) Act 2024”"
+        ])
     );
-    assert_eq!(alerts[1]["fields"]["became_act"], true);
+    assert_eq!(
+        a["fields"]["renamed_from"],
+        "High Streets (Designation, Review and Improvement Plan) Bill"
+    );
+    // The new title is what changed, so its keyword matches once.
+    assert_eq!(a["keywords"], json!(["high streets"]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -383,7 +390,6 @@ async fn history_reads_as_the_bills_timeline() {
             "Commons: Committee stage — sitting on 20 March 2024",
             "Commons: Committee stage → Report stage (sitting 19 April 2024)",
             "Royal Assent: High Streets (Designation, Review and Improvement Plan) Act 2024, 24 May 2024",
-            "Renamed: High Streets (Designation, Review and Improvement Plan) Bill → High Streets (Designation, Review and Improvement Plan) Act 2024",
         ],
         "{history}"
     );

@@ -62,6 +62,22 @@ pub fn events(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
     }
     if prev.short_title != next.short_title {
         let became_act = !is_act_title(&prev.short_title) && is_act_title(&next.short_title);
+        // One fact, one alert: Royal Assent already says the Bill became an Act.
+        if newly_enacted {
+            if let Some(assent) = out.iter_mut().find(|e| e.kind == "bill.royal_assent") {
+                assent.annotations.push(format!(
+                    "Renamed: {} → {}",
+                    prev.short_title, next.short_title
+                ));
+                assent.keyword_text = format!("{}\n{}", assent.keyword_text, prev.short_title);
+                if let Value::Object(m) = &mut assent.fields {
+                    m.insert("renamed_from".into(), prev.short_title.clone().into());
+                }
+            }
+        }
+    }
+    if prev.short_title != next.short_title && !newly_enacted {
+        let became_act = !is_act_title(&prev.short_title) && is_act_title(&next.short_title);
         let mut e = base(
             next,
             "bill.renamed",
@@ -79,6 +95,20 @@ pub fn events(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
     }
     out.extend(sittings_added(prev, next, &told_sittings));
     out.extend(publications_added(prev, next));
+    // Keywords are looked for only in what changed: the bill's descriptive text (titles,
+    // long title, summary) counts only where it differs from the previous version.
+    let (before, after) = (prev.keyword_text(), next.keyword_text());
+    let unchanged: Vec<&str> = after
+        .lines()
+        .filter(|l| before.lines().any(|b| b == *l))
+        .collect();
+    for e in &mut out {
+        if let Some(i) = e.keyword_text.find(after.as_str()) {
+            let changed: Vec<&str> = after.lines().filter(|l| !unchanged.contains(l)).collect();
+            e.keyword_text
+                .replace_range(i..i + after.len(), &changed.join("\n"));
+        }
+    }
     out
 }
 

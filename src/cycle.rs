@@ -85,7 +85,7 @@ impl Engine {
         let mut watches: Vec<Arc<Watch>> = self.watchlists.watches().cloned().collect();
         let configured: HashSet<String> = watches.iter().map(|w| w.id.clone()).collect();
         for f in self.store.follows()? {
-            if configured.contains(&f.target.id) {
+            if configured.contains(&f.target.id) || f.unfollowed_at.is_some() {
                 continue;
             }
             // A follow outlives its search only while the search is configured.
@@ -122,10 +122,15 @@ impl Engine {
                 config: self.config.clone(),
                 now: self.clock.now(),
             },
+            // Unfollowed targets count as known: a search must not follow them again.
             known_targets: self
                 .all_watches()?
                 .iter()
                 .map(|w| (w.target.kind().to_string(), w.target.key()))
+                .chain(self.store.follows()?.into_iter().filter_map(|f| {
+                    f.unfollowed_at?;
+                    Some((f.target.kind, f.target.target))
+                }))
                 .collect(),
             report: Mutex::new(CycleReport::default()),
         };
@@ -640,6 +645,7 @@ fn new_follows(
             target,
             followed_by: watch.id.clone(),
             since: now,
+            unfollowed_at: None,
         })
         .collect()
 }

@@ -48,6 +48,21 @@ pub struct StatusReport {
     /// (it keeps running the previous lists until they are fixed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub watchlist_problems: Vec<String>,
+    /// Watches a search found and the team unfollowed: not checked, not followed again
+    /// until `policywatch follow`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unfollowed: Vec<Unfollowed>,
+}
+
+/// A watch unfollowed by hand, as `status` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Unfollowed {
+    pub watch: String,
+    pub kind: String,
+    pub title: String,
+    /// The search that found it.
+    pub followed_by: String,
+    pub unfollowed_at: DateTime<Utc>,
 }
 
 /// Reads the report from the store.
@@ -81,6 +96,19 @@ pub fn collect(engine: &Engine) -> Result<StatusReport> {
         dead,
         delivery_halt: delivery_halt(store.as_ref())?,
         watchlist_problems: Vec::new(),
+        unfollowed: store
+            .follows()?
+            .into_iter()
+            .filter_map(|f| {
+                Some(Unfollowed {
+                    unfollowed_at: f.unfollowed_at?,
+                    watch: f.target.id,
+                    kind: f.target.kind,
+                    title: f.target.title,
+                    followed_by: f.followed_by,
+                })
+            })
+            .collect(),
     })
 }
 

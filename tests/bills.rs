@@ -592,6 +592,53 @@ async fn a_new_bill_in_a_search_raises_one_bill_new_and_is_followed_from_the_nex
         (a["watch"].as_str(), a["event"].as_str()),
         (Some("bill-2818"), Some("bill.renamed"))
     );
+
+    // Unfollow holds across cycles and restarts (each command is a new process), while
+    // the search still finds the bill; status says so.
+    assert_eq!(
+        p.stdout(&["unfollow", "bill-2818"]),
+        "no longer following bill-2818\n"
+    );
+    let fetched = |reqs: &[String]| {
+        reqs.iter()
+            .filter(|r| r.as_str() == "/api/v1/Bills/2818/Publications")
+            .count()
+    };
+    let before = fetched(&api.requests().await);
+    for _ in 0..2 {
+        assert_eq!(p.check_json(), Vec::<Value>::new());
+    }
+    assert_eq!(
+        fetched(&api.requests().await),
+        before,
+        "unfollowed bill fetched"
+    );
+    let status = p.stdout(&["status"]);
+    assert!(!status.contains("(followed via rates)"), "{status}");
+    assert!(
+        status.contains("bill-2818 [bill]: unfollowed ")
+            && status.contains(
+                "(found by search rates; `policywatch follow bill-2818` follows it again)"
+            ),
+        "{status}"
+    );
+    // Only an explicit follow brings it back.
+    assert_eq!(
+        p.stdout(&["follow", "bill-2818"]),
+        "following bill-2818 again\n"
+    );
+    assert_eq!(p.check_json(), Vec::<Value>::new());
+    let status = p.stdout(&["status"]);
+    assert!(
+        status.contains("bill-2818 [bill] (followed via rates): ok"),
+        "{status}"
+    );
+    let out = p.cmd().args(["follow", "bill-2818"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "policywatch: no such unfollowed watch `bill-2818`\n"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

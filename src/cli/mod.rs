@@ -93,8 +93,10 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Inspect and manage queued and dead alerts
     Outbox(outbox::OutboxArgs),
-    /// Stop following a watch that a search started following
+    /// Stop following a watch that a search started following (it stays unfollowed until `follow`)
     Unfollow(UnfollowArgs),
+    /// Follow again a watch you unfollowed
+    Follow(UnfollowArgs),
     /// List the source kinds: their watchlist keys, `[sources]` keys and events
     Kinds(kinds::KindsArgs),
     /// Ask the running daemon to re-read its config and watchlists now
@@ -114,13 +116,14 @@ impl Command {
                 | Command::Status(_)
                 | Command::Outbox(_)
                 | Command::Unfollow(_)
+                | Command::Follow(_)
         )
     }
 }
 
 #[derive(Debug, Args)]
 pub struct UnfollowArgs {
-    /// Id of the followed watch (see `status`)
+    /// Id of the followed watch, e.g. `bill-3548` (see `status` or `watches`)
     pub watch: String,
 }
 
@@ -306,12 +309,23 @@ pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
                 })
             }
         }
+        Command::Follow(args) => {
+            if store.refollow(&args.watch)? {
+                store.flush()?;
+                writeln!(w, "following {} again", args.watch).map_err(io)
+            } else {
+                Err(Error::NotFound {
+                    what: "unfollowed watch",
+                    id: args.watch,
+                })
+            }
+        }
         Command::Reload => match live.reload() {
             crate::live::Reloaded::Rejected(problems) => Err(Error::Invalid(problems)),
             applied => writeln!(w, "{applied}").map_err(io),
         },
         Command::Run | Command::Check(_) | Command::Validate | Command::Kinds(_) => Err(Error::Usage(
-            "the daemon serves only history, show, diff, export, status, outbox, unfollow and reload"
+            "the daemon serves only history, show, diff, export, status, outbox, unfollow, follow and reload"
                 .into(),
         )),
     }

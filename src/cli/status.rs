@@ -101,6 +101,17 @@ fn print_text(report: &StatusReport, w: &mut dyn Write) -> std::io::Result<()> {
         let since = h.since.format("%Y-%m-%d %H:%M");
         writeln!(w, "delivery: STOPPED since {since}: {}", h.reason)?;
     }
+    for u in &report.unfollowed {
+        writeln!(
+            w,
+            "{} [{}]: unfollowed {} (found by search {}; `policywatch follow {}` follows it again)",
+            u.watch,
+            u.kind,
+            u.unfollowed_at.format("%Y-%m-%d %H:%M UTC"),
+            u.followed_by,
+            u.watch
+        )?;
+    }
     if !report.watchlist_problems.is_empty() {
         writeln!(
             w,

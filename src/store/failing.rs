@@ -116,6 +116,10 @@ impl<S: Store> Store for FailingStore<S> {
         self.check()?;
         self.inner.follows()
     }
+    fn refollow(&self, id: &str) -> Result<bool> {
+        self.check()?;
+        self.inner.refollow(id)
+    }
     fn unfollow(&self, id: &str) -> Result<bool> {
         self.check()?;
         self.inner.unfollow(id)

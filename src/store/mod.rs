@@ -85,6 +85,10 @@ pub struct Followed {
     /// Id of the search watch that found it.
     pub followed_by: String,
     pub since: DateTime<Utc>,
+    /// Set by `unfollow`: the watch is no longer checked, and its search does not follow
+    /// it again until `follow` says so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unfollowed_at: Option<DateTime<Utc>>,
 }
 
 /// An alert to record, before the store has given it an id.
@@ -198,8 +202,12 @@ pub trait Store: Send + Sync {
     /// Every sink's state, by sink name.
     fn sink_states(&self) -> Result<Vec<(String, serde_json::Value)>>;
 
+    /// Every follow, the unfollowed ones included (see [`Followed::unfollowed_at`]).
     fn follows(&self) -> Result<Vec<Followed>>;
-    /// Stops following; true if the watch was followed.
+    /// Follows again a watch that was unfollowed; true if it was.
+    fn refollow(&self, id: &str) -> Result<bool>;
+    /// Stops following, and remembers it so the search does not follow it again; true if
+    /// the watch was followed.
     fn unfollow(&self, id: &str) -> Result<bool>;
 
     /// Makes everything written so far durable.

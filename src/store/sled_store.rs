@@ -101,6 +101,21 @@ impl SledStore {
         Ok(())
     }
 
+    /// Marks a follow unfollowed (`Some`) or followed again (`None`); true if that changed
+    /// anything.
+    fn set_unfollowed(&self, id: &str, at: Option<DateTime<Utc>>) -> Result<bool> {
+        let Some(bytes) = self.follows.get(id.as_bytes())? else {
+            return Ok(false);
+        };
+        let mut f: Followed = decode(&bytes)?;
+        if f.unfollowed_at.is_some() == at.is_some() {
+            return Ok(false);
+        }
+        f.unfollowed_at = at;
+        self.follows.insert(id.as_bytes(), encode(&f)?)?;
+        Ok(true)
+    }
+
     /// Bytes on disk, as sled counts them.
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
@@ -490,7 +505,11 @@ impl Store for SledStore {
     }
 
     fn unfollow(&self, id: &str) -> Result<bool> {
-        Ok(self.follows.remove(id.as_bytes())?.is_some())
+        self.set_unfollowed(id, Some(Utc::now()))
+    }
+
+    fn refollow(&self, id: &str) -> Result<bool> {
+        self.set_unfollowed(id, None)
     }
 
     fn flush(&self) -> Result<()> {

@@ -61,7 +61,6 @@ pub fn events(prev: &Snapshot, next: &Snapshot) -> Vec<Event> {
         out.push(e);
     }
     if prev.short_title != next.short_title {
-        let became_act = !is_act_title(&prev.short_title) && is_act_title(&next.short_title);
         // One fact, one alert: Royal Assent already says the Bill became an Act.
         if newly_enacted {
             if let Some(assent) = out.iter_mut().find(|e| e.kind == "bill.royal_assent") {

@@ -38,6 +38,11 @@ pub enum Error {
         hint: &'static str,
     },
 
+    /// The store's files are damaged (exit code 4). Nothing is thrown away: `doctor`
+    /// salvages what is readable into a new store.
+    #[error("store damaged at {path}: {reason}. Run `policywatch doctor` to see what is damaged and salvage every readable record into a new store; the damaged directory is left untouched")]
+    StoreDamaged { path: PathBuf, reason: String },
+
     #[error("unknown watch `{0}`")]
     UnknownWatch(String),
 
@@ -73,7 +78,8 @@ impl Error {
         }
     }
 
-    /// Exit code contract of DESIGN.md: 2 for configuration or usage, 1 for anything else.
+    /// Exit code contract of DESIGN.md: 2 for configuration or usage, 4 for a damaged store,
+    /// 1 for anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             // Naming a watch, change or version that does not exist is a usage mistake.
@@ -82,6 +88,7 @@ impl Error {
             | Error::UnknownWatch(_)
             | Error::NotFound { .. } => 2,
             Error::Daemon { code, .. } => *code,
+            Error::StoreDamaged { .. } => 4,
             _ => 1,
         }
     }

@@ -342,9 +342,11 @@ fn a_data_directory_that_is_a_file_is_reported_with_a_way_out() {
         &[
             "cannot open the store at data",
             "Not a directory",
-            "move the directory aside and start again",
+            "Point --data (POLICYWATCH_DATA) at a directory; to start a new store, move the file aside",
         ],
     );
+    // The real cause is named; history is never advised away.
+    assert!(!stderr_of(&out).contains("damaged"), "{}", stderr_of(&out));
 
     // The way out the message gives: move it aside; the first check re-baselines every
     // watch and raises no alert flood.
@@ -409,9 +411,15 @@ fn a_store_locked_by_a_running_daemon_is_reported_not_waited_on() {
     assert_clear_failure(
         &out,
         &[
-            "cannot open the store at data",
+            "cannot open the store at data: it is in use by another policywatch process (pid ",
             "If another policywatch is running on this data directory, stop it first",
+            "Nothing is wrong with the store",
         ],
+    );
+    assert!(
+        !stderr_of(&out).contains("start again"),
+        "{}",
+        stderr_of(&out)
     );
     daemon.kill().unwrap();
     daemon.wait().unwrap();

@@ -22,6 +22,7 @@ mod check;
 mod kinds;
 mod outbox;
 mod query;
+mod recovery;
 mod status;
 
 pub use query::write_history_csv;
@@ -99,6 +100,14 @@ pub enum Command {
     Follow(UnfollowArgs),
     /// List the source kinds: their watchlist keys, `[sources]` keys and events
     Kinds(kinds::KindsArgs),
+    /// Write a consistent backup of the store to FILE
+    Backup(recovery::BackupArgs),
+    /// Restore a backup into --data (a new or empty directory)
+    Restore(recovery::RestoreArgs),
+    /// Load `export` output into the store at --data
+    Import(recovery::ImportArgs),
+    /// Check every record of the store; salvage what is readable when it is damaged (exit 4)
+    Doctor(recovery::DoctorArgs),
     /// Ask the running daemon to re-read its config and watchlists now
     Reload,
 }
@@ -117,6 +126,7 @@ impl Command {
                 | Command::Outbox(_)
                 | Command::Unfollow(_)
                 | Command::Follow(_)
+                | Command::Backup(_)
         )
     }
 }
@@ -242,6 +252,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::check(&app, args).await,
         Command::Run => check::run(&app).await,
         Command::Kinds(_) => unreachable!("handled before loading"),
+        // These write a store of their own, or need the store to themselves.
+        Command::Restore(args) => recovery::restore(&app, args),
+        Command::Import(args) => recovery::import(&app, args),
+        Command::Doctor(args) => recovery::doctor(&app, args),
         command => read_or_ask(&app, command),
     }
 }
@@ -296,8 +310,14 @@ pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
         Command::Show(args) => query::show(store, args, w),
         Command::Diff(args) => query::diff(store, args, w),
         Command::Export(args) => query::export(store, args, w),
-        Command::Status(args) => status::print(&live.status()?, args, w),
+        Command::Status(args) => {
+            let report = live
+                .status()
+                .map_err(|e| status::damaged(std::path::Path::new("the data directory"), e))?;
+            status::print(&report, args, w)
+        }
         Command::Outbox(args) => outbox::outbox(store, args, w),
+        Command::Backup(args) => recovery::backup(store, args, w),
         Command::Unfollow(args) => {
             if store.unfollow(&args.watch)? {
                 store.flush()?;
@@ -324,8 +344,15 @@ pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
             crate::live::Reloaded::Rejected(problems) => Err(Error::Invalid(problems)),
             applied => writeln!(w, "{applied}").map_err(io),
         },
-        Command::Run | Command::Check(_) | Command::Validate | Command::Kinds(_) => Err(Error::Usage(
-            "the daemon serves only history, show, diff, export, status, outbox, unfollow, follow and reload"
+        Command::Run
+        | Command::Check(_)
+        | Command::Validate
+        | Command::Kinds(_)
+        | Command::Restore(_)
+        | Command::Import(_)
+        | Command::Doctor(_) => Err(Error::Usage(
+            "the daemon serves only history, show, diff, export, status, outbox, unfollow, \
+             follow, backup and reload"
                 .into(),
         )),
     }

@@ -9,7 +9,9 @@ use regex::Regex;
 use super::TableFormat;
 use crate::error::{Error, Result};
 use crate::notify::stdout::render_text;
-use crate::store::{phrase_history, phrase_matcher, ChangeFilter, ChangeRecord, Store, Version};
+use crate::store::{
+    phrase_history, phrase_matcher, ChangeFilter, ChangeRecord, Store, Unreadable, Version,
+};
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -113,11 +115,14 @@ pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Resul
         .map(|g| Regex::new(&format!("(?i){g}")).map_err(|e| Error::Usage(format!("--grep: {e}"))))
         .transpose()?;
     let records: Vec<ChangeRecord> = store
-        .changes(&ChangeFilter {
-            watch: args.watch.clone(),
-            since: args.since,
-            until: args.until,
-        })?
+        .changes_skipping(
+            &ChangeFilter {
+                watch: args.watch.clone(),
+                since: args.since,
+                until: args.until,
+            },
+            &mut warn_unreadable,
+        )?
         .into_iter()
         .filter(|r| args.all || !crate::data::is_quiet(&r.alert.event))
         .filter(|r| grep.as_ref().is_none_or(|re| matches(re, r)))
@@ -234,6 +239,13 @@ fn phrase_log(
     w.flush().map_err(io)
 }
 
+/// A damaged record is passed over with a warning naming it: the rest is still worth
+/// reading (see `doctor`).
+fn warn_unreadable(u: Unreadable) -> Result<()> {
+    eprintln!("policywatch: warning: skipped: {u}; `policywatch doctor` salvages the rest");
+    Ok(())
+}
+
 fn matches(re: &Regex, r: &ChangeRecord) -> bool {
     let a = &r.alert;
     re.is_match(&a.title)
@@ -332,14 +344,9 @@ pub fn export(store: &dyn Store, args: ExportArgs, w: &mut dyn Write) -> Result<
         serde_json::to_writer(&mut *w, &v)?;
         writeln!(w).map_err(io)
     };
-    match &args.watch {
-        Some(id) => {
-            known_watch(store, id)?;
-            for v in store.versions(id)? {
-                write(v)?;
-            }
-        }
-        None => store.for_each_version(&mut write)?,
+    if let Some(id) = &args.watch {
+        known_watch(store, id)?;
     }
+    store.versions_skipping(args.watch.as_deref(), &mut write, &mut warn_unreadable)?;
     w.flush().map_err(io)
 }

@@ -38,7 +38,31 @@ pub fn from_snapshot(app: &App, args: StatusArgs, busy: Error, w: &mut dyn Write
             );
             print(&report, args, w)
         }
+        // The daemon holds the store and has not finished its first cycle.
+        None if reason.contains("in use by another policywatch") => writeln!(
+            w,
+            "starting: the daemon holds the store and has not finished its first cycle \
+                 yet; its report follows each cycle"
+        )
+        .map_err(|source| Error::Io {
+            path: "<stdout>".into(),
+            source,
+        }),
         None => Err(Error::StoreOpen { path, reason, hint }),
+    }
+}
+
+/// A report that could not be read because a record is damaged is damage (exit 4), never
+/// a partial report.
+pub fn damaged(data: &std::path::Path, e: Error) -> Error {
+    match e {
+        Error::Store(reason) if reason.contains("corrupt") || reason.contains("unreadable") => {
+            Error::StoreDamaged {
+                path: data.to_path_buf(),
+                reason,
+            }
+        }
+        e => e,
     }
 }
 

@@ -12,12 +12,31 @@ use crate::data::{Document, FollowTarget};
 use crate::error::Result;
 
 mod failing;
+pub mod fault;
 mod phrase;
+pub mod recovery;
 mod sled_store;
 
 pub use failing::FailingStore;
 pub use phrase::{phrase_history, phrase_matcher, PhraseChange};
 pub use sled_store::SledStore;
+
+/// Receives (tree, key, value) of every record (see [`Store::dump`]).
+pub type RawVisitor<'a> = dyn FnMut(&[u8], &[u8], &[u8]) -> Result<()> + 'a;
+
+/// A record a lenient read passed over, named so the user can find it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    /// `change 42`, `version w v3`, `the change history after change 41`.
+    pub what: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is unreadable ({})", self.what, self.reason)
+    }
+}
 
 /// One stored version of a watch's document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,6 +200,32 @@ pub trait Store: Send + Sync {
     /// Changes matching the filter, oldest first.
     fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRecord>>;
 
+    /// [`Store::changes`] that hands each unreadable record to `skip` and goes on (unless
+    /// `skip` returns an error).
+    fn changes_skipping(
+        &self,
+        filter: &ChangeFilter,
+        skip: &mut dyn FnMut(Unreadable) -> Result<()>,
+    ) -> Result<Vec<ChangeRecord>> {
+        let _ = skip;
+        self.changes(filter)
+    }
+
+    /// Every version (of `watch`, or of all watches), handing each unreadable record to
+    /// `skip` and going on.
+    fn versions_skipping(
+        &self,
+        watch: Option<&str>,
+        f: &mut dyn FnMut(Version) -> Result<()>,
+        skip: &mut dyn FnMut(Unreadable) -> Result<()>,
+    ) -> Result<()> {
+        let _ = skip;
+        match watch {
+            Some(w) => self.versions(w)?.into_iter().try_for_each(f),
+            None => self.for_each_version(f),
+        }
+    }
+
     /// The outbox in delivery order, dead letters included.
     fn outbox(&self) -> Result<Vec<OutboxEntry>>;
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
@@ -212,6 +257,15 @@ pub trait Store: Send + Sync {
 
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;
+
+    /// Hands every record of every tree (tree, key, value) to `f`, at one consistent
+    /// moment: writes wait meanwhile. What `backup` writes.
+    fn dump(&self, f: &mut RawVisitor<'_>) -> Result<()> {
+        let _ = f;
+        Err(crate::error::Error::Store(
+            "this store cannot be backed up".into(),
+        ))
+    }
 }
 
 /// Content hash of a document: equal documents, equal hashes.

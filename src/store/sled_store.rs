@@ -1,7 +1,8 @@
 //! The sled 0.34.7 store.
 //!
 //! Trees: `versions` (watch ␀ seq → lz4(JSON)), `heads` (watch → latest seq and hash),
-//! `changes` (id → record), `outbox` (id → entry), `state` (watch → state, without its
+//! `changes` (id → `Z` lz4(JSON); records written by earlier releases are plain JSON and
+//! still read), `outbox` (id → entry), `state` (watch → state, without its
 //! check times), `checked` (watch → last check and last success, 16 bytes), `follows`
 //! (id → followed), `sinks` (sink name → that sink's own state, e.g. a delivery halt). Keys of ordered trees are big-endian so sled's order is delivery order.
 
@@ -16,6 +17,9 @@ use super::*;
 use crate::error::Error;
 
 pub struct SledStore {
+    /// Writes hold it shared; a backup holds it alone, so a backup taken while the daemon
+    /// runs is one consistent moment of every tree.
+    gate: std::sync::RwLock<()>,
     db: sled::Db,
     versions: sled::Tree,
     heads: sled::Tree,
@@ -41,13 +45,8 @@ impl SledStore {
             .path(dir)
             .cache_capacity(cache_capacity)
             .open()
-            .map_err(|e| Error::StoreOpen {
-                path: dir.to_path_buf(),
-                reason: e.to_string(),
-                hint: "If another policywatch is running on this data directory, stop it first. \
-                       If the store is damaged, move the directory aside and start again: the \
-                       first check re-baselines every watch without alerting",
-            })?;
+            .map_err(|e| super::fault::open_error(dir, &e))?;
+        super::fault::claim(dir);
         Self::from_db(db)
     }
 
@@ -59,6 +58,7 @@ impl SledStore {
 
     fn from_db(db: sled::Db) -> Result<Self> {
         Ok(SledStore {
+            gate: std::sync::RwLock::new(()),
             versions: db.open_tree("versions")?,
             heads: db.open_tree("heads")?,
             changes: db.open_tree("changes")?,
@@ -120,6 +120,95 @@ impl SledStore {
     pub fn size_on_disk(&self) -> Result<u64> {
         Ok(self.db.size_on_disk()?)
     }
+
+    /// Shared hold on the write gate (see [`SledStore::backup`]).
+    fn writing(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.gate.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes one raw record (restore, doctor's salvage).
+    pub fn put_raw(&self, tree: &[u8], key: &[u8], value: &[u8]) -> Result<()> {
+        let _w = self.writing();
+        self.db.open_tree(tree)?.insert(key, value)?;
+        Ok(())
+    }
+
+    /// The raw records of one tree, each read on its own so that one unreadable place ends
+    /// only the rest of that tree's scan: (key, value) or the error where reading stopped.
+    pub fn raw_tree(
+        &self,
+        tree: &[u8],
+    ) -> Result<Vec<std::result::Result<(Vec<u8>, Vec<u8>), String>>> {
+        let mut out = Vec::new();
+        for kv in self.db.open_tree(tree)?.iter() {
+            match kv {
+                Ok((k, v)) => out.push(Ok((k.to_vec(), v.to_vec()))),
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn tree_names(&self) -> Vec<Vec<u8>> {
+        self.db
+            .tree_names()
+            .into_iter()
+            .map(|n| n.to_vec())
+            .collect()
+    }
+
+    /// Adds a version read from `export` output: its head moves to it when it is the
+    /// latest. A version already there with the same hash is skipped; with another hash it
+    /// is an error (importing would rewrite history).
+    pub fn import_version(&self, v: &Version) -> Result<bool> {
+        let _w = self.writing();
+        let key = version_key(&v.watch, v.seq);
+        if let Some(existing) = self.versions.get(&key)? {
+            let existing = decode_version(&existing)?;
+            if existing.hash == v.hash {
+                return Ok(false);
+            }
+            return Err(Error::Store(format!(
+                "cannot import {} v{}: the store already has another version {} of it",
+                v.watch, v.seq, v.seq
+            )));
+        }
+        self.versions.insert(key, encode_version(v)?)?;
+        let head: Option<Head> = self
+            .heads
+            .get(v.watch.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()?;
+        if head.as_ref().is_none_or(|h| h.seq < v.seq) {
+            let head = Head {
+                seq: v.seq,
+                hash: v.hash.clone(),
+            };
+            self.heads.insert(v.watch.as_bytes(), encode(&head)?)?;
+        }
+        Ok(true)
+    }
+}
+
+/// The key of a change or outbox record, as the id it names.
+pub(super) fn id_of(key: &[u8]) -> String {
+    <[u8; 8]>::try_from(key)
+        .map_or_else(|_| hex::encode(key), |b| u64::from_be_bytes(b).to_string())
+}
+
+/// The key of a version record, as `watch v3`.
+pub(super) fn version_name(key: &[u8]) -> String {
+    match key.iter().position(|b| *b == 0) {
+        Some(i) if key.len() == i + 9 => format!(
+            "{} v{}",
+            String::from_utf8_lossy(&key[..i]),
+            u64::from_be_bytes(key[i + 1..].try_into().unwrap_or_default())
+        ),
+        _ => String::from_utf8_lossy(key).into_owned(),
+    }
 }
 
 fn version_key(watch: &str, seq: u64) -> Vec<u8> {
@@ -178,10 +267,31 @@ fn encode_version(v: &Version) -> Result<Vec<u8>> {
     Ok(lz4_flex::compress_prepend_size(&encode(v)?))
 }
 
-fn decode_version(bytes: &[u8]) -> Result<Version> {
+pub(super) fn decode_version(bytes: &[u8]) -> Result<Version> {
     let raw = lz4_flex::decompress_size_prepended(bytes)
         .map_err(|e| Error::Store(format!("corrupt version: {e}")))?;
     decode(&raw)
+}
+
+/// Change records carry whole diffs: compressed too, behind a `Z` so that records written
+/// as plain JSON by earlier releases (they start with `{`) still read.
+const COMPRESSED: u8 = b'Z';
+
+fn encode_change(r: &ChangeRecord) -> Result<Vec<u8>> {
+    let mut out = vec![COMPRESSED];
+    out.extend_from_slice(&lz4_flex::compress_prepend_size(&encode(r)?));
+    Ok(out)
+}
+
+pub(super) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord> {
+    match bytes.first() {
+        Some(&COMPRESSED) => {
+            let raw = lz4_flex::decompress_size_prepended(&bytes[1..])
+                .map_err(|e| Error::Store(format!("corrupt change record: {e}")))?;
+            decode(&raw)
+        }
+        _ => decode(bytes),
+    }
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
@@ -215,7 +325,7 @@ fn insert_change(
         full_diff: change.full_diff.clone(),
         delivered_at: None,
     };
-    changes.insert(&id.to_be_bytes(), encode(&record).map_err(abort)?)?;
+    changes.insert(&id.to_be_bytes(), encode_change(&record).map_err(abort)?)?;
     // Recorded for the history only: nothing to deliver.
     if crate::data::is_quiet(&record.alert.event) {
         return Ok(id);
@@ -234,6 +344,7 @@ fn insert_change(
 
 impl Store for SledStore {
     fn commit(&self, c: CheckCommit) -> Result<Committed> {
+        let _w = self.writing();
         let new_hash = c.document.as_ref().map(document_hash);
         let (state_bytes, checked_bytes) = split_state(&c.state)?;
         let result = (
@@ -333,6 +444,7 @@ impl Store for SledStore {
     }
 
     fn put_state(&self, watch: &str, state: &WatchState) -> Result<()> {
+        let _w = self.writing();
         let (state_bytes, checked_bytes) = split_state(state)?;
         (&self.state, &self.checked).transaction(|(s, c)| {
             s.insert(watch.as_bytes(), state_bytes.clone())?;
@@ -373,8 +485,45 @@ impl Store for SledStore {
     }
 
     fn for_each_version(&self, f: &mut dyn FnMut(Version) -> Result<()>) -> Result<()> {
-        for kv in self.versions.iter() {
-            f(decode_version(&kv?.1)?)?;
+        self.versions_skipping(None, f, &mut |u| {
+            Err(Error::Store(format!(
+                "{} is unreadable: {}",
+                u.what, u.reason
+            )))
+        })
+    }
+
+    fn versions_skipping(
+        &self,
+        watch: Option<&str>,
+        f: &mut dyn FnMut(Version) -> Result<()>,
+        skip: &mut dyn FnMut(Unreadable) -> Result<()>,
+    ) -> Result<()> {
+        let iter = match watch {
+            Some(w) => self.versions.scan_prefix(watch_prefix(w)),
+            None => self.versions.iter(),
+        };
+        let mut last = None;
+        for kv in iter {
+            let (k, v) = match kv {
+                Ok(kv) => kv,
+                Err(e) => {
+                    let after = last.map_or("the start".to_string(), |n: String| n);
+                    skip(Unreadable {
+                        what: format!("the versions after {after}"),
+                        reason: e.to_string(),
+                    })?;
+                    break;
+                }
+            };
+            last = Some(version_name(&k));
+            match decode_version(&v) {
+                Ok(version) => f(version)?,
+                Err(e) => skip(Unreadable {
+                    what: format!("version {}", version_name(&k)),
+                    reason: e.to_string(),
+                })?,
+            }
         }
         Ok(())
     }
@@ -382,7 +531,10 @@ impl Store for SledStore {
     fn change(&self, id: u64) -> Result<Option<ChangeRecord>> {
         self.changes
             .get(id.to_be_bytes())?
-            .map(|b| decode(&b))
+            .map(|b| {
+                decode_change(&b)
+                    .map_err(|e| Error::Store(format!("change {id} is unreadable: {e}")))
+            })
             .transpose()
     }
 
@@ -425,9 +577,44 @@ impl Store for SledStore {
     }
 
     fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRecord>> {
+        self.changes_skipping(filter, &mut |u| {
+            Err(Error::Store(format!(
+                "{} is unreadable: {}",
+                u.what, u.reason
+            )))
+        })
+    }
+
+    fn changes_skipping(
+        &self,
+        filter: &ChangeFilter,
+        skip: &mut dyn FnMut(Unreadable) -> Result<()>,
+    ) -> Result<Vec<ChangeRecord>> {
         let mut out = Vec::new();
+        let mut last = None;
         for kv in self.changes.iter() {
-            let record: ChangeRecord = decode(&kv?.1)?;
+            let (k, v) = match kv {
+                Ok(kv) => kv,
+                Err(e) => {
+                    let after = last.map_or("the start".to_string(), |id| format!("change {id}"));
+                    skip(Unreadable {
+                        what: format!("the change history after {after}"),
+                        reason: e.to_string(),
+                    })?;
+                    break;
+                }
+            };
+            last = Some(id_of(&k));
+            let record = match decode_change(&v) {
+                Ok(r) => r,
+                Err(e) => {
+                    skip(Unreadable {
+                        what: format!("change {}", id_of(&k)),
+                        reason: e.to_string(),
+                    })?;
+                    continue;
+                }
+            };
             let a = &record.alert;
             if filter.watch.as_ref().is_some_and(|w| *w != a.watch)
                 || filter.since.is_some_and(|t| a.detected_at < t)
@@ -445,18 +632,20 @@ impl Store for SledStore {
     }
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
+        let _w = self.writing();
         self.outbox.insert(entry.id.to_be_bytes(), encode(entry)?)?;
         Ok(())
     }
 
     fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()> {
+        let _w = self.writing();
         (&self.changes, &self.outbox).transaction(|(changes, outbox)| {
             for id in ids {
                 let key = id.to_be_bytes();
                 if let Some(bytes) = changes.get(key)? {
-                    let mut record: ChangeRecord = decode(&bytes).map_err(abort)?;
+                    let mut record = decode_change(&bytes).map_err(abort)?;
                     record.delivered_at = Some(at);
-                    changes.insert(&key, encode(&record).map_err(abort)?)?;
+                    changes.insert(&key, encode_change(&record).map_err(abort)?)?;
                 }
                 outbox.remove(&key)?;
             }
@@ -466,10 +655,12 @@ impl Store for SledStore {
     }
 
     fn drop_outbox(&self, id: u64) -> Result<bool> {
+        let _w = self.writing();
         Ok(self.outbox.remove(id.to_be_bytes())?.is_some())
     }
 
     fn record_alert(&self, change: NewChange) -> Result<u64> {
+        let _w = self.writing();
         let id = (&self.changes, &self.outbox, &self.meta)
             .transaction(|(changes, outbox, meta)| insert_change(changes, outbox, meta, &change))?;
         Ok(id)
@@ -514,6 +705,19 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
+        Ok(())
+    }
+
+    /// Every tree's every record, at one consistent moment: writes wait meanwhile.
+    fn dump(&self, f: &mut RawVisitor<'_>) -> Result<()> {
+        let _alone = self.gate.write().unwrap_or_else(|e| e.into_inner());
+        for name in self.db.tree_names() {
+            let tree = self.db.open_tree(&name)?;
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                f(&name, &k, &v)?;
+            }
+        }
         Ok(())
     }
 }

@@ -83,6 +83,8 @@ pub struct Progress {
     pub halted: Option<String>,
     /// Which loop the supervisor found stuck, if any (watchdog pings withheld).
     pub stuck: Option<String>,
+    /// Checks paused because the store cannot be used (disk full, failing disk), with why.
+    pub paused: Option<String>,
 }
 
 impl Progress {
@@ -96,6 +98,11 @@ impl Progress {
         let mut parts = Vec::new();
         if let Some(what) = &self.stuck {
             parts.push(format!("STUCK: {what}"));
+        }
+        if let Some(why) = &self.paused {
+            parts.push(format!(
+                "CHECKS PAUSED: the store cannot be written ({why})"
+            ));
         }
         match self.checking {
             Some(n) => parts.push(format!("checking {n} of {} watches", self.watches)),
@@ -208,7 +215,7 @@ pub async fn run_live(
             tracing::warn!("delivery still under way at stop; unconfirmed alerts stay queued");
         }
     }
-    engine.store.flush()?;
+    crate::store::fault::flush_bounded(&engine.store, crate::store::fault::FLUSH_LIMIT).await?;
     tracing::info!("stopped");
     result
 }
@@ -264,19 +271,64 @@ impl Limits {
     }
 }
 
-/// Fires due watches, forever; returns only on a store error.
+/// How often a daemon whose store failed tries it again.
+pub const PAUSE_RETRY: Duration = Duration::from_secs(30);
+
+/// On a store error: pauses checks (logged, and shown in STATUS) until the store can be
+/// written again, then carries on. Nothing is lost meanwhile: a check whose commit failed
+/// recorded nothing, so it runs again and finds the same change.
+macro_rules! or_pause {
+    ($engine:expr, $shared:expr, $e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(error) => {
+                pause_until_writable($engine, $shared, error).await;
+                continue;
+            }
+        }
+    };
+}
+
+async fn pause_until_writable(engine: &Engine, shared: &Shared, error: crate::error::Error) {
+    let cause = crate::store::fault::describe(&error);
+    tracing::error!(
+        error = %cause,
+        "cannot write to the store: checks paused until it works again (unrecorded checks run again then)"
+    );
+    shared.beats().cycle_progress = None;
+    shared.progress.send_modify(|p| {
+        p.paused = Some(cause.clone());
+        p.checking = None;
+    });
+    shared.kick.notify_one();
+    loop {
+        let retry_at =
+            engine.clock.now() + chrono::Duration::from_std(PAUSE_RETRY).unwrap_or_default();
+        engine.clock.sleep_until(retry_at).await;
+        let flushed =
+            crate::store::fault::flush_bounded(&engine.store, crate::store::fault::FLUSH_LIMIT)
+                .await;
+        if flushed.is_ok() && engine.store.states().is_ok() {
+            break;
+        }
+    }
+    tracing::info!("the store can be written again: checks resumed");
+    shared.progress.send_modify(|p| p.paused = None);
+}
+
+/// Fires due watches, forever. A store that fails pauses it (see [`pause_until_writable`]).
 async fn scheduler_loop(live: &Live, shared: &Shared) -> Result<()> {
     let clock = live.engine().clock;
     let mut next_fire: HashMap<String, DateTime<Utc>> = HashMap::new();
     loop {
         let engine = &live.engine();
         let now = clock.now();
-        let watches = engine.all_watches()?;
+        let watches = or_pause!(engine, shared, engine.all_watches());
         let mut due: Vec<Arc<Watch>> = Vec::new();
         for w in &watches {
             let next = match next_fire.get(&w.id) {
                 Some(t) => *t,
-                None => first_fire(engine, w, now)?,
+                None => or_pause!(engine, shared, first_fire(engine, w, now)),
             };
             if next <= now {
                 due.push(w.clone());
@@ -299,7 +351,7 @@ async fn scheduler_loop(live: &Live, shared: &Shared) -> Result<()> {
             tracing::info!(watches = due.len(), "cycle starting");
             let report = engine.check(&due).await;
             shared.beats().cycle_progress = None;
-            let report = report?;
+            let report = or_pause!(engine, shared, report);
             tracing::info!(
                 alerts = report.alerts.len(),
                 failed = report.failures(),
@@ -317,8 +369,33 @@ async fn scheduler_loop(live: &Live, shared: &Shared) -> Result<()> {
                     next_fire.insert(w.id.clone(), next);
                 }
             }
-            // Durable before the outbox may send any of it.
-            engine.store.flush()?;
+            // Durable before the outbox may send any of it. A cycle whose checks could not
+            // be recorded is not done: its watches stay due and run once the store works.
+            let flushed =
+                crate::store::fault::flush_bounded(&engine.store, crate::store::fault::FLUSH_LIMIT)
+                    .await;
+            let unrecorded = report.runs.iter().any(|(_, run)| {
+                matches!(run, crate::cycle::RunResult::Failed(e) if e.starts_with("store:"))
+            });
+            if unrecorded {
+                for w in &due {
+                    next_fire.remove(&w.id);
+                }
+            }
+            or_pause!(
+                engine,
+                shared,
+                flushed.and_then(|()| match report
+                    .runs
+                    .iter()
+                    .find(|(_, run)| matches!(run, crate::cycle::RunResult::Failed(e) if e.starts_with("store:")))
+                {
+                    Some((_, crate::cycle::RunResult::Failed(e))) => {
+                        Err(crate::error::Error::Store(e.trim_start_matches("store: ").to_string()))
+                    }
+                    _ => Ok(()),
+                })
+            );
             if let Some(path) = &shared.status_snapshot {
                 // Monitoring is a courtesy: a failed write is logged, never fatal.
                 if let Err(e) = live
@@ -385,7 +462,12 @@ async fn outbox_loop(
         shared.beats().pass = Some((Instant::now(), limits.pass_limit(pending)));
         shared.progress.send_modify(|p| p.delivering = true);
         // Whatever a cycle committed must survive a crash before it is posted.
-        let drained = match engine.store.flush() {
+        let drained = match crate::store::fault::flush_bounded(
+            &engine.store,
+            crate::store::fault::FLUSH_LIMIT,
+        )
+        .await
+        {
             Ok(()) => dispatcher.drain_once().await,
             Err(e) => Err(e),
         };

@@ -22,7 +22,7 @@ use policywatch::notify::stdout::{Format, StdoutSink};
 use policywatch::notify::{Delivery, Dispatcher, Sink};
 use policywatch::schedule::{BoxFuture, Clock, ManualClock};
 use policywatch::source::registry;
-use policywatch::store::{ChangeRecord, NewChange, SledStore, Store};
+use policywatch::store::{ChangeRecord, FailingStore, NewChange, SledStore, Store};
 use policywatch::watchlist::{self, Watchlists};
 use tokio::sync::watch;
 use wiremock::matchers::{method, path};
@@ -677,4 +677,145 @@ fn systemd_unit_passes_its_checks_where_systemd_analyze_exists() {
         stdout.contains("skipped") || stdout.contains("(at most 2.0)"),
         "{stdout}"
     );
+}
+
+/// Serves a page per path from `version`, and fills the "disk" (sets the store failing) at
+/// the `fill_at`-th request counted from when `armed` is set: mid-cycle.
+struct FillingDisk {
+    pages: Vec<String>,
+    version: Arc<AtomicUsize>,
+    armed: Arc<AtomicUsize>,
+    store: Arc<FailingStore<SledStore>>,
+}
+
+impl Respond for FillingDisk {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        // `armed` counts down; reaching 1 on this request fills the disk.
+        if self.armed.load(Ordering::SeqCst) > 0 && self.armed.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.store.set_failing(true);
+        }
+        let v = self
+            .version
+            .load(Ordering::SeqCst)
+            .min(self.pages.len() - 1);
+        ResponseTemplate::new(200).set_body_raw(self.pages[v].clone(), "text/html; charset=utf-8")
+    }
+}
+
+/// Issue 16, acceptance 1 (with the failing-store wrapper; a real small filesystem needs
+/// mount privileges the test suite does not assume): the disk fills in the middle of a
+/// cycle, then is freed. The daemon keeps running (checks paused, said in STATUS), no alert
+/// is lost, none printed twice; and a send whose delivery cannot be recorded is not sent
+/// again.
+#[tokio::test]
+async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
+    let server = MockServer::start().await;
+    let version = Arc::new(AtomicUsize::new(0));
+    let armed = Arc::new(AtomicUsize::new(0));
+    let store = Arc::new(FailingStore::new(SledStore::temporary().unwrap()));
+    for p in ["a", "b", "c", "d"] {
+        Mock::given(path(format!("/{p}")))
+            .respond_with(FillingDisk {
+                pages: vec![
+                    html(p, "First text."),
+                    html(p, "Second text."),
+                    html(p, "Third text."),
+                ],
+                version: version.clone(),
+                armed: armed.clone(),
+                store: store.clone(),
+            })
+            .mount(&server)
+            .await;
+    }
+    let config = config("concurrency = 1\n");
+    let mut list = String::from("name = \"team\"\nschedule = \"*/10 * * * *\"\n");
+    for p in ["a", "b", "c", "d"] {
+        list.push_str(&format!(
+            "\n[[watch]]\nid = \"{p}\"\nkind = \"page\"\nurl = \"{}/{p}\"\n",
+            server.uri()
+        ));
+    }
+    let lists = watchlists(&list, &config);
+    let clock = Arc::new(ManualClock::new(at(9, 0)));
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let out = Captured::default();
+    let recorder = Arc::new(Recorder::default());
+    let (progress_tx, mut progress) = watch::channel(Progress::default());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(daemon::run_with(
+        engine(config, lists, dyn_store.clone(), clock.clone()),
+        deliver_to(
+            dyn_store.clone(),
+            Arc::new(StdoutSink::to_writer(Format::Json, Box::new(out.clone()))),
+            clock.clone(),
+        ),
+        async {
+            let _ = stopped.await;
+        },
+        Options {
+            notifier: recorder.clone(),
+            watchdog: None,
+            progress: progress_tx,
+            status_snapshot: None,
+        },
+    ));
+    settled(&mut progress, 1).await;
+
+    // Every page changes; the disk fills on the third request of the cycle.
+    version.store(1, Ordering::SeqCst);
+    armed.store(3, Ordering::SeqCst);
+    clock.set(at(9, 10));
+    let paused = tokio::time::timeout(
+        Duration::from_secs(20),
+        progress.wait_for(|p| p.paused.is_some() && !p.delivering),
+    )
+    .await
+    .expect("checks pause")
+    .unwrap()
+    .clone();
+    assert!(
+        paused
+            .status_line()
+            .contains("CHECKS PAUSED: the store cannot be written (the disk is full"),
+        "{}",
+        paused.status_line()
+    );
+    assert!(!daemon.is_finished(), "the daemon keeps running");
+    assert!(
+        out.alerts().is_empty(),
+        "nothing is sent that could not be made durable"
+    );
+
+    // Space is freed: within the retry interval the daemon resumes, reruns what it could
+    // not record, and every change is alerted exactly once.
+    store.set_failing(false);
+    clock.advance(chrono::Duration::seconds(31));
+    let p = settled(&mut progress, 2).await;
+    assert!(p.paused.is_none());
+    let mut watches: Vec<String> = out.alerts().into_iter().map(|a| a.watch).collect();
+    watches.sort();
+    assert_eq!(watches, ["a", "b", "c", "d"], "each change once, none lost");
+
+    // A send that goes through but cannot be recorded: printed once, never again.
+    version.store(2, Ordering::SeqCst);
+    store.fail_only(&["mark_delivered"]);
+    clock.set(at(9, 20));
+    settled(&mut progress, 3).await;
+    assert_eq!(out.alerts().len(), 8);
+    store.fail_only(&[]);
+    clock.set(at(9, 30));
+    settled(&mut progress, 4).await;
+    assert_eq!(out.alerts().len(), 8, "not printed again");
+    assert!(
+        store.outbox().unwrap().is_empty(),
+        "reconciled as delivered"
+    );
+    let notices = recorder.notices();
+    assert!(notices
+        .iter()
+        .any(|n| matches!(n, Notice::Status(s) if s.contains("CHECKS PAUSED"))));
+
+    stop.send(()).unwrap();
+    daemon.await.unwrap().expect("daemon stops cleanly");
 }

@@ -72,7 +72,11 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    store.flush()?;
+    if let Err(e) =
+        crate::store::fault::flush_bounded(&store, crate::store::fault::FLUSH_LIMIT).await
+    {
+        return Err(abandon(store, e));
+    }
 
     for (watch, run) in &report.runs {
         if let RunResult::Failed(reason) = run {
@@ -95,10 +99,13 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
         .filter(|(_, r)| matches!(r, RunResult::Quiet(_)))
         .count();
 
-    let dispatcher = dispatcher(app, store, args.format)?;
+    let dispatcher = dispatcher(app, store.clone(), args.format)?;
     let deadline = app.clock.now()
         + chrono::Duration::from_std(app.config.discord.deliver_wait).unwrap_or_default();
-    let delivered = dispatcher.drain_until(deadline).await?;
+    let delivered = match dispatcher.drain_until(deadline).await {
+        Ok(d) => d,
+        Err(e) => return Err(abandon(store, e)),
+    };
     let quiet = if quiet > 0 {
         format!(", {quiet} recorded without an alert (see `history --all`)")
     } else {
@@ -160,4 +167,15 @@ pub async fn run(app: &App) -> Result<()> {
 /// "1 watch", "2 watches".
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// After a failed write: keeps the store open until the process ends, so sled does not
+/// flush again on close (on a full disk that flush can wait forever). What reached the
+/// disk is consistent; what did not is checked again next time.
+fn abandon(store: Arc<dyn Store>, e: crate::error::Error) -> crate::error::Error {
+    std::mem::forget(store);
+    crate::error::Error::Store(format!(
+        "{}; nothing is lost: what could not be recorded is checked again by the next run",
+        crate::store::fault::describe(&e).trim_start_matches("store: ")
+    ))
 }

@@ -65,6 +65,13 @@ pub trait Sink: Send + Sync {
         to: Option<&'a Destination>,
         records: &'a [crate::store::ChangeRecord],
     ) -> BoxFuture<'a, Vec<Delivery>>;
+
+    /// How long after a send the destination itself drops a repeat of it (Discord's nonce),
+    /// so an attempt whose outcome is unknown may be sent again within it. `None`: a repeat
+    /// always shows (stdout).
+    fn drops_repeats_within(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// A destination kind: one module (e.g. [`discord`]) registered in [`registry`].
@@ -196,11 +203,72 @@ impl Dispatcher {
                 .iter()
                 .filter(|e| records.iter().any(|r| r.alert.id == e.id))
                 .collect();
+            // At most once: an entry whose earlier send has an unknown outcome (its result
+            // could not be recorded) is sent again only while the destination drops repeats;
+            // otherwise it is counted delivered (stdout: it was printed) or, for a chat,
+            // kept as a dead letter for a person to retry. Never posted twice.
+            let (entries, records) = {
+                let mut keep = Vec::new();
+                let mut keep_records = Vec::new();
+                let mut unknown = Vec::new();
+                for (e, r) in entries.into_iter().zip(records) {
+                    let resend = e.sending_since.is_none_or(|since| {
+                        self.sink.drops_repeats_within().is_some_and(|window| {
+                            now - since < chrono::Duration::from_std(window).unwrap_or_default()
+                        })
+                    });
+                    if resend {
+                        keep.push(e);
+                        keep_records.push(r);
+                    } else {
+                        unknown.push(e);
+                    }
+                }
+                for e in unknown {
+                    tracing::warn!(
+                        alert = e.id,
+                        "an earlier send of this alert has no recorded outcome; not sending it again"
+                    );
+                    if self.sink.drops_repeats_within().is_none() {
+                        self.store.mark_delivered(&[e.id], now)?;
+                        report.delivered += 1;
+                    } else {
+                        let mut dead = e.clone();
+                        let reason = "delivery outcome unknown (it could not be recorded); \
+                                      `policywatch outbox retry ID` sends it again"
+                            .to_string();
+                        dead.sending_since = None;
+                        dead.dead = Some(reason.clone());
+                        dead.last_error = Some(reason);
+                        self.store.put_outbox(&dead)?;
+                        report.dead += 1;
+                    }
+                }
+                (keep, keep_records)
+            };
+            if entries.is_empty() {
+                continue;
+            }
+            // Record the attempt, durably, before sending: if that cannot be written (a full
+            // disk), nothing is sent.
+            for e in &entries {
+                if e.sending_since.is_none() {
+                    let mut marked = (*e).clone();
+                    marked.sending_since = Some(now);
+                    self.store.put_outbox(&marked)?;
+                }
+            }
+            crate::store::fault::flush_bounded(&self.store, crate::store::fault::FLUSH_LIMIT)
+                .await?;
             let outcomes = self.sink.send(destination.as_ref(), &records).await;
             let mut stopped = false;
             let mut delivered = Vec::new();
             for (i, entry) in entries.iter().enumerate() {
                 let Some(outcome) = outcomes.get(i).filter(|_| !stopped) else {
+                    // Not attempted after all: no longer "being sent".
+                    let mut e = (*entry).clone();
+                    e.sending_since = None;
+                    self.store.put_outbox(&e)?;
                     report.waiting += 1;
                     continue;
                 };
@@ -208,6 +276,7 @@ impl Dispatcher {
                     Delivered => delivered.push(entry.id),
                     Delivery::Retry { after, error } => {
                         let mut e = (*entry).clone();
+                        e.sending_since = None;
                         e.attempts += 1;
                         let wait = after.unwrap_or_else(|| {
                             backoff(e.attempts, self.retry_base, self.retry_max)
@@ -223,6 +292,7 @@ impl Dispatcher {
                     }
                     Delivery::Dead(reason) => {
                         let mut e = (*entry).clone();
+                        e.sending_since = None;
                         e.attempts += 1;
                         e.dead = Some(reason.clone());
                         e.last_error = Some(reason.clone());
@@ -231,6 +301,7 @@ impl Dispatcher {
                     }
                     Delivery::Halt(reason) => {
                         let mut e = (*entry).clone();
+                        e.sending_since = None;
                         e.last_error = Some(reason.clone());
                         self.store.put_outbox(&e)?;
                         report.halted.get_or_insert_with(|| reason.clone());
@@ -252,7 +323,7 @@ impl Dispatcher {
         for sink in delivering.difference(&halted.keys().cloned().collect()) {
             set_delivery_halt(self.store.as_ref(), sink, None, now)?;
         }
-        self.store.flush()?;
+        crate::store::fault::flush_bounded(&self.store, crate::store::fault::FLUSH_LIMIT).await?;
         Ok(report)
     }
 

@@ -2,16 +2,21 @@
 //! loses nothing that was already written.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::error::Error;
 
-/// Wraps a real store; while `failing` is set, every call fails with a store error.
+/// Wraps a real store; while `failing` is set, every call fails with a store error, as a
+/// full disk makes them (`No space left on device`). [`FailingStore::fail_only`] fails just
+/// some operations (e.g. `mark_delivered`: a send that went through but could not be
+/// recorded).
 pub struct FailingStore<S> {
     inner: S,
     failing: AtomicBool,
+    only: Mutex<Vec<&'static str>>,
 }
 
 impl<S: Store> FailingStore<S> {
@@ -19,6 +24,7 @@ impl<S: Store> FailingStore<S> {
         FailingStore {
             inner,
             failing: AtomicBool::new(false),
+            only: Mutex::new(Vec::new()),
         }
     }
 
@@ -26,9 +32,25 @@ impl<S: Store> FailingStore<S> {
         self.failing.store(failing, Ordering::SeqCst);
     }
 
-    fn check(&self) -> Result<()> {
-        if self.failing.load(Ordering::SeqCst) {
-            Err(Error::Store("injected failure: disk unavailable".into()))
+    /// Fails only these operations (by method name); empty: none.
+    pub fn fail_only(&self, ops: &[&'static str]) {
+        *self.only.lock().unwrap_or_else(|e| e.into_inner()) = ops.to_vec();
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn fail(&self, op: &'static str) -> Result<()> {
+        let only = self
+            .only
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&op);
+        if self.failing.load(Ordering::SeqCst) || only {
+            Err(Error::Store(format!(
+                "{op}: No space left on device (os error 28) [injected]"
+            )))
         } else {
             Ok(())
         }
@@ -37,83 +59,83 @@ impl<S: Store> FailingStore<S> {
 
 impl<S: Store> Store for FailingStore<S> {
     fn commit(&self, c: CheckCommit) -> Result<Committed> {
-        self.check()?;
+        self.fail("commit")?;
         self.inner.commit(c)
     }
     fn state(&self, watch: &str) -> Result<Option<WatchState>> {
-        self.check()?;
+        self.fail("state")?;
         self.inner.state(watch)
     }
     fn states(&self) -> Result<Vec<(String, WatchState)>> {
-        self.check()?;
+        self.fail("states")?;
         self.inner.states()
     }
     fn put_state(&self, watch: &str, state: &WatchState) -> Result<()> {
-        self.check()?;
+        self.fail("put_state")?;
         self.inner.put_state(watch, state)
     }
     fn latest_version(&self, watch: &str) -> Result<Option<Version>> {
-        self.check()?;
+        self.fail("latest_version")?;
         self.inner.latest_version(watch)
     }
     fn latest_seq(&self, watch: &str) -> Result<Option<u64>> {
-        self.check()?;
+        self.fail("latest_seq")?;
         self.inner.latest_seq(watch)
     }
     fn version(&self, watch: &str, seq: u64) -> Result<Option<Version>> {
-        self.check()?;
+        self.fail("version")?;
         self.inner.version(watch, seq)
     }
     fn versions(&self, watch: &str) -> Result<Vec<Version>> {
-        self.check()?;
+        self.fail("versions")?;
         self.inner.versions(watch)
     }
     fn for_each_version(&self, f: &mut dyn FnMut(Version) -> Result<()>) -> Result<()> {
-        self.check()?;
+        self.fail("for_each_version")?;
         self.inner.for_each_version(f)
     }
     fn change(&self, id: u64) -> Result<Option<ChangeRecord>> {
-        self.check()?;
+        self.fail("change")?;
         self.inner.change(id)
     }
     fn changes(&self, filter: &ChangeFilter) -> Result<Vec<ChangeRecord>> {
-        self.check()?;
+        self.fail("changes")?;
         self.inner.changes(filter)
     }
     fn outbox(&self) -> Result<Vec<OutboxEntry>> {
-        self.check()?;
+        self.fail("outbox")?;
         self.inner.outbox()
     }
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
-        self.check()?;
+        self.fail("put_outbox")?;
         self.inner.put_outbox(entry)
     }
     fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()> {
-        self.check()?;
+        self.fail("mark_delivered")?;
         self.inner.mark_delivered(ids, at)
     }
     fn drop_outbox(&self, id: u64) -> Result<bool> {
-        self.check()?;
+        self.fail("drop_outbox")?;
         self.inner.drop_outbox(id)
     }
     fn record_alert(&self, change: NewChange) -> Result<u64> {
-        self.check()?;
+        self.fail("record_alert")?;
         self.inner.record_alert(change)
     }
     fn sink_state(&self, sink: &str) -> Result<Option<serde_json::Value>> {
-        self.check()?;
+        self.fail("sink_state")?;
         self.inner.sink_state(sink)
     }
     fn put_sink_state(&self, sink: &str, state: Option<&serde_json::Value>) -> Result<()> {
-        self.check()?;
+        self.fail("put_sink_state")?;
         self.inner.put_sink_state(sink, state)
     }
     fn sink_states(&self) -> Result<Vec<(String, serde_json::Value)>> {
-        self.check()?;
+        self.fail("sink_states")?;
         self.inner.sink_states()
     }
     fn follows(&self) -> Result<Vec<Followed>> {
-        self.check()?;
+        self.fail("follows")?;
         self.inner.follows()
     }
     fn refollow(&self, id: &str) -> Result<bool> {
@@ -121,11 +143,15 @@ impl<S: Store> Store for FailingStore<S> {
         self.inner.refollow(id)
     }
     fn unfollow(&self, id: &str) -> Result<bool> {
-        self.check()?;
+        self.fail("unfollow")?;
         self.inner.unfollow(id)
     }
+    fn dump(&self, f: &mut RawVisitor<'_>) -> Result<()> {
+        self.fail("dump")?;
+        self.inner.dump(f)
+    }
     fn flush(&self) -> Result<()> {
-        self.check()?;
+        self.fail("flush")?;
         self.inner.flush()
     }
 }

@@ -91,3 +91,35 @@ pub fn open_error(dir: &Path, e: &sled::Error) -> Error {
         },
     }
 }
+
+/// How long a flush may take before it is reported as failed (a full or failing disk can
+/// make sled's flush wait forever).
+pub const FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Flushes `store` on a blocking thread, giving up after `limit`: the caller is told, and
+/// never hangs. (A flush that gave up may still finish in the background; sled's writes are
+/// atomic, so the store stays consistent either way.)
+pub async fn flush_bounded(
+    store: &std::sync::Arc<dyn super::Store>,
+    limit: std::time::Duration,
+) -> crate::error::Result<()> {
+    let s = store.clone();
+    match tokio::time::timeout(limit, tokio::task::spawn_blocking(move || s.flush())).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(e)) => Err(Error::Store(format!("flush failed: {e}"))),
+        Err(_) => Err(Error::Store(format!(
+            "writing to disk did not finish within {}s (is the disk full or failing?)",
+            limit.as_secs()
+        ))),
+    }
+}
+
+/// A store error in words for a log line or a status: "the disk is full" first when it is.
+pub fn describe(e: &Error) -> String {
+    let text = e.to_string();
+    if is_disk_full(&text) {
+        format!("the disk is full ({text})")
+    } else {
+        text
+    }
+}

@@ -19,7 +19,7 @@ mod sled_store;
 
 pub use failing::FailingStore;
 pub use phrase::{phrase_history, phrase_matcher, PhraseChange};
-pub use sled_store::SledStore;
+pub use sled_store::{RawRead, SledStore};
 
 /// Receives (tree, key, value) of every record (see [`Store::dump`]).
 pub type RawVisitor<'a> = dyn FnMut(&[u8], &[u8], &[u8]) -> Result<()> + 'a;
@@ -73,6 +73,10 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
     /// Set when delivery was abandoned: the reason the API gave.
     pub dead: Option<String>,
+    /// Set (and made durable) just before a send; cleared when its outcome is recorded. Still
+    /// set on a later pass, the outcome is unknown: the send may have gone through.
+    #[serde(default)]
+    pub sending_since: Option<DateTime<Utc>>,
 }
 
 /// What the store remembers of a watch between checks.

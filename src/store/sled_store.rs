@@ -16,6 +16,9 @@ use sled::Transactional;
 use super::*;
 use crate::error::Error;
 
+/// One raw record, or where reading a tree stopped and why.
+pub type RawRead = std::result::Result<(Vec<u8>, Vec<u8>), String>;
+
 pub struct SledStore {
     /// Writes hold it shared; a backup holds it alone, so a backup taken while the daemon
     /// runs is one consistent moment of every tree.
@@ -135,10 +138,7 @@ impl SledStore {
 
     /// The raw records of one tree, each read on its own so that one unreadable place ends
     /// only the rest of that tree's scan: (key, value) or the error where reading stopped.
-    pub fn raw_tree(
-        &self,
-        tree: &[u8],
-    ) -> Result<Vec<std::result::Result<(Vec<u8>, Vec<u8>), String>>> {
+    pub fn raw_tree(&self, tree: &[u8]) -> Result<Vec<RawRead>> {
         let mut out = Vec::new();
         for kv in self.db.open_tree(tree)?.iter() {
             match kv {
@@ -337,6 +337,7 @@ fn insert_change(
         next_attempt_at: None,
         last_error: None,
         dead: None,
+        sending_since: None,
     };
     outbox.insert(&id.to_be_bytes(), encode(&entry).map_err(abort)?)?;
     Ok(id)

@@ -358,6 +358,12 @@ impl Sink for DiscordSink {
         DISCORD
     }
 
+    /// Discord drops a message whose nonce it saw from the same bot in the last few
+    /// minutes (`enforce_nonce`); two is well inside that.
+    fn drops_repeats_within(&self) -> Option<Duration> {
+        Some(Duration::from_secs(120))
+    }
+
     fn send<'a>(
         &'a self,
         to: Option<&'a Destination>,

@@ -153,7 +153,7 @@ fn a_backup_taken_during_writes_is_consistent() {
         })
     };
     let file = dir.path().join("b.backup");
-    let n = recovery::backup(&store, &file).unwrap();
+    let n = recovery::backup(store.as_ref(), &file).unwrap();
     writer.join().unwrap();
     let restored = dir.path().join("restored");
     assert_eq!(recovery::restore(&file, &restored, 1 << 20).unwrap(), n);

@@ -316,16 +316,48 @@ async fn pause_until_writable(engine: &Engine, shared: &Shared, error: crate::er
     shared.progress.send_modify(|p| p.paused = None);
 }
 
-/// Fires due watches, forever. A store that fails pauses it (see [`pause_until_writable`]).
+/// Checks the scheduler started together: a batched kind's due watches, or one watch.
+struct Run {
+    /// The round (the watches due at one moment) it belongs to.
+    round: u64,
+    watches: Vec<Arc<Watch>>,
+    fired: DateTime<Utc>,
+    report: Result<crate::cycle::CycleReport>,
+}
+
+/// The first store failure among a report's runs: such a check recorded nothing.
+fn unrecorded(report: &crate::cycle::CycleReport) -> Option<crate::error::Error> {
+    report.runs.iter().find_map(|(_, run)| match run {
+        crate::cycle::RunResult::Failed(e) if e.starts_with("store: ") => Some(
+            crate::error::Error::Store(e.trim_start_matches("store: ").to_string()),
+        ),
+        _ => None,
+    })
+}
+
+/// Fires due watches, forever. Each watch runs on its own (a batched kind's due watches
+/// together), so a slow or hung host delays only its own watches: the others keep their
+/// schedules. A watch is not fired again while its check is under way. A store that fails
+/// pauses checks (see [`pause_until_writable`]).
 async fn scheduler_loop(live: &Live, shared: &Shared) -> Result<()> {
+    use futures_util::StreamExt;
     let clock = live.engine().clock;
     let mut next_fire: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
+    // Runs not yet finished, per round: a round ends when all its runs have.
+    let mut rounds: std::collections::BTreeMap<u64, usize> = std::collections::BTreeMap::new();
+    let mut round = 0u64;
+    let mut runs = futures_util::stream::FuturesUnordered::new();
     loop {
+        // The lists may have been reloaded: each pass reads the current ones.
         let engine = &live.engine();
         let now = clock.now();
         let watches = or_pause!(engine, shared, engine.all_watches());
         let mut due: Vec<Arc<Watch>> = Vec::new();
         for w in &watches {
+            if in_flight.contains(&w.id) {
+                continue;
+            }
             let next = match next_fire.get(&w.id) {
                 Some(t) => *t,
                 None => or_pause!(engine, shared, first_fire(engine, w, now)),
@@ -339,63 +371,108 @@ async fn scheduler_loop(live: &Live, shared: &Shared) -> Result<()> {
         next_fire.retain(|id, _| watches.iter().any(|w| &w.id == id));
 
         if !due.is_empty() {
-            shared.progress.send_modify(|p| {
-                p.watches = watches.len();
-                p.checking = Some(due.len());
-            });
-            {
-                let mut beats = shared.beats();
+            round += 1;
+            tracing::info!(watches = due.len(), "cycle starting");
+            let mut batches: Vec<(String, Vec<Arc<Watch>>)> = Vec::new();
+            for w in due {
+                in_flight.insert(w.id.clone());
+                next_fire.remove(&w.id);
+                let key = match crate::source::registry::of(&w) {
+                    Ok(kind) if kind.batched() => format!("kind:{}", kind.name()),
+                    _ => format!("watch:{}", w.id),
+                };
+                match batches.iter_mut().find(|(k, _)| *k == key) {
+                    Some((_, list)) => list.push(w),
+                    None => batches.push((key, vec![w])),
+                }
+            }
+            rounds.insert(round, batches.len());
+            for (_, batch) in batches {
+                let this_round = round;
+                let engine = engine.clone();
+                runs.push(async move {
+                    let report = engine.check(&batch).await;
+                    Run {
+                        round: this_round,
+                        watches: batch,
+                        fired: now,
+                        report,
+                    }
+                });
+            }
+            let mut beats = shared.beats();
+            if beats.cycle_progress.is_none() {
                 beats.cycle_progress = Some(Instant::now());
                 beats.requests_seen = engine.fetcher.requests_made();
             }
-            tracing::info!(watches = due.len(), "cycle starting");
-            let report = engine.check(&due).await;
+        }
+
+        let wake = next_fire.values().copied().min();
+        shared.progress.send_modify(|p| {
+            p.watches = watches.len();
+            p.checking = (!in_flight.is_empty()).then_some(in_flight.len());
+            p.next_check = wake;
+        });
+        let sleep = async {
+            match wake {
+                Some(wake) => clock.sleep_until(wake).await,
+                // Nothing scheduled (no watches, or all under way): wait for a run to end.
+                None => std::future::pending::<()>().await,
+            }
+        };
+        // A reload wakes the scheduler too, so new watches get their baseline now.
+        let run = tokio::select! {
+            Some(run) = runs.next(), if !runs.is_empty() => run,
+            _ = sleep => continue,
+            _ = live.changed() => continue,
+        };
+
+        for w in &run.watches {
+            in_flight.remove(&w.id);
+        }
+        let round_done = match rounds.get_mut(&run.round) {
+            Some(left) if *left > 1 => {
+                *left -= 1;
+                false
+            }
+            _ => {
+                rounds.remove(&run.round);
+                true
+            }
+        };
+        if in_flight.is_empty() {
             shared.beats().cycle_progress = None;
-            let report = or_pause!(engine, shared, report);
-            tracing::info!(
-                alerts = report.alerts.len(),
-                failed = report.failures(),
-                "cycle done"
-            );
-            for (watch, run) in &report.runs {
-                if let crate::cycle::RunResult::Failed(error) = run {
-                    tracing::warn!(watch = %watch, error = %error, "check failed");
-                }
+        }
+        let report = or_pause!(engine, shared, run.report);
+        tracing::info!(
+            watches = run.watches.len(),
+            alerts = report.alerts.len(),
+            failed = report.failures(),
+            "checks done"
+        );
+        for (watch, result) in &report.runs {
+            if let crate::cycle::RunResult::Failed(error) = result {
+                tracing::warn!(watch = %watch, error = %error, "check failed");
             }
-            // The engine's commit recorded `last_check` (this fire) for every watch it ran;
-            // writing the fire again here would double the store's writes per check.
-            for w in &due {
-                if let Some(next) = w.schedule.next_after(now, Some(now)) {
-                    next_fire.insert(w.id.clone(), next);
-                }
+        }
+        // Durable before the outbox may send any of it. A check that could not be recorded
+        // is not done: its watch stays due (no next fire set) and runs once the store works.
+        let flushed =
+            crate::store::fault::flush_bounded(&engine.store, crate::store::fault::FLUSH_LIMIT)
+                .await;
+        or_pause!(
+            engine,
+            shared,
+            flushed.and_then(|()| unrecorded(&report).map_or(Ok(()), Err))
+        );
+        // The engine's commit recorded `last_check` (this fire) for every watch it ran;
+        // writing the fire again here would double the store's writes per check.
+        for w in &run.watches {
+            if let Some(next) = w.schedule.next_after(run.fired, Some(run.fired)) {
+                next_fire.insert(w.id.clone(), next);
             }
-            // Durable before the outbox may send any of it. A cycle whose checks could not
-            // be recorded is not done: its watches stay due and run once the store works.
-            let flushed =
-                crate::store::fault::flush_bounded(&engine.store, crate::store::fault::FLUSH_LIMIT)
-                    .await;
-            let unrecorded = report.runs.iter().any(|(_, run)| {
-                matches!(run, crate::cycle::RunResult::Failed(e) if e.starts_with("store:"))
-            });
-            if unrecorded {
-                for w in &due {
-                    next_fire.remove(&w.id);
-                }
-            }
-            or_pause!(
-                engine,
-                shared,
-                flushed.and_then(|()| match report
-                    .runs
-                    .iter()
-                    .find(|(_, run)| matches!(run, crate::cycle::RunResult::Failed(e) if e.starts_with("store:")))
-                {
-                    Some((_, crate::cycle::RunResult::Failed(e))) => {
-                        Err(crate::error::Error::Store(e.trim_start_matches("store: ").to_string()))
-                    }
-                    _ => Ok(()),
-                })
-            );
+        }
+        if round_done {
             if let Some(path) = &shared.status_snapshot {
                 // Monitoring is a courtesy: a failed write is logged, never fatal.
                 if let Err(e) = live
@@ -406,27 +483,13 @@ async fn scheduler_loop(live: &Live, shared: &Shared) -> Result<()> {
                 }
             }
         }
-
-        let wake = next_fire.values().copied().min();
         shared.progress.send_modify(|p| {
-            p.watches = watches.len();
-            if p.checking.take().is_some() {
+            p.checking = (!in_flight.is_empty()).then_some(in_flight.len());
+            if round_done {
                 p.cycles += 1;
             }
-            p.next_check = wake;
         });
-        if !due.is_empty() {
-            shared.kick.notify_one();
-        }
-        // A reload wakes the scheduler so new watches get their baseline now.
-        match wake {
-            Some(wake) => tokio::select! {
-                _ = clock.sleep_until(wake) => {}
-                _ = live.changed() => {}
-            },
-            // Nothing scheduled at all (no watches): idle until stopped or reloaded.
-            None => live.changed().await,
-        }
+        shared.kick.notify_one();
     }
 }
 
@@ -441,16 +504,9 @@ async fn outbox_loop(
 ) -> Result<()> {
     let clock = engine.clock.clone();
     loop {
-        // Not while a cycle is committing: a pass would post part of the cycle's alerts, and
-        // Discord groups one cycle's alerts into a message whose nonce is its first alert's.
-        // After a crash the whole cycle would be regrouped under that nonce, and Discord,
-        // seeing the nonce again, would drop the rest. The cycle's end wakes us.
-        if shared.progress.borrow().checking.is_some() {
-            tokio::select! {
-                _ = shared.kick.notified() => continue,
-                _ = stop.wait_for(|stop| *stop) => return Ok(()),
-            }
-        }
+        // Checks may be under way (each watch keeps its own time): a pass sends what is
+        // committed. A resend after a crash regroups exactly the alerts whose send was
+        // recorded (`sending_since`), so Discord's nonce dedup never swallows a new alert.
         let cycles_seen = shared.progress.borrow().cycles;
         let pending = match engine.store.outbox() {
             Ok(entries) => entries.iter().filter(|e| e.dead.is_none()).count(),

@@ -244,7 +244,20 @@ impl Dispatcher {
                         report.dead += 1;
                     }
                 }
-                (keep, keep_records)
+                // A send cut short is finished first, with exactly the alerts it had: the
+                // sink groups them as before, so each message keeps its nonce.
+                let keep_later = keep.iter().filter(|e| e.sending_since.is_none()).count();
+                if keep.iter().any(|e| e.sending_since.is_some()) {
+                    let (k, r): (Vec<_>, Vec<_>) = keep
+                        .into_iter()
+                        .zip(keep_records)
+                        .filter(|(e, _)| e.sending_since.is_some())
+                        .unzip();
+                    report.waiting += keep_later;
+                    (k, r)
+                } else {
+                    (keep, keep_records)
+                }
             };
             if entries.is_empty() {
                 continue;

@@ -21,7 +21,7 @@ use policywatch::event::{Alert, Severity};
 use policywatch::notify::discord::{DiscordSink, DiscordToken};
 use policywatch::notify::{backoff, Delivery, Dispatcher, Sink};
 use policywatch::schedule::{Clock, ManualClock, SystemClock};
-use policywatch::store::{NewChange, SledStore, Store};
+use policywatch::store::{FailingStore, NewChange, SledStore, Store};
 use policywatch::watchlist::Mention;
 use serde_json::Value;
 use wiremock::matchers::path;
@@ -831,4 +831,64 @@ async fn a_refused_token_stops_delivery_and_status_says_so() {
     let out = run(&p, &["check"], TOKEN).await;
     assert!(out.contains("1 alert delivered"), "{out}");
     assert_eq!(fake.posted().len(), 1);
+}
+
+/// Issue 16: a post that went through but whose delivery could not be recorded (a full
+/// disk) is sent again only with its nonce, within Discord's dedup window: posted once.
+/// Past that window it is never posted blind: it becomes a dead letter saying why.
+#[tokio::test]
+async fn a_post_whose_delivery_cannot_be_recorded_is_not_posted_twice() {
+    let fake = FakeDiscord::start(TOKEN).await;
+    let failing = Arc::new(FailingStore::new(SledStore::temporary().unwrap()));
+    let store: Arc<dyn Store> = failing.clone();
+    for i in 0..3 {
+        store
+            .record_alert(change(
+                &format!("w{i}"),
+                "Doc",
+                "Changed",
+                &small_diff(i),
+                cycle(0),
+            ))
+            .unwrap();
+    }
+    let clock = Arc::new(policywatch::schedule::ManualClock::new(Utc::now()));
+    let d = dispatcher(store.clone(), sink(&fake.base), clock.clone());
+    failing.fail_only(&["mark_delivered"]);
+    assert!(
+        d.drain_once().await.is_err(),
+        "the delivery could not be recorded"
+    );
+    assert_eq!(fake.posted().len(), 1, "the post went through");
+    failing.fail_only(&[]);
+    clock.advance(chrono::Duration::seconds(30));
+    let r = d.drain_once().await.unwrap();
+    assert_eq!(r.delivered, 3);
+    assert_eq!(
+        fake.posted().len(),
+        1,
+        "posted once: the repeat was dropped by its nonce"
+    );
+    assert!(store.outbox().unwrap().is_empty());
+
+    // Past the window: never posted blind.
+    store
+        .record_alert(change("w9", "Doc", "Changed", &small_diff(9), cycle(0)))
+        .unwrap();
+    failing.fail_only(&["mark_delivered"]);
+    assert!(d.drain_once().await.is_err());
+    failing.fail_only(&[]);
+    clock.advance(chrono::Duration::minutes(10));
+    let r = d.drain_once().await.unwrap();
+    assert_eq!((r.delivered, r.dead), (0, 1));
+    assert_eq!(fake.posted().len(), 2, "not posted again");
+    let dead = store.outbox().unwrap();
+    assert!(
+        dead[0]
+            .dead
+            .as_deref()
+            .unwrap()
+            .contains("delivery outcome unknown"),
+        "{dead:?}"
+    );
 }

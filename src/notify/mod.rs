@@ -174,12 +174,28 @@ impl Dispatcher {
                 .or_default()
                 .push(entry);
         }
+        // A send cut short (its alerts still marked `sending_since`) is finished first, with
+        // exactly the alerts it had: the sink groups them as before, so each message keeps
+        // its nonce and Discord's dedup never swallows an alert that was not in it. The rest
+        // of the destination follows, unless that stops it.
+        let mut work: Vec<(Option<Destination>, Vec<OutboxEntry>)> = Vec::new();
+        for (destination, entries) in by_destination {
+            let (interrupted, rest): (Vec<_>, Vec<_>) =
+                entries.into_iter().partition(|e| e.sending_since.is_some());
+            if !interrupted.is_empty() {
+                work.push((destination.clone(), interrupted));
+            }
+            if !rest.is_empty() {
+                work.push((destination, rest));
+            }
+        }
+        let mut stopped_destinations: Vec<Option<Destination>> = Vec::new();
         // Sinks that halted in this pass, and those that delivered (their halt is over).
         let mut halted: BTreeMap<String, String> = BTreeMap::new();
         let mut delivering: BTreeSet<String> = BTreeSet::new();
-        for (destination, entries) in by_destination {
+        for (destination, entries) in work {
             let sink_name = self.sink.sink_name(destination.as_ref());
-            if halted.contains_key(&sink_name) {
+            if halted.contains_key(&sink_name) || stopped_destinations.contains(&destination) {
                 report.waiting += entries.len();
                 continue;
             }
@@ -187,6 +203,8 @@ impl Dispatcher {
             if !first_due {
                 report.waiting += entries.len();
                 report.next_attempt = min_time(report.next_attempt, entries[0].next_attempt_at);
+                // Later alerts of the destination never overtake it.
+                stopped_destinations.push(destination.clone());
                 continue;
             }
             let mut records = Vec::with_capacity(entries.len());
@@ -244,20 +262,7 @@ impl Dispatcher {
                         report.dead += 1;
                     }
                 }
-                // A send cut short is finished first, with exactly the alerts it had: the
-                // sink groups them as before, so each message keeps its nonce.
-                let keep_later = keep.iter().filter(|e| e.sending_since.is_none()).count();
-                if keep.iter().any(|e| e.sending_since.is_some()) {
-                    let (k, r): (Vec<_>, Vec<_>) = keep
-                        .into_iter()
-                        .zip(keep_records)
-                        .filter(|(e, _)| e.sending_since.is_some())
-                        .unzip();
-                    report.waiting += keep_later;
-                    (k, r)
-                } else {
-                    (keep, keep_records)
-                }
+                (keep, keep_records)
             };
             if entries.is_empty() {
                 continue;
@@ -328,6 +333,9 @@ impl Dispatcher {
             report.delivered += delivered.len();
             if !delivered.is_empty() {
                 delivering.insert(sink_name);
+            }
+            if stopped {
+                stopped_destinations.push(destination.clone());
             }
         }
         for (sink, reason) in &halted {

@@ -546,8 +546,9 @@ impl Store for SledStore {
         f: &mut dyn FnMut(ChangeRecord) -> Result<bool>,
     ) -> Result<()> {
         let range = self.changes.range(after.saturating_add(1).to_be_bytes()..);
-        let mut visit =
-            |kv: sled::Result<(sled::IVec, sled::IVec)>| -> Result<bool> { f(decode(&kv?.1)?) };
+        let mut visit = |kv: sled::Result<(sled::IVec, sled::IVec)>| -> Result<bool> {
+            f(decode_change(&kv?.1)?)
+        };
         if newest_first {
             for kv in range.rev() {
                 if !visit(kv)? {

@@ -69,7 +69,7 @@ pub trait Sink: Send + Sync {
     /// How long after a send the destination itself drops a repeat of it (Discord's nonce),
     /// so an attempt whose outcome is unknown may be sent again within it. `None`: a repeat
     /// always shows (stdout).
-    fn drops_repeats_within(&self) -> Option<Duration> {
+    fn drops_repeats_within(&self, _to: Option<&Destination>) -> Option<Duration> {
         None
     }
 }
@@ -111,6 +111,10 @@ impl Sink for Router {
 
     fn sink_name(&self, to: Option<&Destination>) -> String {
         self.pick(to).sink_name(to)
+    }
+
+    fn drops_repeats_within(&self, to: Option<&Destination>) -> Option<Duration> {
+        self.pick(to).drops_repeats_within(to)
     }
 
     fn send<'a>(
@@ -231,9 +235,11 @@ impl Dispatcher {
                 let mut unknown = Vec::new();
                 for (e, r) in entries.into_iter().zip(records) {
                     let resend = e.sending_since.is_none_or(|since| {
-                        self.sink.drops_repeats_within().is_some_and(|window| {
-                            now - since < chrono::Duration::from_std(window).unwrap_or_default()
-                        })
+                        self.sink
+                            .drops_repeats_within(destination.as_ref())
+                            .is_some_and(|window| {
+                                now - since < chrono::Duration::from_std(window).unwrap_or_default()
+                            })
                     });
                     if resend {
                         keep.push(e);
@@ -247,7 +253,11 @@ impl Dispatcher {
                         alert = e.id,
                         "an earlier send of this alert has no recorded outcome; not sending it again"
                     );
-                    if self.sink.drops_repeats_within().is_none() {
+                    if self
+                        .sink
+                        .drops_repeats_within(destination.as_ref())
+                        .is_none()
+                    {
                         self.store.mark_delivered(&[e.id], now)?;
                         report.delivered += 1;
                     } else {

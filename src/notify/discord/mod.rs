@@ -360,7 +360,7 @@ impl Sink for DiscordSink {
 
     /// Discord drops a message whose nonce it saw from the same bot in the last few
     /// minutes (`enforce_nonce`); two is well inside that.
-    fn drops_repeats_within(&self) -> Option<Duration> {
+    fn drops_repeats_within(&self, _to: Option<&Destination>) -> Option<Duration> {
         Some(Duration::from_secs(120))
     }
 

@@ -139,7 +139,7 @@ impl<S: Store> Store for FailingStore<S> {
         self.inner.follows()
     }
     fn refollow(&self, id: &str) -> Result<bool> {
-        self.check()?;
+        self.fail("refollow")?;
         self.inner.refollow(id)
     }
     fn unfollow(&self, id: &str) -> Result<bool> {

@@ -199,16 +199,8 @@ fn phrase_log(
     let matcher = phrase_matcher(phrase)?;
     let watches: Vec<String> = match &args.watch {
         Some(id) => vec![id.clone()],
-        None => {
-            let mut ids = Vec::new();
-            store.for_each_version(&mut |v| {
-                if ids.last() != Some(&v.watch) {
-                    ids.push(v.watch);
-                }
-                Ok(())
-            })?;
-            ids
-        }
+        // Every watch the store has checked (versions are read one watch at a time).
+        None => store.states()?.into_iter().map(|(id, _)| id).collect(),
     };
     for watch in &watches {
         for c in phrase_history(store, watch, &matcher)? {

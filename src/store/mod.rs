@@ -18,7 +18,7 @@ pub mod recovery;
 mod sled_store;
 
 pub use failing::FailingStore;
-pub use phrase::{phrase_history, phrase_matcher, PhraseChange};
+pub use phrase::{phrase_history, phrase_matcher, Phrase, PhraseChange};
 pub use sled_store::{RawRead, SledStore};
 
 /// Receives (tree, key, value) of every record (see [`Store::dump`]).
@@ -168,6 +168,15 @@ pub trait Store: Send + Sync {
     fn for_each_version(&self, f: &mut dyn FnMut(Version) -> Result<()>) -> Result<()>;
 
     fn change(&self, id: u64) -> Result<Option<ChangeRecord>>;
+    /// [`Store::for_each_version_of`] handing over each version as its JSON, undecoded:
+    /// phrase history scans a document's text without building every version.
+    fn for_each_version_json_of(
+        &self,
+        watch: &str,
+        f: &mut dyn FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        self.for_each_version_of(watch, &mut |v| f(&serde_json::to_vec(&v)?))
+    }
     /// Changes with ids above `after`, oldest first (or newest first), handed to `f` one at
     /// a time until it returns false: the history browser pages without loading them all.
     fn scan_changes(

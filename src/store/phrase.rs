@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Utc};
 use regex::{Regex, RegexBuilder};
+
 use serde::Serialize;
 
 use super::Store;
@@ -37,9 +38,17 @@ impl PhraseChange {
     }
 }
 
+/// A phrase, compiled twice: for readable text, and for the same text as it is written in
+/// a stored version's JSON (escaped), so most versions are searched without decoding.
+#[derive(Debug, Clone)]
+pub struct Phrase {
+    text: Regex,
+    json: Regex,
+}
+
 /// The matcher for a phrase, or a usage error naming why not.
-pub fn phrase_matcher(phrase: &str) -> Result<Regex> {
-    let words: Vec<String> = phrase.split_whitespace().map(regex::escape).collect();
+pub fn phrase_matcher(phrase: &str) -> Result<Phrase> {
+    let words: Vec<&str> = phrase.split_whitespace().collect();
     if words.is_empty() {
         return Err(Error::Usage("the phrase is empty".into()));
     }
@@ -48,48 +57,86 @@ pub fn phrase_matcher(phrase: &str) -> Result<Regex> {
             "the phrase is longer than {MAX_PHRASE} bytes"
         )));
     }
-    RegexBuilder::new(&words.join(r"\s+"))
-        .case_insensitive(true)
-        .build()
-        .map_err(|e| Error::Usage(format!("phrase: {e}")))
+    let build = |pattern: String| {
+        RegexBuilder::new(&pattern)
+            .case_insensitive(true)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| Error::Usage(format!("phrase: {e}")))
+    };
+    let plain: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
+    // In JSON a line break is `\n`, a tab `\t`, a quote `\"`; other characters (non-ASCII
+    // included) are written as they are.
+    let escaped: Vec<String> = words
+        .iter()
+        .map(|w| {
+            let quoted = serde_json::to_string(w).unwrap_or_default();
+            regex::escape(&quoted[1..quoted.len().saturating_sub(1)])
+        })
+        .collect();
+    Ok(Phrase {
+        text: build(plain.join(r"\s+"))?,
+        json: build(escaped.join(r"(?:\s|\\[nrt])+"))?,
+    })
+}
+
+/// The parts of a stored version phrase history reads; the text stays as written.
+#[derive(serde::Deserialize)]
+struct RawVersion<'a> {
+    watch: String,
+    seq: u64,
+    fetched_at: DateTime<Utc>,
+    #[serde(borrow)]
+    document: RawDocument<'a>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawDocument<'a> {
+    #[serde(borrow)]
+    text: &'a serde_json::value::RawValue,
 }
 
 /// Where the phrase came and went in `watch`'s versions, oldest first.
-pub fn phrase_history(store: &dyn Store, watch: &str, phrase: &Regex) -> Result<Vec<PhraseChange>> {
+pub fn phrase_history(
+    store: &dyn Store,
+    watch: &str,
+    phrase: &Phrase,
+) -> Result<Vec<PhraseChange>> {
     let mut out = Vec::new();
+    // The text (as written in JSON) of the latest version that had the phrase: decoded only
+    // if the phrase then disappears, for the line it was on.
     let mut last: Option<String> = None;
-    store.for_each_version_of(watch, &mut |v| {
-        let found = phrase.find(&v.document.text).map(|m| {
-            let text = &v.document.text;
-            let start = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
-            let end = text[m.end()..]
-                .find('\n')
-                .map_or(text.len(), |i| m.end() + i);
-            shorten(&text[start..end], m.start() - start, m.end() - start)
-        });
-        match (&last, found) {
-            (None, Some(context)) => {
-                out.push(PhraseChange {
-                    watch: v.watch.clone(),
-                    seq: v.seq,
-                    fetched_at: v.fetched_at,
-                    appeared: true,
-                    context: context.clone(),
-                });
-                last = Some(context);
+    let context = |raw: &str| -> Result<String> {
+        let text: String = serde_json::from_str(raw)?;
+        Ok(match phrase.text.find(&text) {
+            Some(m) => {
+                let start = text[..m.start()].rfind('\n').map_or(0, |i| i + 1);
+                let end = text[m.end()..]
+                    .find('\n')
+                    .map_or(text.len(), |i| m.end() + i);
+                shorten(&text[start..end], m.start() - start, m.end() - start)
             }
-            (Some(context), None) => {
-                out.push(PhraseChange {
-                    watch: v.watch.clone(),
-                    seq: v.seq,
-                    fetched_at: v.fetched_at,
-                    appeared: false,
-                    context: context.clone(),
-                });
-                last = None;
-            }
-            (Some(_), Some(context)) => last = Some(context),
-            (None, None) => {}
+            None => String::new(),
+        })
+    };
+    store.for_each_version_json_of(watch, &mut |bytes| {
+        let v: RawVersion = serde_json::from_slice(bytes)?;
+        let raw = v.document.text.get();
+        let present = phrase.json.is_match(raw);
+        let change = |appeared: bool, context: String| PhraseChange {
+            watch: v.watch.clone(),
+            seq: v.seq,
+            fetched_at: v.fetched_at,
+            appeared,
+            context,
+        };
+        match (last.take(), present) {
+            (None, true) => out.push(change(true, context(raw)?)),
+            (Some(before), false) => out.push(change(false, context(&before)?)),
+            _ => {}
+        }
+        if present {
+            last = Some(raw.to_string());
         }
         Ok(true)
     })?;

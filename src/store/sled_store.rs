@@ -268,9 +268,13 @@ fn encode_version(v: &Version) -> Result<Vec<u8>> {
 }
 
 pub(super) fn decode_version(bytes: &[u8]) -> Result<Version> {
-    let raw = lz4_flex::decompress_size_prepended(bytes)
-        .map_err(|e| Error::Store(format!("corrupt version: {e}")))?;
-    decode(&raw)
+    decode(&version_json(bytes)?)
+}
+
+/// A stored version's JSON, decompressed but not decoded.
+fn version_json(bytes: &[u8]) -> Result<Vec<u8>> {
+    lz4_flex::decompress_size_prepended(bytes)
+        .map_err(|e| Error::Store(format!("corrupt version: {e}")))
 }
 
 /// Change records carry whole diffs: compressed too, behind a `Z` so that records written
@@ -572,6 +576,19 @@ impl Store for SledStore {
     ) -> Result<()> {
         for kv in self.versions.scan_prefix(watch_prefix(watch)) {
             if !f(decode_version(&kv?.1)?)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn for_each_version_json_of(
+        &self,
+        watch: &str,
+        f: &mut dyn FnMut(&[u8]) -> Result<bool>,
+    ) -> Result<()> {
+        for kv in self.versions.scan_prefix(watch_prefix(watch)) {
+            if !f(&version_json(&kv?.1)?)? {
                 break;
             }
         }

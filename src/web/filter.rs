@@ -5,7 +5,7 @@
 //! reading only the changes added since. A page then decodes only the records it shows
 //! (plus, for a text search, the candidates it has to read), newest first.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -35,6 +35,10 @@ pub struct ChangeIndex {
     last_id: u64,
     /// Interned names: a watch's id is stored once, not once per change.
     names: HashMap<String, Arc<str>>,
+    /// Distinct watches, watchlists and events, for the filter form's choices.
+    pub watches: BTreeSet<Arc<str>>,
+    pub watchlists: BTreeSet<Arc<str>>,
+    pub events: BTreeSet<Arc<str>>,
 }
 
 impl ChangeIndex {
@@ -58,6 +62,9 @@ impl ChangeIndex {
                 keywords: a.keywords.iter().map(|k| self.intern(k)).collect(),
             };
             self.last_id = self.last_id.max(row.id);
+            self.watches.insert(row.watch.clone());
+            self.watchlists.insert(row.watchlist.clone());
+            self.events.insert(row.event.clone());
             self.rows.push(row);
         }
         Ok(())
@@ -70,14 +77,6 @@ impl ChangeIndex {
         let a: Arc<str> = Arc::from(s);
         self.names.insert(s.to_string(), a.clone());
         a
-    }
-
-    /// Distinct values seen, sorted, for the filter form's choices.
-    pub fn choices(&self, pick: impl Fn(&Row) -> &Arc<str>) -> Vec<Arc<str>> {
-        let mut v: Vec<Arc<str>> = self.rows.iter().map(|r| pick(r).clone()).collect();
-        v.sort();
-        v.dedup();
-        v
     }
 }
 

@@ -67,17 +67,17 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
     blocking(&st, move |st| {
         let (f, page_) = api::changes_page(st, &params, filter::PAGE)?;
         let index = st.index.lock().unwrap_or_else(|e| e.into_inner());
-        let names = |pick: fn(&filter::Row) -> &std::sync::Arc<str>| -> Vec<String> {
-            index.choices(pick).iter().map(|s| s.to_string()).collect()
+        let names = |set: &std::collections::BTreeSet<std::sync::Arc<str>>| -> Vec<String> {
+            set.iter().map(|s| s.to_string()).collect()
         };
         let chart = svg::weekly_chart(&index.rows, st.live.engine().clock.now());
         let mut body = String::new();
         body.push_str(&format!(
             "<form class=\"filters\" method=\"get\" action=\"/\">{}{}{}{}{}{}{}{}\
              <button type=\"submit\">Filter</button> <a href=\"/\">Clear</a></form>",
-            select("watchlist", "Watchlist", f.watchlist.as_deref(), &names(|r| &r.watchlist)),
-            select("watch", "Watch", f.watch.as_deref(), &names(|r| &r.watch)),
-            select("event", "Event", f.event.as_deref(), &names(|r| &r.event)),
+            select("watchlist", "Watchlist", f.watchlist.as_deref(), &names(&index.watchlists)),
+            select("watch", "Watch", f.watch.as_deref(), &names(&index.watches)),
+            select("event", "Event", f.event.as_deref(), &names(&index.events)),
             select(
                 "severity",
                 "Severity at least",

@@ -97,9 +97,33 @@ struct RawDocument<'a> {
 }
 
 /// Where the phrase came and went in `watch`'s versions, oldest first.
+///
+/// Two stages on two threads: the store reads and decompresses versions while a worker
+/// searches them, so a long history takes the time of the slower stage, not of both.
 pub fn phrase_history(
     store: &dyn Store,
     watch: &str,
+    phrase: &Phrase,
+) -> Result<Vec<PhraseChange>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(move || search(rx, phrase));
+        let read = store.for_each_version_json_of(watch, &mut |bytes| {
+            // A worker that stopped (on an error it reports) ends the reading too.
+            Ok(tx.send(bytes.to_vec()).is_ok())
+        });
+        drop(tx);
+        let found = worker
+            .join()
+            .map_err(|_| Error::Store("the phrase search failed".into()))?;
+        read?;
+        found
+    })
+}
+
+/// The search stage of [`phrase_history`]: versions' JSON in, changes of presence out.
+fn search(
+    versions: std::sync::mpsc::Receiver<Vec<u8>>,
     phrase: &Phrase,
 ) -> Result<Vec<PhraseChange>> {
     let mut out = Vec::new();
@@ -119,8 +143,8 @@ pub fn phrase_history(
             None => String::new(),
         })
     };
-    store.for_each_version_json_of(watch, &mut |bytes| {
-        let v: RawVersion = serde_json::from_slice(bytes)?;
+    for bytes in versions {
+        let v: RawVersion = serde_json::from_slice(&bytes)?;
         let raw = v.document.text.get();
         let present = phrase.json.is_match(raw);
         let change = |appeared: bool, context: String| PhraseChange {
@@ -138,8 +162,7 @@ pub fn phrase_history(
         if present {
             last = Some(raw.to_string());
         }
-        Ok(true)
-    })?;
+    }
     Ok(out)
 }
 

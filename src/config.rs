@@ -42,6 +42,40 @@ pub struct Config {
     pub bills_full_refresh: Duration,
     /// The history browser and JSON API (`[web]`); off unless `listen` is set.
     pub web: WebSettings,
+    /// `[destinations.NAME]`: named places routes send alerts to.
+    pub destinations: BTreeMap<String, DestinationSettings>,
+}
+
+/// One `[destinations.NAME]`. Which kinds exist is the destination registry's to say
+/// (checked with the watchlists, like `[sources]` keys).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DestinationSettings {
+    pub kind: String,
+    /// Discord: the channel id.
+    pub channel: Option<u64>,
+    /// `file:line:col` of the table, for messages.
+    pub at: String,
+}
+
+impl Config {
+    /// The destination a route's `to = "NAME"` stands for: a Discord channel for a
+    /// `discord` destination, else the kind and the destination's name.
+    pub fn destination(&self, name: &str) -> Option<crate::data::Destination> {
+        let d = self.destinations.get(name)?;
+        Some(match (d.kind.as_str(), d.channel) {
+            (crate::data::DISCORD, Some(channel)) => crate::data::Destination::discord(channel),
+            (kind, _) => crate::data::Destination::new(kind, name),
+        })
+    }
+
+    /// Names of the destinations of one kind.
+    pub fn destinations_of(&self, kind: &str) -> Vec<String> {
+        self.destinations
+            .iter()
+            .filter(|(_, d)| d.kind == kind)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
 }
 
 /// `[web]`: where the daemon's HTTP service listens, if anywhere.
@@ -238,6 +272,31 @@ impl Config {
             timezone,
             failing_after: raw.health.failing_after.max(1),
             bills_full_refresh: Duration::from_secs_f64(raw.bills.full_refresh_hours * 3600.0),
+            destinations: raw
+                .destinations
+                .into_iter()
+                .map(|(name, d)| {
+                    let at = at(d.span());
+                    let d = d.into_inner();
+                    if name.is_empty()
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    {
+                        return Err(format!(
+                            "destinations.{name}: a destination name is letters, digits, `-` and `_`"
+                        ));
+                    }
+                    Ok((
+                        name,
+                        DestinationSettings {
+                            kind: d.kind,
+                            channel: d.channel,
+                            at,
+                        },
+                    ))
+                })
+                .collect::<std::result::Result<_, String>>()?,
             web: WebSettings {
                 listen: raw
                     .web
@@ -267,6 +326,14 @@ struct RawConfig {
     health: RawHealth,
     bills: RawBills,
     web: RawWeb,
+    destinations: BTreeMap<String, toml::Spanned<RawDestination>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDestination {
+    kind: String,
+    channel: Option<u64>,
 }
 
 impl Default for RawConfig {
@@ -281,6 +348,7 @@ impl Default for RawConfig {
             health: RawHealth::default(),
             bills: RawBills::default(),
             web: RawWeb::default(),
+            destinations: BTreeMap::new(),
         }
     }
 }

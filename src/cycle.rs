@@ -468,6 +468,7 @@ impl Cycle<'_> {
             }
         };
         commit.state = state;
+        self.engine.route(&mut commit.changes);
         let committed = self.engine.store.commit(commit);
         (self.progress)(&watch.id, &run);
         let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
@@ -709,6 +710,33 @@ fn alert_for(
             fields: event.fields,
         },
         full_diff,
+        outgoing: Vec::new(),
+    }
+}
+
+impl Engine {
+    /// Applies each alert's watchlist's `[[route]]`s: where and when it goes. A watchlist
+    /// with no routes (or an alert none matches) leaves the alert to its own destination.
+    fn route(&self, changes: &mut [NewChange]) {
+        for c in changes {
+            let Some(list) = self
+                .watchlists
+                .lists
+                .iter()
+                .find(|l| l.name == c.alert.watchlist)
+            else {
+                continue;
+            };
+            if list.routes.is_empty() {
+                continue;
+            }
+            c.outgoing = crate::watchlist::route::plan(
+                &list.routes,
+                &c.alert,
+                c.alert.detected_at,
+                list.schedule.timezone(),
+            );
+        }
     }
 }
 
@@ -742,6 +770,7 @@ fn health_alert(
             fields: serde_json::Value::Null,
         },
         full_diff: String::new(),
+        outgoing: Vec::new(),
     }
 }
 

@@ -106,6 +106,19 @@ impl<'de> Deserialize<'de> for Destination {
     }
 }
 
+/// One way an alert is to go out, as a watchlist's routes decide: where, and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Outgoing {
+    pub destination: Option<Destination>,
+    /// Not before this time (a digest's fire time, the end of quiet hours).
+    pub hold_until: Option<DateTime<Utc>>,
+    /// The digest it is part of (the route's key): held alerts of one digest and
+    /// destination go out together.
+    pub digest: Option<String>,
+    /// Who to ping, replacing the alert's own mentions.
+    pub mentions: Option<Vec<Mention>>,
+}
+
 /// What kind of news an event is, beside how much it matters: sinks colour by it
 /// (Royal Assent good, a withdrawal bad), never by the event's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

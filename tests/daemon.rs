@@ -405,6 +405,7 @@ fn queued_alert() -> NewChange {
             fields: serde_json::Value::Null,
         },
         full_diff: String::new(),
+        outgoing: vec![],
     }
 }
 

@@ -90,6 +90,7 @@ fn change(watch: &str, title: &str, summary: &str, diff: &str, at: DateTime<Utc>
             fields: Value::Null,
         },
         full_diff: diff.into(),
+        outgoing: vec![],
     }
 }
 

@@ -203,7 +203,8 @@ pub fn load_lists(source: &ListSource) -> Result<(Config, Watchlists)> {
         None => Config::default(),
     };
     let known: Vec<&str> = registry::bases().iter().map(|b| b.key).collect();
-    let unknown = config.sources.unknown(&known);
+    let mut unknown = config.sources.unknown(&known);
+    unknown.extend(crate::notify::check_destinations(&config));
     if !unknown.is_empty() {
         return Err(Error::Invalid(unknown));
     }

@@ -22,10 +22,14 @@ use crate::error::Result;
 use crate::schedule::{BoxFuture, Clock};
 use crate::store::{OutboxEntry, Store};
 
+pub mod digest;
 pub mod discord;
 pub mod group;
 pub mod registry;
+pub mod slack;
 pub mod stdout;
+pub mod teams;
+pub mod webhook;
 
 /// What became of one alert handed to a sink.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,6 +55,11 @@ pub trait Sink: Send + Sync {
         "sink"
     }
 
+    /// Whether it delivers alerts that name no destination (Discord: `[discord] channel`).
+    fn takes_default(&self) -> bool {
+        false
+    }
+
     /// The name of the sink that delivers to `to`: itself, or for a router the sink it
     /// hands `to` to.
     fn sink_name(&self, _to: Option<&Destination>) -> String {
@@ -72,6 +81,20 @@ pub trait Sink: Send + Sync {
     fn drops_repeats_within(&self, _to: Option<&Destination>) -> Option<Duration> {
         None
     }
+
+    /// Delivers a digest of `records` to one destination: the alert ids in the order the
+    /// sink sent them, and one outcome per alert attempted in that order. By default, the
+    /// alerts as usual.
+    fn send_digest<'a>(
+        &'a self,
+        to: Option<&'a Destination>,
+        records: &'a [crate::store::ChangeRecord],
+    ) -> BoxFuture<'a, (Vec<u64>, Vec<Delivery>)> {
+        Box::pin(async move {
+            let order = records.iter().map(|r| r.alert.id).collect();
+            (order, self.send(to, records).await)
+        })
+    }
 }
 
 /// A destination kind: one module (e.g. [`discord`]) registered in [`registry`].
@@ -80,10 +103,45 @@ pub trait DestinationKind: Sync {
     fn name(&self) -> &'static str;
     /// Its sink, when the config and credentials set one up; `None`: not configured.
     fn sink(&self, config: &crate::config::Config) -> Result<Option<Arc<dyn Sink>>>;
+    /// Problems with one `[destinations.NAME]` of this kind. By default a webhook
+    /// destination: it takes no `channel`.
+    fn check(&self, _name: &str, settings: &crate::config::DestinationSettings) -> Vec<String> {
+        match settings.channel {
+            Some(_) => vec![format!(
+                "`channel` is for discord destinations; a {} destination's webhook URL is a \
+                 secret (see the README, Destinations)",
+                self.name()
+            )],
+            None => vec![],
+        }
+    }
+}
+
+/// Problems with `[destinations]`, each `file:line:col: message`: unknown kinds, and what
+/// each kind checks.
+pub fn check_destinations(config: &crate::config::Config) -> Vec<String> {
+    let known: Vec<&str> = registry::kinds().iter().map(|k| k.name()).collect();
+    let mut out = Vec::new();
+    for (name, d) in &config.destinations {
+        match registry::find(&d.kind) {
+            None => out.push(format!(
+                "{}: unknown destination kind `{}` in [destinations.{name}]; known kinds: {}",
+                d.at,
+                d.kind,
+                known.join(", ")
+            )),
+            Some(kind) => out.extend(
+                kind.check(name, d)
+                    .into_iter()
+                    .map(|m| format!("{}: [destinations.{name}]: {m}", d.at)),
+            ),
+        }
+    }
+    out
 }
 
 /// Hands each destination to the sink of its kind. The default destination (`None`) goes
-/// to the first configured kind in registry order; a destination whose kind has no sink
+/// to the first configured sink that takes one (Discord's `[discord] channel`); a destination whose kind has no sink
 /// configured, and everything when none is, goes to the fallback (stdout).
 pub struct Router {
     sinks: Vec<Arc<dyn Sink>>,
@@ -98,7 +156,7 @@ impl Router {
     fn pick(&self, to: Option<&Destination>) -> &Arc<dyn Sink> {
         let found = match to {
             Some(d) => self.sinks.iter().find(|s| s.name() == d.kind),
-            None => self.sinks.first(),
+            None => self.sinks.iter().find(|s| s.takes_default()),
         };
         found.unwrap_or(&self.fallback)
     }
@@ -124,6 +182,14 @@ impl Sink for Router {
     ) -> BoxFuture<'a, Vec<Delivery>> {
         self.pick(to).send(to, records)
     }
+
+    fn send_digest<'a>(
+        &'a self,
+        to: Option<&'a Destination>,
+        records: &'a [crate::store::ChangeRecord],
+    ) -> BoxFuture<'a, (Vec<u64>, Vec<Delivery>)> {
+        self.pick(to).send_digest(to, records)
+    }
 }
 
 /// Every configured destination kind's sink, routed, with `fallback` for the rest.
@@ -135,6 +201,28 @@ pub fn sinks(config: &crate::config::Config, fallback: Arc<dyn Sink>) -> Result<
         }
     }
     Ok(Arc::new(Router::new(sinks, fallback)))
+}
+
+/// An error with its causes, which is where reqwest says what actually went wrong.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        s.push_str(": ");
+        s.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    s
+}
+
+/// An answer body on one line, short, for an error message.
+pub(crate) fn snippet(body: &str) -> String {
+    let one: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one.is_empty() {
+        "no details".into()
+    } else {
+        one.chars().take(200).collect()
+    }
 }
 
 /// What one pass over the outbox did.
@@ -167,14 +255,16 @@ impl Dispatcher {
     pub async fn drain_once(&self) -> Result<DrainReport> {
         let now = self.clock.now();
         let mut report = DrainReport::default();
-        let mut by_destination: BTreeMap<Option<Destination>, Vec<OutboxEntry>> = BTreeMap::new();
+        // By destination, then digest (`None`: alerts that go out on their own).
+        type Group = (Option<Destination>, Option<String>);
+        let mut groups: BTreeMap<Group, Vec<OutboxEntry>> = BTreeMap::new();
         for entry in self.store.outbox()? {
             if entry.dead.is_some() {
                 report.dead += 1;
                 continue;
             }
-            by_destination
-                .entry(entry.destination.clone())
+            groups
+                .entry((entry.destination.clone(), entry.digest.clone()))
                 .or_default()
                 .push(entry);
         }
@@ -182,24 +272,36 @@ impl Dispatcher {
         // exactly the alerts it had: the sink groups them as before, so each message keeps
         // its nonce and Discord's dedup never swallows an alert that was not in it. The rest
         // of the destination follows, unless that stops it.
-        let mut work: Vec<(Option<Destination>, Vec<OutboxEntry>)> = Vec::new();
-        for (destination, entries) in by_destination {
+        let mut work: Vec<(Group, Vec<OutboxEntry>)> = Vec::new();
+        for (group, entries) in groups {
             let (interrupted, rest): (Vec<_>, Vec<_>) =
                 entries.into_iter().partition(|e| e.sending_since.is_some());
             if !interrupted.is_empty() {
-                work.push((destination.clone(), interrupted));
+                work.push((group.clone(), interrupted));
             }
             if !rest.is_empty() {
-                work.push((destination, rest));
+                work.push((group, rest));
             }
         }
-        let mut stopped_destinations: Vec<Option<Destination>> = Vec::new();
+        let mut stopped_destinations: Vec<Group> = Vec::new();
         // Sinks that halted in this pass, and those that delivered (their halt is over).
         let mut halted: BTreeMap<String, String> = BTreeMap::new();
         let mut delivering: BTreeSet<String> = BTreeSet::new();
-        for (destination, entries) in work {
+        for ((destination, digest), entries) in work {
+            // Held for a digest or quiet hours: not yet.
+            let (entries, held): (Vec<OutboxEntry>, Vec<OutboxEntry>) = entries
+                .into_iter()
+                .partition(|e| e.hold_until.is_none_or(|t| t <= now));
+            report.waiting += held.len();
+            for e in &held {
+                report.next_attempt = min_time(report.next_attempt, e.hold_until);
+            }
+            if entries.is_empty() {
+                continue;
+            }
             let sink_name = self.sink.sink_name(destination.as_ref());
-            if halted.contains_key(&sink_name) || stopped_destinations.contains(&destination) {
+            let group = (destination.clone(), digest.clone());
+            if halted.contains_key(&sink_name) || stopped_destinations.contains(&group) {
                 report.waiting += entries.len();
                 continue;
             }
@@ -208,22 +310,36 @@ impl Dispatcher {
                 report.waiting += entries.len();
                 report.next_attempt = min_time(report.next_attempt, entries[0].next_attempt_at);
                 // Later alerts of the destination never overtake it.
-                stopped_destinations.push(destination.clone());
+                stopped_destinations.push(group);
                 continue;
             }
             let mut records = Vec::with_capacity(entries.len());
             for e in &entries {
                 match self.store.change(e.id)? {
-                    Some(r) => records.push(r),
+                    Some(mut r) => {
+                        // A route's mentions replace the watch's for this destination.
+                        if let Some(m) = &e.mentions {
+                            r.alert.mentions = m.clone();
+                        }
+                        records.push(r)
+                    }
                     // An outbox entry whose change is gone cannot be delivered: drop it.
                     None => {
                         self.store.drop_outbox(e.id)?;
                     }
                 }
             }
-            let entries: Vec<&OutboxEntry> = entries
+            let (order, outcomes) = match digest {
+                Some(_) => self.sink.send_digest(destination.as_ref(), &records).await,
+                None => {
+                    let order = records.iter().map(|r| r.alert.id).collect();
+                    (order, self.sink.send(destination.as_ref(), &records).await)
+                }
+            };
+            // Entries in the order the sink sent them (a digest reorders).
+            let entries: Vec<&OutboxEntry> = order
                 .iter()
-                .filter(|e| records.iter().any(|r| r.alert.id == e.id))
+                .filter_map(|id| entries.iter().find(|e| e.id == *id))
                 .collect();
             // At most once: an entry whose earlier send has an unknown outcome (its result
             // could not be recorded) is sent again only while the destination drops repeats;
@@ -258,7 +374,7 @@ impl Dispatcher {
                         .drops_repeats_within(destination.as_ref())
                         .is_none()
                     {
-                        self.store.mark_delivered(&[e.id], now)?;
+                        self.store.mark_sent(&[(e.id, e.slot)], now)?;
                         report.delivered += 1;
                     } else {
                         let mut dead = e.clone();
@@ -288,7 +404,18 @@ impl Dispatcher {
             }
             crate::store::fault::flush_bounded(&self.store, crate::store::fault::FLUSH_LIMIT)
                 .await?;
-            let outcomes = self.sink.send(destination.as_ref(), &records).await;
+            let (order, outcomes) = match digest {
+                Some(_) => self.sink.send_digest(destination.as_ref(), &records).await,
+                None => {
+                    let order = records.iter().map(|r| r.alert.id).collect();
+                    (order, self.sink.send(destination.as_ref(), &records).await)
+                }
+            };
+            // Entries in the order the sink sent them (a digest reorders).
+            let entries: Vec<&OutboxEntry> = order
+                .iter()
+                .filter_map(|id| entries.iter().find(|e| e.id == *id).copied())
+                .collect();
             let mut stopped = false;
             let mut delivered = Vec::new();
             for (i, entry) in entries.iter().enumerate() {
@@ -301,7 +428,7 @@ impl Dispatcher {
                     continue;
                 };
                 match outcome {
-                    Delivered => delivered.push(entry.id),
+                    Delivered => delivered.push((entry.id, entry.slot)),
                     Delivery::Retry { after, error } => {
                         let mut e = (*entry).clone();
                         e.sending_since = None;
@@ -339,13 +466,13 @@ impl Dispatcher {
                     }
                 }
             }
-            self.store.mark_delivered(&delivered, self.clock.now())?;
+            self.store.mark_sent(&delivered, self.clock.now())?;
             report.delivered += delivered.len();
             if !delivered.is_empty() {
                 delivering.insert(sink_name);
             }
             if stopped {
-                stopped_destinations.push(destination.clone());
+                stopped_destinations.push(group.clone());
             }
         }
         for (sink, reason) in &halted {

@@ -1,11 +1,13 @@
 //! The only list of destination kinds. Adding one is its module under `src/notify/` (a
 //! [`DestinationKind`] and its [`Sink`](super::Sink)) plus one line here.
 
-use super::{discord, DestinationKind};
+use super::{discord, slack, teams, DestinationKind};
 
 static KINDS: &[&dyn DestinationKind] = &[
     // The first configured kind also takes alerts with no destination of their own.
     &discord::DiscordKind,
+    &slack::SlackKind,
+    &teams::TeamsKind,
 ];
 
 /// Every destination kind, in registry order.

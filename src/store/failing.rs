@@ -114,6 +114,10 @@ impl<S: Store> Store for FailingStore<S> {
         self.fail("mark_delivered")?;
         self.inner.mark_delivered(ids, at)
     }
+    fn mark_sent(&self, keys: &[(u64, u16)], at: DateTime<Utc>) -> Result<()> {
+        self.check()?;
+        self.inner.mark_sent(keys, at)
+    }
     fn drop_outbox(&self, id: u64) -> Result<bool> {
         self.fail("drop_outbox")?;
         self.inner.drop_outbox(id)

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::data::{Alert, Destination};
+use crate::data::{Alert, Destination, Outgoing};
 use crate::data::{Document, FollowTarget};
 use crate::error::Result;
 
@@ -77,6 +77,42 @@ pub struct OutboxEntry {
     /// set on a later pass, the outcome is unknown: the send may have gone through.
     #[serde(default)]
     pub sending_since: Option<DateTime<Utc>>,
+    /// Which of the change's destinations (0 for the first): one entry per destination
+    /// its routes send it to.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub slot: u16,
+    /// Held until this time (a digest, quiet hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until: Option<DateTime<Utc>>,
+    /// The digest it goes out in (the route's key); `None`: on its own, as soon as it can.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// Mentions for this destination, replacing the alert's own (a route's `mentions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mentions: Option<Vec<crate::data::Mention>>,
+}
+
+fn is_zero(n: &u16) -> bool {
+    *n == 0
+}
+
+impl OutboxEntry {
+    /// The entry of a new change, queued for `out`.
+    pub fn queued(id: u64, slot: u16, out: Outgoing) -> Self {
+        OutboxEntry {
+            id,
+            destination: out.destination,
+            attempts: 0,
+            next_attempt_at: None,
+            last_error: None,
+            dead: None,
+            slot,
+            hold_until: out.hold_until,
+            digest: out.digest,
+            mentions: out.mentions,
+            sending_since: None,
+        }
+    }
 }
 
 /// What the store remembers of a watch between checks.
@@ -120,6 +156,9 @@ pub struct NewChange {
     /// `id` is assigned by [`Store::commit`].
     pub alert: Alert,
     pub full_diff: String,
+    /// Where its routes send it (one outbox entry each); empty: one entry for the alert's
+    /// own destination, immediately.
+    pub outgoing: Vec<Outgoing>,
 }
 
 /// Everything one check of one watch writes, applied in one transaction.
@@ -242,11 +281,22 @@ pub trait Store: Send + Sync {
     /// The outbox in delivery order, dead letters included.
     fn outbox(&self) -> Result<Vec<OutboxEntry>>;
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()>;
-    /// Removes the entries from the outbox and stamps their changes as delivered, all in
-    /// one transaction: alerts posted together in one message are marked together, so a
-    /// crash cannot leave part of a message queued to be posted again.
-    fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()>;
-    /// Removes an entry without delivering it; true if it was there.
+    /// Removes the changes' entries (every destination's) from the outbox and stamps the
+    /// changes as delivered, in one transaction.
+    fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()> {
+        let keys: Vec<(u64, u16)> = self
+            .outbox()?
+            .iter()
+            .filter(|e| ids.contains(&e.id))
+            .map(|e| (e.id, e.slot))
+            .collect();
+        self.mark_sent(&keys, at)
+    }
+    /// Removes these entries (change id, slot) from the outbox and stamps their changes as
+    /// delivered, all in one transaction: alerts posted together in one message are marked
+    /// together, so a crash cannot leave part of a message queued to be posted again.
+    fn mark_sent(&self, keys: &[(u64, u16)], at: DateTime<Utc>) -> Result<()>;
+    /// Removes a change's entries without delivering them; true if there were any.
     fn drop_outbox(&self, id: u64) -> Result<bool>;
     /// Records an alert that belongs to no check (e.g. `watch.failing` raised at delivery),
     /// with its outbox entry; returns its id.

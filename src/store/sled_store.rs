@@ -304,7 +304,17 @@ fn abort(e: Error) -> ConflictableTransactionError<Error> {
     ConflictableTransactionError::Abort(e)
 }
 
-/// Inserts a change and its outbox entry inside a transaction; returns the id.
+/// An outbox key: the change id, then the slot when not 0 (so entries written before
+/// destinations had slots keep their keys), big-endian: delivery order.
+fn outbox_key(id: u64, slot: u16) -> Vec<u8> {
+    let mut k = id.to_be_bytes().to_vec();
+    if slot != 0 {
+        k.extend_from_slice(&slot.to_be_bytes());
+    }
+    k
+}
+
+/// Inserts a change and its outbox entries inside a transaction; returns the id.
 const NEXT_CHANGE_ID: &[u8] = b"next_change_id";
 
 fn insert_change(
@@ -334,16 +344,19 @@ fn insert_change(
     if crate::data::is_quiet(&record.alert.event) {
         return Ok(id);
     }
-    let entry = OutboxEntry {
-        id,
-        destination,
-        attempts: 0,
-        next_attempt_at: None,
-        last_error: None,
-        dead: None,
-        sending_since: None,
+    let outgoing = if change.outgoing.is_empty() {
+        vec![Outgoing {
+            destination,
+            ..Outgoing::default()
+        }]
+    } else {
+        change.outgoing.clone()
     };
-    outbox.insert(&id.to_be_bytes(), encode(&entry).map_err(abort)?)?;
+    for (slot, out) in outgoing.into_iter().enumerate() {
+        let slot = u16::try_from(slot).unwrap_or(u16::MAX);
+        let entry = OutboxEntry::queued(id, slot, out);
+        outbox.insert(outbox_key(id, slot), encode(&entry).map_err(abort)?)?;
+    }
     Ok(id)
 }
 
@@ -652,21 +665,25 @@ impl Store for SledStore {
 
     fn put_outbox(&self, entry: &OutboxEntry) -> Result<()> {
         let _w = self.writing();
-        self.outbox.insert(entry.id.to_be_bytes(), encode(entry)?)?;
+        self.outbox
+            .insert(outbox_key(entry.id, entry.slot), encode(entry)?)?;
         Ok(())
     }
 
-    fn mark_delivered(&self, ids: &[u64], at: DateTime<Utc>) -> Result<()> {
+    fn mark_sent(&self, keys: &[(u64, u16)], at: DateTime<Utc>) -> Result<()> {
         let _w = self.writing();
         (&self.changes, &self.outbox).transaction(|(changes, outbox)| {
-            for id in ids {
+            for (id, slot) in keys {
                 let key = id.to_be_bytes();
                 if let Some(bytes) = changes.get(key)? {
                     let mut record = decode_change(&bytes).map_err(abort)?;
-                    record.delivered_at = Some(at);
-                    changes.insert(&key, encode_change(&record).map_err(abort)?)?;
+                    // The first delivery is when the team heard of it.
+                    if record.delivered_at.is_none() {
+                        record.delivered_at = Some(at);
+                        changes.insert(&key, encode_change(&record).map_err(abort)?)?;
+                    }
                 }
-                outbox.remove(&key)?;
+                outbox.remove(outbox_key(*id, *slot))?;
             }
             Ok(())
         })?;
@@ -675,7 +692,15 @@ impl Store for SledStore {
 
     fn drop_outbox(&self, id: u64) -> Result<bool> {
         let _w = self.writing();
-        Ok(self.outbox.remove(id.to_be_bytes())?.is_some())
+        let keys: Vec<sled::IVec> = self
+            .outbox
+            .scan_prefix(id.to_be_bytes())
+            .keys()
+            .collect::<std::result::Result<_, _>>()?;
+        for k in &keys {
+            self.outbox.remove(k)?;
+        }
+        Ok(!keys.is_empty())
     }
 
     fn record_alert(&self, change: NewChange) -> Result<u64> {
@@ -780,6 +805,7 @@ mod tests {
                 fields: serde_json::Value::Null,
             },
             full_diff: "+b\n".into(),
+            outgoing: vec![],
         }
     }
 

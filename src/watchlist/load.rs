@@ -15,10 +15,25 @@ use crate::text::html::validate_selector;
 
 use super::kind::{KindKeys, Kinds};
 use super::reader::{did_you_mean, parse_id, start, Reader};
+use super::route::Route;
 use super::{Mention, TextFilter, Watch, Watchlist, Watchlists};
+use crate::data::Severity;
 
 const LIST_KEYS: &[&str] = &[
-    "name", "schedule", "timezone", "keywords", "channel", "mentions", "watch",
+    "name", "schedule", "timezone", "keywords", "channel", "mentions", "watch", "route",
+];
+/// Keys of a `[[route]]`.
+const ROUTE_KEYS: &[&str] = &[
+    "watches",
+    "events",
+    "severity",
+    "keywords",
+    "to",
+    "deliver",
+    "digest",
+    "quiet_hours",
+    "mentions",
+    "stop",
 ];
 /// Keys every kind of watch takes.
 const WATCH_KEYS: &[&str] = &[
@@ -133,6 +148,33 @@ fn parse_with(
     match list {
         Some(list) if p.problems.is_empty() => Ok(list),
         _ => Err(p.finish()),
+    }
+}
+
+/// The tables of `[[key]]` (or an array of inline tables), each with where it starts.
+fn tables_of<'i>(
+    r: &mut Reader<'_>,
+    key: &str,
+    form: &str,
+    item: &'i Item,
+) -> Vec<(&'i dyn TableLike, usize)> {
+    let at = start(item, 0);
+    match item {
+        Item::ArrayOfTables(a) => a
+            .iter()
+            .map(|t| (t as &dyn TableLike, t.span().map_or(at, |s| s.start)))
+            .collect(),
+        Item::Value(Value::Array(a)) if a.iter().all(Value::is_inline_table) => a
+            .iter()
+            .filter_map(|v| {
+                let t = v.as_inline_table()?;
+                Some((t as &dyn TableLike, v.span().map_or(at, |s| s.start)))
+            })
+            .collect(),
+        _ => {
+            r.wrong_type(key, &format!("an array of tables (`{form}`)"), item, at);
+            Vec::new()
+        }
     }
 }
 
@@ -285,32 +327,29 @@ impl Reader<'_> {
 
         let mut watches = Vec::new();
         if let Some(item) = root.get("watch") {
-            let at = start(item, 0);
-            let tables: Vec<(&dyn TableLike, usize)> = match item {
-                Item::ArrayOfTables(a) => a
-                    .iter()
-                    .map(|t| (t as &dyn TableLike, t.span().map_or(at, |s| s.start)))
-                    .collect(),
-                Item::Value(Value::Array(a)) if a.iter().all(Value::is_inline_table) => a
-                    .iter()
-                    .filter_map(|v| {
-                        let t = v.as_inline_table()?;
-                        Some((t as &dyn TableLike, v.span().map_or(at, |s| s.start)))
-                    })
-                    .collect(),
-                _ => {
-                    self.wrong_type("watch", "an array of tables (`[[watch]]`)", item, at);
-                    Vec::new()
-                }
-            };
-            for (table, t_at) in tables {
+            for (table, t_at) in tables_of(self, "watch", "[[watch]]", item) {
                 if let Some(w) = self.watch(table, t_at, &defaults, kinds, seen) {
                     watches.push(Arc::new(w));
                 }
             }
         }
 
+        let mut routes = Vec::new();
+        if let Some(item) = root.get("route") {
+            let list_name = defaults.name.clone();
+            for (n, (table, t_at)) in tables_of(self, "route", "[[route]]", item)
+                .into_iter()
+                .enumerate()
+            {
+                if let Some(r) = self.route(table, t_at, &format!("{list_name}#{}", n + 1), config)
+                {
+                    routes.push(r);
+                }
+            }
+        }
+
         Some(Watchlist {
+            routes,
             name: name?.0,
             file: self.path.to_path_buf(),
             schedule: defaults.schedule,
@@ -318,6 +357,139 @@ impl Reader<'_> {
             channel: defaults.channel,
             mentions: defaults.mentions,
             watches,
+        })
+    }
+
+    /// One `[[route]]` table starting at `at`; `None` when it has problems (recorded).
+    fn route(
+        &mut self,
+        t: &dyn TableLike,
+        at: usize,
+        key: &str,
+        config: &Config,
+    ) -> Option<Route> {
+        use super::route::{Deliver, QuietHours};
+        let before = self.problems.len();
+        self.unknown_keys(t, ROUTE_KEYS, "a route", at);
+        let globs = |r: &mut Self, k: &str| {
+            t.get(k)
+                .map(|i| r.string_or_strings(k, i, at))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect::<Vec<_>>()
+        };
+        let watches = globs(self, "watches");
+        let events = globs(self, "events");
+        let keywords = globs(self, "keywords");
+        let severity = t.get("severity").and_then(|i| {
+            let s = self.string("severity", i, at)?;
+            match s {
+                "info" => Some(Severity::Info),
+                "notice" => Some(Severity::Notice),
+                "major" => Some(Severity::Major),
+                _ => {
+                    self.problem(
+                        start(i, at),
+                        format!("bad severity `{s}`: expected `info`, `notice` or `major`"),
+                    );
+                    None
+                }
+            }
+        });
+        let mut to = Vec::new();
+        match t.get("to") {
+            None => self.problem(
+                at,
+                "route is missing `to`: the destinations it sends to, e.g. `to = [\"team-slack\"]`",
+            ),
+            Some(i) => {
+                for (name, n_at) in self.string_or_strings("to", i, at) {
+                    match config.destination(&name) {
+                        Some(d) => to.push(d),
+                        None => {
+                            let known: Vec<&str> =
+                                config.destinations.keys().map(String::as_str).collect();
+                            let message = format!(
+                                "route sends to unknown destination `{name}`{}; {}",
+                                did_you_mean(&name, &known),
+                                if known.is_empty() {
+                                    "no destinations are configured (add `[destinations.NAME]` to the config)".to_string()
+                                } else {
+                                    format!("configured destinations: {}", known.join(", "))
+                                }
+                            );
+                            self.problem(n_at, message);
+                        }
+                    }
+                }
+            }
+        }
+        let digest = t.get("digest").and_then(|i| {
+            let expr = self.string("digest", i, at)?;
+            match Schedule::parse_in(expr, self.tz) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    self.problem(start(i, at), format!("digest: {e}"));
+                    None
+                }
+            }
+        });
+        let deliver = match t.get("deliver") {
+            None => Some(Deliver::Immediately),
+            Some(i) => match self.string("deliver", i, at) {
+                Some("immediately") => Some(Deliver::Immediately),
+                Some("digest") => match digest.clone() {
+                    Some(s) => Some(Deliver::Digest(s)),
+                    None => {
+                        if t.get("digest").is_none() {
+                            self.problem(
+                                start(i, at),
+                                "`deliver = \"digest\"` needs `digest`, a cron schedule such as \"0 8 * * Mon-Fri\"",
+                            );
+                        }
+                        None
+                    }
+                },
+                Some(other) => {
+                    self.problem(
+                        start(i, at),
+                        format!("bad deliver `{other}`: expected `immediately` or `digest`"),
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        let quiet_hours = t.get("quiet_hours").and_then(|i| {
+            let s = self.string("quiet_hours", i, at)?;
+            match QuietHours::parse(s) {
+                Ok(q) => Some(q),
+                Err(e) => {
+                    self.problem(start(i, at), e);
+                    None
+                }
+            }
+        });
+        let mentions = t.get("mentions").map(|i| self.mentions(i, at));
+        let stop = t
+            .get("stop")
+            .and_then(|i| self.bool("stop", i, at))
+            .unwrap_or(false);
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(Route {
+            key: key.to_string(),
+            watches,
+            events,
+            severity,
+            keywords,
+            to,
+            deliver: deliver?,
+            quiet_hours,
+            mentions,
+            stop,
         })
     }
 

@@ -25,6 +25,8 @@ pub struct Watchlist {
     pub channel: Option<u64>,
     pub mentions: Vec<Mention>,
     pub watches: Vec<Arc<Watch>>,
+    /// `[[route]]`s, in file order; none: every alert goes to its own destination.
+    pub routes: Vec<route::Route>,
 }
 
 /// One watch, with the watchlist's defaults already applied.
@@ -77,6 +79,7 @@ impl Watchlists {
 mod kind;
 mod load;
 mod reader;
+pub mod route;
 
 pub use crate::data::Mention;
 pub use kind::{KindKeys, KindSyntax, KindTarget, Kinds, Target};

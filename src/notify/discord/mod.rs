@@ -32,7 +32,7 @@ use serenity::model::channel::Nonce;
 use serenity::model::id::{ChannelId, RoleId, UserId};
 use serenity::model::Timestamp;
 
-use super::{Delivery, DestinationKind, Sink};
+use super::{error_chain, snippet, Delivery, DestinationKind, Sink};
 use crate::config::{Config, DiscordSettings};
 use crate::data::{Destination, DISCORD};
 use crate::error::{Error, Result};
@@ -59,6 +59,13 @@ impl DestinationKind for DiscordKind {
             token,
             &config.discord,
         )?)))
+    }
+
+    fn check(&self, _name: &str, settings: &crate::config::DestinationSettings) -> Vec<String> {
+        match settings.channel {
+            Some(c) if c > 0 => vec![],
+            _ => vec!["a discord destination needs `channel` (a channel id)".into()],
+        }
     }
 }
 
@@ -364,6 +371,10 @@ impl Sink for DiscordSink {
         Some(Duration::from_secs(120))
     }
 
+    fn takes_default(&self) -> bool {
+        true
+    }
+
     fn send<'a>(
         &'a self,
         to: Option<&'a Destination>,
@@ -647,27 +658,6 @@ fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s.min(24.0 * 3600.0))
     } else {
         Duration::from_millis(100)
-    }
-}
-
-/// An error with its causes, which is where reqwest says what actually went wrong.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
-
-fn snippet(body: &str) -> String {
-    let one: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one.is_empty() {
-        "no details".into()
-    } else {
-        one.chars().take(200).collect()
     }
 }
 

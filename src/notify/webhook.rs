@@ -300,6 +300,21 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn a_failed_post_names_the_destination_never_the_url() {
+        let url = WebhookUrl::new("http://127.0.0.1:1/services/T0/B0/SECRET", "test")
+            .unwrap()
+            .unwrap();
+        let client = reqwest::Client::new();
+        let body = serde_json::json!({"text": "x"});
+        let r = post(&client, &url, &body, Duration::from_secs(5), "Slack", "news").await;
+        let Posted::Retry { error, .. } = r else {
+            panic!("{r:?}")
+        };
+        assert!(error.contains("destination `news`"), "{error}");
+        assert!(!error.contains("SECRET") && !error.contains("/services/"), "{error}");
+    }
+
     #[test]
     fn escaping_and_cutting() {
         assert_eq!(

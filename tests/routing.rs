@@ -144,8 +144,13 @@ async fn setup(
 /// Records 3 bill, 5 GOV.UK and 40 page alerts detected at `at`, routed by the watchlist.
 fn record_cycle(store: &dyn Store, at: DateTime<Utc>) -> Vec<u64> {
     let config = config();
-    let list = watchlist::parse_file(LIST, Path::new("watchlists/team.toml"), &config, registry::kinds())
-        .unwrap();
+    let list = watchlist::parse_file(
+        LIST,
+        Path::new("watchlists/team.toml"),
+        &config,
+        registry::kinds(),
+    )
+    .unwrap();
     let mut alerts = Vec::new();
     for i in 0..3 {
         alerts.push(alert(i, "bill.stage_changed", Severity::Major, at));
@@ -234,7 +239,9 @@ async fn routes_and_a_0800_digest(start: DateTime<Utc>, digest_at: DateTime<Utc>
     let text = serde_json::to_string(&slack[0].payload).unwrap();
     // Counts per event type, most first (`_` shown as a look-alike that mrkdwn ignores).
     assert!(
-        text.contains("48 alerts (3 major): page.changed 40, govuk.majorˍupdate 5, bill.stageˍchanged 3"),
+        text.contains(
+            "48 alerts (3 major): page.changed 40, govuk.majorˍupdate 5, bill.stageˍchanged 3"
+        ),
         "{text}"
     );
     assert!(hooks.refused().is_empty(), "{:?}", hooks.refused());
@@ -292,13 +299,23 @@ async fn rate_limits_outages_and_a_kill_mid_digest_lose_and_repeat_nothing() {
         // Store, dispatcher and sinks dropped here: the process is gone.
     };
     // Restart on the same data directory; Slack answers 500 once, then works.
-    let s = setup(dir.path(), &discord, &hooks, digest_at + chrono::Duration::minutes(5)).await;
+    let s = setup(
+        dir.path(),
+        &discord,
+        &hooks,
+        digest_at + chrono::Duration::minutes(5),
+    )
+    .await;
     hooks.script(Step::ServerError(500), 1);
     for _ in 0..3 {
         s.dispatcher.drain_once().await.unwrap();
         s.clock.set(s.clock.now() + chrono::Duration::seconds(5));
     }
-    assert!(s.store.outbox().unwrap().is_empty(), "{:?}", s.store.outbox());
+    assert!(
+        s.store.outbox().unwrap().is_empty(),
+        "{:?}",
+        s.store.outbox()
+    );
 
     let mut seen: HashMap<(&str, u64), usize> = HashMap::new();
     let received = hooks.received();
@@ -312,12 +329,27 @@ async fn rate_limits_outages_and_a_kill_mid_digest_lose_and_repeat_nothing() {
         }
     }
     for id in &ids {
-        assert_eq!(seen.get(&("slack", *id)), Some(&1), "alert {id} in exactly one digest");
+        assert_eq!(
+            seen.get(&("slack", *id)),
+            Some(&1),
+            "alert {id} in exactly one digest"
+        );
     }
     for id in &ids[3..8] {
-        assert_eq!(seen.get(&("teams", *id)), Some(&1), "alert {id} once to Teams");
+        assert_eq!(
+            seen.get(&("teams", *id)),
+            Some(&1),
+            "alert {id} once to Teams"
+        );
     }
-    assert_eq!(discord.posted().iter().map(|p| p.embeds().len()).sum::<usize>(), 3);
+    assert_eq!(
+        discord
+            .posted()
+            .iter()
+            .map(|p| p.embeds().len())
+            .sum::<usize>(),
+        3
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -328,25 +360,40 @@ async fn scraped_markup_is_inert_in_slack_and_teams() {
     let start = Utc.with_ymd_and_hms(2026, 1, 14, 6, 30, 0).unwrap();
     let s = setup(dir.path(), &discord, &hooks, start).await;
     record_cycle(s.store.as_ref(), start);
-    s.clock.set(Utc.with_ymd_and_hms(2026, 1, 14, 8, 0, 0).unwrap());
+    s.clock
+        .set(Utc.with_ymd_and_hms(2026, 1, 14, 8, 0, 0).unwrap());
     s.dispatcher.drain_once().await.unwrap();
     s.dispatcher.drain_once().await.unwrap();
     for r in hooks.received() {
         let text = serde_json::to_string(&r.payload).unwrap();
         for raw in ["<!channel>", "<@U024BE7LH>", "<at>", "<b>"] {
-            assert!(!text.contains(raw), "{} carries `{raw}` as markup: {text}", r.service);
+            assert!(
+                !text.contains(raw),
+                "{} carries `{raw}` as markup: {text}",
+                r.service
+            );
         }
         if r.service == "slack" {
             // mrkdwn would make these bold.
-            assert!(!text.contains("*bold*") && !text.contains("**now**"), "{text}");
+            assert!(
+                !text.contains("*bold*") && !text.contains("**now**"),
+                "{text}"
+            );
         } else {
             // Teams reads Markdown only in TextBlocks: scraped text is only in TextRuns.
             assert!(!text.contains("\"type\":\"TextBlock\""), "{text}");
         }
     }
-    let slack = hooks.received().into_iter().find(|r| r.service == "slack").unwrap();
+    let slack = hooks
+        .received()
+        .into_iter()
+        .find(|r| r.service == "slack")
+        .unwrap();
     let text = serde_json::to_string(&slack.payload).unwrap();
-    assert!(text.contains("&lt;!channel&gt;") && text.contains("∗bold∗"), "{text}");
+    assert!(
+        text.contains("&lt;!channel&gt;") && text.contains("∗bold∗"),
+        "{text}"
+    );
 }
 
 #[test]

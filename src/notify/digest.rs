@@ -33,8 +33,10 @@ pub fn digest(records: &[ChangeRecord]) -> Digest<'_> {
     for r in records {
         *counts.entry(r.alert.event.as_str()).or_default() += 1;
     }
-    let mut counts: Vec<(String, usize)> =
-        counts.into_iter().map(|(e, n)| (e.to_string(), n)).collect();
+    let mut counts: Vec<(String, usize)> = counts
+        .into_iter()
+        .map(|(e, n)| (e.to_string(), n))
+        .collect();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Digest {
         total: records.len(),

@@ -312,7 +312,10 @@ pub fn render(r: &ChangeRecord) -> Rendered {
         text.push_str(&cut(&mrkdwn(a.summary.trim()), SUMMARY_MAX, chars));
     }
     for note in a.annotations.iter().take(8) {
-        text.push_str(&format!("\n• {}", cut(&mrkdwn(&one_line(note)), 300, chars)));
+        text.push_str(&format!(
+            "\n• {}",
+            cut(&mrkdwn(&one_line(note)), 300, chars)
+        ));
     }
     if !a.keywords.is_empty() {
         text.push_str(&format!(
@@ -369,7 +372,14 @@ pub fn render_digest(records: &[ChangeRecord]) -> Vec<Message> {
         };
         let line = format!(
             "• {major}{} — {} ({}, alert {})",
-            linked_title(&a.url, if a.title.is_empty() { &a.watch } else { &a.title }),
+            linked_title(
+                &a.url,
+                if a.title.is_empty() {
+                    &a.watch
+                } else {
+                    &a.title
+                }
+            ),
             cut(&mrkdwn(&one_line(&a.summary)), 200, chars),
             a.event,
             a.id

@@ -171,8 +171,7 @@ fn paragraph(runs: Vec<Value>) -> Value {
 
 fn link(url: &str) -> Option<String> {
     let u = url::Url::parse(url.trim()).ok()?;
-    (matches!(u.scheme(), "http" | "https") && u.as_str().len() <= 2000)
-        .then(|| u.to_string())
+    (matches!(u.scheme(), "http" | "https") && u.as_str().len() <= 2000).then(|| u.to_string())
 }
 
 fn title_run(url: &str, title: &str, colour: &str) -> Value {
@@ -346,7 +345,11 @@ pub fn render_digest(records: &[ChangeRecord]) -> Vec<Card> {
         }
         runs.push(title_run(
             &a.url,
-            if a.title.is_empty() { &a.watch } else { &a.title },
+            if a.title.is_empty() {
+                &a.watch
+            } else {
+                &a.title
+            },
             "Default",
         ));
         runs.push(run(format!(

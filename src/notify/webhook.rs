@@ -307,12 +307,23 @@ mod tests {
             .unwrap();
         let client = reqwest::Client::new();
         let body = serde_json::json!({"text": "x"});
-        let r = post(&client, &url, &body, Duration::from_secs(5), "Slack", "news").await;
+        let r = post(
+            &client,
+            &url,
+            &body,
+            Duration::from_secs(5),
+            "Slack",
+            "news",
+        )
+        .await;
         let Posted::Retry { error, .. } = r else {
             panic!("{r:?}")
         };
         assert!(error.contains("destination `news`"), "{error}");
-        assert!(!error.contains("SECRET") && !error.contains("/services/"), "{error}");
+        assert!(
+            !error.contains("SECRET") && !error.contains("/services/"),
+            "{error}"
+        );
     }
 
     #[test]

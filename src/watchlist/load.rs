@@ -361,13 +361,7 @@ impl Reader<'_> {
     }
 
     /// One `[[route]]` table starting at `at`; `None` when it has problems (recorded).
-    fn route(
-        &mut self,
-        t: &dyn TableLike,
-        at: usize,
-        key: &str,
-        config: &Config,
-    ) -> Option<Route> {
+    fn route(&mut self, t: &dyn TableLike, at: usize, key: &str, config: &Config) -> Option<Route> {
         use super::route::{Deliver, QuietHours};
         let before = self.problems.len();
         self.unknown_keys(t, ROUTE_KEYS, "a route", at);
@@ -440,7 +434,7 @@ impl Reader<'_> {
             Some(i) => match self.string("deliver", i, at) {
                 Some("immediately") => Some(Deliver::Immediately),
                 Some("digest") => match digest.clone() {
-                    Some(s) => Some(Deliver::Digest(s)),
+                    Some(s) => Some(Deliver::Digest(Box::new(s))),
                     None => {
                         if t.get("digest").is_none() {
                             self.problem(

@@ -36,7 +36,7 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Deliver {
     Immediately,
-    Digest(Schedule),
+    Digest(Box<Schedule>),
 }
 
 /// `"22:00-07:00"`: from the first time to the second, wrapping past midnight.

@@ -23,7 +23,9 @@ use tokio::task::JoinHandle;
 
 #[derive(Debug, Clone)]
 pub enum Step {
-    TooMany { retry_after: u64 },
+    TooMany {
+        retry_after: u64,
+    },
     ServerError(u16),
     /// Never answers, and does not take the message.
     Stall,
@@ -155,8 +157,14 @@ fn slack_valid(p: &Value) -> Result<(), String> {
         match b["type"].as_str() {
             Some("section") => {
                 let t = &b["text"];
-                if !matches!(t["type"].as_str(), Some("mrkdwn" | "plain_text")) || chars(&t["text"]) > 3000 || chars(&t["text"]) == 0 {
-                    return Err(format!("invalid_blocks: section text {}", chars(&t["text"])));
+                if !matches!(t["type"].as_str(), Some("mrkdwn" | "plain_text"))
+                    || chars(&t["text"]) > 3000
+                    || chars(&t["text"]) == 0
+                {
+                    return Err(format!(
+                        "invalid_blocks: section text {}",
+                        chars(&t["text"])
+                    ));
                 }
             }
             Some("context") => {
@@ -182,7 +190,11 @@ async fn teams(State(inner): State<Shared>, Path(name): Path<String>, body: Stri
         return r;
     }
     if body.len() > 28 * 1024 {
-        return refuse(&inner, "teams", format!("RequestEntityTooLarge: {} bytes", body.len()));
+        return refuse(
+            &inner,
+            "teams",
+            format!("RequestEntityTooLarge: {} bytes", body.len()),
+        );
     }
     let payload: Value = match serde_json::from_str(&body) {
         Ok(v) => v,
@@ -194,7 +206,11 @@ async fn teams(State(inner): State<Shared>, Path(name): Path<String>, body: Stri
         || card["content"]["type"] != "AdaptiveCard"
         || !card["content"]["body"].is_array()
     {
-        return refuse(&inner, "teams", "BadRequest: not an adaptive card message".into());
+        return refuse(
+            &inner,
+            "teams",
+            "BadRequest: not an adaptive card message".into(),
+        );
     }
     inner.lock().unwrap().received.push(Received {
         service: "teams",

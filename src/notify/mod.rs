@@ -329,17 +329,9 @@ impl Dispatcher {
                     }
                 }
             }
-            let (order, outcomes) = match digest {
-                Some(_) => self.sink.send_digest(destination.as_ref(), &records).await,
-                None => {
-                    let order = records.iter().map(|r| r.alert.id).collect();
-                    (order, self.sink.send(destination.as_ref(), &records).await)
-                }
-            };
-            // Entries in the order the sink sent them (a digest reorders).
-            let entries: Vec<&OutboxEntry> = order
+            let entries: Vec<&OutboxEntry> = entries
                 .iter()
-                .filter_map(|id| entries.iter().find(|e| e.id == *id))
+                .filter(|e| records.iter().any(|r| r.alert.id == e.id))
                 .collect();
             // At most once: an entry whose earlier send has an unknown outcome (its result
             // could not be recorded) is sent again only while the destination drops repeats;

@@ -56,6 +56,7 @@ fn alert(i: usize) -> NewChange {
     NewChange {
         alert,
         full_diff: format!("@@ -1,2 +1,2 @@\n context\n-old line {i}\n+new line {i}\n"),
+        outgoing: vec![],
     }
 }
 

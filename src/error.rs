@@ -55,6 +55,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// Every watch of a `check` failed (exit 3): how many, and what the failures share.
+    #[error("{0}")]
+    AllFailed(String),
+
     /// A command the running daemon ran for us (see `control`) failed; its message and
     /// exit code as the daemon gave them.
     #[error("{message}")]
@@ -87,6 +91,7 @@ impl Error {
             | Error::Usage(_)
             | Error::UnknownWatch(_)
             | Error::NotFound { .. } => 2,
+            Error::AllFailed(_) => 3,
             Error::Daemon { code, .. } => *code,
             Error::StoreDamaged { .. } => 4,
             _ => 1,

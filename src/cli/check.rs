@@ -124,7 +124,70 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
     if let Some(reason) = delivered.halted {
         eprintln!("policywatch: delivery stopped: {reason}");
     }
+    let failed: Vec<&str> = report
+        .runs
+        .iter()
+        .filter_map(|(_, r)| match r {
+            RunResult::Failed(e) => Some(e.as_str()),
+            _ => None,
+        })
+        .collect();
+    if !report.runs.is_empty() && failed.len() == report.runs.len() {
+        return Err(Error::AllFailed(format!(
+            "{} of {} failed: {}",
+            failed.len(),
+            plural(report.runs.len(), "watch", "watches"),
+            common_cause(&failed)
+        )));
+    }
     Ok(())
+}
+
+/// What a set of failures has in common, in a reader's words.
+fn common_cause(errors: &[&str]) -> &'static str {
+    const CAUSES: &[(&[&str], &str)] = &[
+        (
+            &[
+                "dns error",
+                "failed to lookup",
+                "resolve",
+                "name or service not known",
+            ],
+            "DNS errors — is this machine online?",
+        ),
+        (
+            &[
+                "connection refused",
+                "connect error",
+                "error trying to connect",
+            ],
+            "connections refused — are the sources (or the [sources] mirrors) up?",
+        ),
+        (
+            &["timed out", "timeout"],
+            "timeouts — is the network slow or blocked?",
+        ),
+        (
+            &["refused: it leaves", "private address"],
+            "addresses refused by the fetch policy ([fetch] allow_private, allow_redirects)",
+        ),
+        (
+            &["http 4", " 404", " 403", " 401"],
+            "the sources answered with client errors (4xx) — check the URLs",
+        ),
+        (
+            &["http 5", " 500", " 502", " 503"],
+            "the sources answered with server errors (5xx)",
+        ),
+    ];
+    let has = |e: &str, needles: &[&str]| {
+        let e = e.to_ascii_lowercase();
+        needles.iter().any(|n| e.contains(n))
+    };
+    CAUSES
+        .iter()
+        .find(|(needles, _)| errors.iter().all(|e| has(e, needles)))
+        .map_or("different errors (listed above)", |(_, cause)| cause)
 }
 
 pub async fn run(app: &App) -> Result<()> {

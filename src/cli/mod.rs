@@ -199,6 +199,13 @@ impl App {
 /// live reload (see [`crate::live`]).
 pub fn load_lists(source: &ListSource) -> Result<(Config, Watchlists)> {
     let config = match &source.config {
+        // A file named on purpose that is not there is a usage mistake, not "no config".
+        Some(path) if !path.exists() => {
+            return Err(Error::Usage(format!(
+                "config file `{}` does not exist (named by --config or POLICYWATCH_CONFIG)",
+                path.display()
+            )))
+        }
         Some(path) => Config::load(path)?,
         None => Config::default(),
     };

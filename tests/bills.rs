@@ -488,7 +488,21 @@ async fn summaries_failing_fails_every_bill_watch() {
         &server,
         &format!("{HIGH_STREETS}\n[[watch]]\nid = \"other\"\nkind = \"bill\"\nbill = 512\n"),
     );
-    assert_eq!(p.check_json(), Vec::<Value>::new());
+    // Every watch failed: exit 3, saying what they share.
+    let out = p
+        .cmd()
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).ends_with(
+            "policywatch: 2 of 2 watches failed: the sources answered with server errors (5xx)\n"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let status = p.stdout(&["status"]);
     for w in ["high-streets", "other"] {
         assert!(

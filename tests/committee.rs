@@ -382,11 +382,8 @@ async fn a_response_that_is_not_the_api_fails_the_watch_with_a_clear_error() {
         .args(["check", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "one failed watch does not fail the cycle"
-    );
+    // The project's only watch failed, so every watch did: exit 3 (issue 15).
+    assert_eq!(out.status.code(), Some(3), "every watch failed");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("education-committee: ") && stderr.contains("/api/CommitteeBusiness?CommitteeId=203&SortOrder=DateOpenedNewest&Take=50: not a Committees API response: invalid type: string \"nope\", expected a sequence"),

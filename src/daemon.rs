@@ -652,13 +652,7 @@ fn stuck_loop(engine: &Engine, shared: &Shared, limits: &Limits) -> Option<Strin
 /// the daemon was down, else its next scheduled time.
 fn first_fire(engine: &Engine, w: &Watch, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let state = engine.store.state(&w.id)?.unwrap_or_default();
-    // `last_check` is set by every check, so it is the last fire; `last_fire` is read for
-    // stores written by earlier versions.
-    let last = match (state.last_fire, state.last_check) {
-        (Some(f), Some(c)) => Some(f.max(c)),
-        (f, c) => f.or(c),
-    };
-    Ok(match last {
+    Ok(match crate::status::last_fired(&state) {
         None => now,
         Some(last) => match w.schedule.next_after(last, Some(last)) {
             Some(t) if t <= now => now,

@@ -201,7 +201,7 @@ pub fn is_quiet(event: &str) -> bool {
 }
 
 /// An alert as stored in the change history and the outbox, and as printed by
-/// `check --format json`. Fields are only ever added (DESIGN.md, contracts).
+/// `check --format json`. Fields are only ever added: scripts rely on them (README, Alerts).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Change id, unique in the store and increasing in detection order.

@@ -82,8 +82,8 @@ impl Error {
         }
     }
 
-    /// Exit code contract of DESIGN.md: 2 for configuration or usage, 4 for a damaged store,
-    /// 1 for anything else.
+    /// The exit codes the README promises (Commands): 2 for configuration or usage, 4 for a
+    /// damaged store, 1 for anything else.
     pub fn exit_code(&self) -> i32 {
         match self {
             // Naming a watch, change or version that does not exist is a usage mistake.

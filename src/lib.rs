@@ -1,9 +1,10 @@
 //! policywatch: watches UK bills, GOV.UK guidance and commissioner publications, keeps every
 //! version, diffs the changes and delivers annotated alerts.
 //!
-//! The flow runs one way (DESIGN.md): [`watchlist`] → [`schedule`] → [`fetch`] → [`source`]
-//! (extract, normalise, compare) → [`store`] → [`diff`] / [`annotate`] → outbox →
-//! [`notify`]. [`cycle`] wires one check cycle together; [`daemon`] runs cycles on schedule.
+//! The flow runs one way (README, Architecture): [`watchlist`] → [`schedule`] → [`fetch`] →
+//! [`source`] (extract, normalise, compare) → [`store`] → [`annotate`] → outbox → [`notify`].
+//! [`cycle`] wires one check cycle together; [`daemon`] runs cycles on schedule. Below them
+//! all, [`data`] (plain records) and [`text`] (HTML → text, diffs) import nothing of the flow.
 
 pub mod annotate;
 pub mod backoff;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cycle::Engine;
 use crate::error::{Error, Result};
 use crate::notify::{delivery_halt, DeliveryHalt};
+use crate::store::WatchState;
 
 /// One watch's line of `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +84,7 @@ pub fn collect(engine: &Engine) -> Result<StatusReport> {
             last_change: state.last_change,
             last_error: state.last_error.clone(),
             consecutive_failures: state.consecutive_failures,
-            next_run: w.schedule.next_after(now, state.last_fire),
+            next_run: w.schedule.next_after(now, last_fired(&state)),
             timezone: w.schedule.timezone().name().to_string(),
         });
     }
@@ -110,6 +111,16 @@ pub fn collect(engine: &Engine) -> Result<StatusReport> {
             })
             .collect(),
     })
+}
+
+/// When the scheduler last fired a watch, which its next run must come after (cron's DST
+/// fold): every check sets `last_check`; `last_fire` is only in states written by earlier
+/// releases.
+pub fn last_fired(state: &WatchState) -> Option<DateTime<Utc>> {
+    match (state.last_fire, state.last_check) {
+        (Some(f), Some(c)) => Some(f.max(c)),
+        (f, c) => f.or(c),
+    }
 }
 
 /// Where the daemon leaves its report.

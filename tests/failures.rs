@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use chrono::Timelike;
+
 use common::Project;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -116,6 +118,18 @@ url = "{u}/latin"
             .unwrap_or_else(|| panic!("{id} in {status}"))
     };
     assert_eq!(row("ok")["consecutive_failures"], 0);
+    // The next run comes from the schedule (the config's default, every half hour), after
+    // the last check.
+    let time = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("a time, not {v}: {e}"))
+    };
+    let (next, last) = (time(&row("ok")["next_run"]), time(&row("ok")["last_check"]));
+    assert!(
+        next > last && next - last <= chrono::Duration::minutes(30),
+        "{next} after {last}"
+    );
+    assert_eq!((next.minute() % 30, next.second()), (0, 0), "{next}");
     assert_eq!(
         row("ok")["versions"],
         1,

@@ -259,7 +259,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Check(args) => check::check(&app, args).await,
         Command::Run => check::run(&app).await,
-        Command::Kinds(_) => unreachable!("handled before loading"),
+        Command::Kinds(args) => kinds::kinds(&args),
         // These write a store of their own, or need the store to themselves.
         Command::Restore(args) => recovery::restore(&app, args),
         Command::Import(args) => recovery::import(&app, args),

@@ -35,6 +35,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use crate::config::FetchSettings;
+use crate::text::error_chain;
 
 mod charset;
 mod error_body;
@@ -574,33 +575,6 @@ fn refused_hop(asked: &str, current: &Url, e: &policy::InternalAddress) -> Strin
     }
 }
 
-/// An error and its sources, without repeats, on one line.
-fn error_chain(e: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(e);
-    while let Some(err) = next {
-        let msg = err.to_string();
-        // Wrappers that say nothing their sources do not: reqwest's "error sending request
-        // for url (...)" repeats the URL the message starts with; hyper-util's
-        // "client error (Connect)" and reqwest's "error decoding response body" only name
-        // the stage.
-        let noise = err.source().is_some()
-            && (msg.starts_with("error sending request")
-                || msg.starts_with("client error (")
-                || msg == "error decoding response body");
-        if !noise && !parts.iter().any(|p| p.contains(&msg)) {
-            parts.push(msg);
-        }
-        next = err.source();
-    }
-    if parts.is_empty() {
-        e.to_string()
-    } else {
-        parts.join(": ")
-    }
-}
-
-/// Backoff before retry number `retry + 1`: `base` doubling each time, capped at `max`.
 /// "10 MiB", "512 KiB", "1000 bytes".
 fn fmt_bytes(n: u64) -> String {
     const KIB: u64 = 1024;

@@ -313,19 +313,9 @@ fn rss_matches(q: &BillQuery, b: &rss::RssBill) -> bool {
 
 async fn read_rss(ctx: &Context) -> Result<Vec<rss::RssBill>> {
     let url = &ctx.base(&BILLS_RSS);
-    let request = crate::fetch::Request {
-        url,
-        validators: None,
-        accept: "application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1",
-        allow_redirects: &[],
-    };
-    match ctx.fetcher.get(request).await? {
-        crate::fetch::Fetched::NotModified => {
-            Err(Error::extract(url.as_str(), "unexpected 304 Not Modified"))
-        }
-        crate::fetch::Fetched::Body(body) => rss::parse(&String::from_utf8_lossy(&body.bytes))
-            .map_err(|e| Error::extract(url.as_str(), e)),
-    }
+    let accept = "application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1";
+    let body = ctx.get(url, accept).await?;
+    rss::parse(&String::from_utf8_lossy(&body.bytes)).map_err(|e| Error::extract(url.as_str(), e))
 }
 
 /// "Jack Brereton (Conservative)", or the department when no member is named.

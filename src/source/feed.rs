@@ -72,7 +72,7 @@ impl SourceKind for FeedKind {
         Box::pin(observe(ctx, job))
     }
     fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
-        Ok(compare(watch, previous, next))
+        compare(watch, previous, next)
     }
 }
 
@@ -192,14 +192,23 @@ fn text_of(content: &str, content_type: &str) -> String {
     }
 }
 
-fn entries_of(doc: &Document) -> Vec<Entry> {
-    serde_json::from_value(doc.fields["entries"].clone()).unwrap_or_default()
+/// The `fields` a feed version stores.
+#[derive(Default, Deserialize)]
+struct Fields {
+    #[serde(default)]
+    entries: Vec<Entry>,
 }
 
-pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
-    let old = entries_of(previous);
+/// The entries of a stored feed version; one that does not decode is an error, never an
+/// empty feed (every entry would then be new).
+pub fn entries_of(doc: &Document) -> Result<Vec<Entry>> {
+    Ok(crate::source::decode_fields::<Fields>(doc, "feed entries")?.entries)
+}
+
+pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let old = entries_of(previous)?;
     let mut events = Vec::new();
-    for entry in entries_of(next) {
+    for entry in entries_of(next)? {
         match old.iter().find(|o| o.id == entry.id) {
             None => {
                 let mut e = Event::new(
@@ -236,7 +245,7 @@ pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Vec<Even
             Some(_) => {}
         }
     }
-    events
+    Ok(events)
 }
 
 fn name_of(doc: &Document) -> &str {

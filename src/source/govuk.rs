@@ -154,7 +154,7 @@ impl SourceKind for GovukKind {
         Box::pin(observe(ctx, job))
     }
     fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
-        Ok(compare(watch, previous, next))
+        compare(watch, previous, next)
     }
     fn follow_target(&self, key: &str) -> Option<Target> {
         Some(Target::new(Govuk {
@@ -456,7 +456,7 @@ pub fn extract(json: &Value, path: &str, site: &Url) -> Item {
             item.removed = Some(Removal {
                 explanation: details["explanation"]
                     .as_str()
-                    .map(one_line)
+                    .map(|h| fold(&fragment_text(h)))
                     .unwrap_or_default(),
                 alternative_path: s(&details["alternative_path"]),
             });
@@ -470,7 +470,7 @@ pub fn extract(json: &Value, path: &str, site: &Url) -> Item {
     item.withdrawn_notice = json["withdrawn_notice"]["explanation"]
         .as_str()
         .map(|explanation| Withdrawal {
-            explanation: one_line(explanation),
+            explanation: fold(&fragment_text(explanation)),
             withdrawn_at: s(&json["withdrawn_notice"]["withdrawn_at"]).map(|t| normalise_time(&t)),
         });
     item
@@ -547,10 +547,6 @@ fn html_of(v: &Value) -> Option<String> {
             .and_then(|p| p["content"].as_str().map(str::to_string)),
         _ => None,
     }
-}
-
-fn one_line(html: &str) -> String {
-    fold(&fragment_text(html).replace('\n', " "))
 }
 
 fn change_history(details: &Value) -> Vec<ChangeNote> {
@@ -689,13 +685,14 @@ pub(crate) fn human_time(ts: &str) -> String {
     }
 }
 
-pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
-    compare::events(&item_of(previous), &item_of(next))
+pub fn compare(_watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    Ok(compare::events(&item_of(previous)?, &item_of(next)?))
 }
 
-/// The stored item of a version (an empty item for a version that predates the fields).
-pub fn item_of(doc: &Document) -> Item {
-    serde_json::from_value(doc.fields.clone()).unwrap_or_default()
+/// The stored item of a version (an empty item for a version that predates the fields);
+/// one that does not decode is an error, never an empty item.
+pub fn item_of(doc: &Document) -> Result<Item> {
+    crate::source::decode_fields(doc, "GOV.UK item")
 }
 
 #[cfg(test)]

@@ -17,11 +17,10 @@ use futures_util::future::BoxFuture;
 use crate::config::{SourceBase, Sources};
 use crate::data::{Event, Severity};
 use crate::error::{Error, Result};
-use crate::fetch::{Fetched, Request};
 use crate::source::govuk::{human_time, normalise_time, page_url, Govuk, GOVUK};
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{feed, Context, Document, FollowTarget, Job, Observed, Outcome};
-use crate::text::html::fold;
+use crate::text::{html::fold, humanise};
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
 /// A GOV.UK Search API query (`search = "modern slavery"` or a table): a `govuk_search`
@@ -295,15 +294,6 @@ impl Match {
     }
 }
 
-/// `statutory_guidance` → "Statutory guidance".
-fn humanise(kind: &str) -> String {
-    let s = kind.replace('_', " ");
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
-}
-
 /// The GOV.UK path of a link on the site (the configured base or www.gov.uk); other links
 /// are kept whole.
 fn govuk_path(link: &str, site: &Url) -> String {
@@ -398,19 +388,7 @@ fn finder_url(site: &Url, q: &GovukQuery) -> String {
 }
 
 async fn get_bytes(ctx: &Context, url: &Url, accept: &str) -> Result<Vec<u8>> {
-    match ctx
-        .fetcher
-        .get(Request {
-            url,
-            validators: None,
-            accept,
-            allow_redirects: &[],
-        })
-        .await?
-    {
-        Fetched::Body(b) => Ok(b.bytes),
-        Fetched::NotModified => Err(Error::extract(url.as_str(), "unexpected 304 Not Modified")),
-    }
+    Ok(ctx.get(url, accept).await?.bytes)
 }
 
 /// Search API results, newest first, reading pages until one reaches what `previous` knows
@@ -465,8 +443,7 @@ async fn read_feed(ctx: &Context, url: &Url) -> Result<Vec<Match>> {
     )
     .await?;
     let doc = feed::parse(&bytes, url.as_str())?;
-    let entries: Vec<feed::Entry> =
-        serde_json::from_value(doc.fields["entries"].clone()).unwrap_or_default();
+    let entries = feed::entries_of(&doc)?;
     let site = &ctx.base(&GOVUK);
     Ok(entries
         .iter()

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::config::SourceBase;
-use crate::fetch::Fetcher;
+use crate::fetch::{Body, Fetched, Fetcher, Request};
 use crate::watchlist::Watch;
 
 pub mod api_json;
@@ -78,6 +78,24 @@ impl Context {
     /// The base URL configured for `base` in `[sources]`, else its default.
     pub fn base(&self, base: &SourceBase) -> url::Url {
         self.config.sources.url(base)
+    }
+
+    /// A plain GET of an API's own site (no redirects elsewhere, no validators): the body,
+    /// or an error. We send no validators, so a 304 is the server misbehaving.
+    pub async fn get(&self, url: &url::Url, accept: &str) -> crate::error::Result<Body> {
+        let request = Request {
+            url,
+            validators: None,
+            accept,
+            allow_redirects: &[],
+        };
+        match self.fetcher.get(request).await? {
+            Fetched::Body(body) => Ok(body),
+            Fetched::NotModified => Err(crate::error::Error::extract(
+                url.as_str(),
+                "unexpected 304 Not Modified",
+            )),
+        }
     }
 }
 

@@ -92,7 +92,7 @@ impl SourceKind for PageKind {
         Box::pin(observe(ctx, job))
     }
     fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
-        Ok(compare(watch, previous, next))
+        compare(watch, previous, next)
     }
 }
 
@@ -169,7 +169,7 @@ fn link_line(l: &Link) -> String {
     }
 }
 
-pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event> {
+pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
     match watch.target.get::<Page>() {
         Some(Page {
             mode: PageMode::Links,
@@ -179,18 +179,18 @@ pub fn compare(watch: &Watch, previous: &Document, next: &Document) -> Vec<Event
     }
 }
 
-fn compare_text(previous: &Document, next: &Document) -> Vec<Event> {
+fn compare_text(previous: &Document, next: &Document) -> Result<Vec<Event>> {
     // Versions stored before invisible characters were dropped may still hold them.
     let changes = diff::diff(&html::strip_invisible(&previous.text), &next.text);
     // Older versions kept no links: nothing to compare them with.
-    let (old_links, new_links) = (links_of(previous), links_of(next));
+    let (old_links, new_links) = (links_of(previous)?, links_of(next)?);
     let moved = match previous.fields.get("links") {
         Some(_) => LinkChanges::between(&old_links, &new_links).retargeted,
         None => Vec::new(),
     };
     if changes.is_empty() {
         if moved.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let mut event = Event::new("page.links_changed", retarget_line(&moved[0]));
         event.annotations = moved.iter().skip(1).map(retarget_line).collect();
@@ -201,7 +201,7 @@ fn compare_text(previous: &Document, next: &Document) -> Vec<Event> {
             .collect::<Vec<_>>()
             .join("\n");
         event.fields = serde_json::json!({ "retargeted": retarget_fields(&moved) });
-        return vec![event];
+        return Ok(vec![event]);
     }
     let mut event = Event::new(
         "page.changed",
@@ -237,7 +237,7 @@ fn compare_text(previous: &Document, next: &Document) -> Vec<Event> {
     } else {
         format!("{}\n{}", changes.unified.trim_end(), retarget_diff(&moved))
     });
-    vec![event]
+    Ok(vec![event])
 }
 
 /// How the links of two versions differ. Links are matched by target first; a link whose
@@ -320,15 +320,24 @@ fn retarget_fields(moved: &[(&Link, &Link)]) -> serde_json::Value {
         .collect()
 }
 
-fn links_of(doc: &Document) -> Vec<Link> {
-    serde_json::from_value(doc.fields["links"].clone()).unwrap_or_default()
+/// The `fields` a page version stores.
+#[derive(Default, Deserialize)]
+struct Fields {
+    #[serde(default)]
+    links: Vec<Link>,
 }
 
-fn compare_links(previous: &Document, next: &Document) -> Vec<Event> {
-    let (old, new) = (links_of(previous), links_of(next));
+/// The links of a stored page version; one that does not decode is an error, never an
+/// empty list (every link would then be new).
+fn links_of(doc: &Document) -> Result<Vec<Link>> {
+    Ok(crate::source::decode_fields::<Fields>(doc, "page links")?.links)
+}
+
+fn compare_links(previous: &Document, next: &Document) -> Result<Vec<Event>> {
+    let (old, new) = (links_of(previous)?, links_of(next)?);
     let c = LinkChanges::between(&old, &new);
     if c.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     let count = |n: usize, what: &str| match n {
         0 => None,
@@ -391,5 +400,5 @@ fn compare_links(previous: &Document, next: &Document) -> Vec<Event> {
         "retargeted": retarget_fields(&c.retargeted),
         "renamed": c.renamed.iter().map(|(o, n)| serde_json::json!({ "url": n.url, "from": o.text, "to": n.text })).collect::<Vec<_>>(),
     });
-    vec![event]
+    Ok(vec![event])
 }

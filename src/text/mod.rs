@@ -1,5 +1,84 @@
 //! Text helpers shared by every stage: HTML → readable text and whitespace folding
-//! ([`html`]), and line/word diffs ([`diff`]). They import nothing of the pipeline.
+//! ([`html`]), line/word diffs ([`diff`]), and the one way to word a key or an error chain
+//! for people. They import nothing of the pipeline.
 
 pub mod diff;
 pub mod html;
+
+pub use html::fold as one_line;
+
+/// `short_title` → `Short title`: a key or a code for people (`_` and `-` become spaces,
+/// whitespace folds, the first letter is upper case). Empty in, empty out.
+pub fn humanise(key: &str) -> String {
+    let spaced = one_line(&key.replace(['_', '-'], " "));
+    let mut chars = spaced.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// An error and its sources on one line, without repeats: the sources are where reqwest and
+/// serenity say what actually went wrong.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let msg = err.to_string();
+        // Wrappers that say nothing their sources do not: reqwest's "error sending request
+        // for url (...)" repeats the URL the message starts with; hyper-util's
+        // "client error (Connect)" and reqwest's "error decoding response body" only name
+        // the stage.
+        let noise = err.source().is_some()
+            && (msg.starts_with("error sending request")
+                || msg.starts_with("client error (")
+                || msg == "error decoding response body");
+        if !noise && !parts.iter().any(|p| p.contains(&msg)) {
+            parts.push(msg);
+        }
+        next = err.source().map(|s| s as &dyn std::error::Error);
+    }
+    if parts.is_empty() {
+        e.to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_read_as_words() {
+        assert_eq!(humanise("short_title"), "Short title");
+        assert_eq!(humanise("statutory_guidance"), "Statutory guidance");
+        assert_eq!(humanise(" royal-assent \n"), "Royal assent");
+        assert_eq!(humanise(""), "");
+    }
+
+    #[test]
+    fn an_error_chain_names_each_new_cause_once() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let e = E(
+            "error sending request for url (http://x/)",
+            Some(Box::new(E(
+                "connection refused",
+                Some(Box::new(E("refused", None))),
+            ))),
+        );
+        assert_eq!(error_chain(&e), "connection refused");
+        assert_eq!(error_chain(&E("plain", None)), "plain");
+    }
+}

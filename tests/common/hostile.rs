@@ -137,26 +137,48 @@ pub async fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, &st
     let _ = stream.shutdown().await;
 }
 
-/// Peak resident memory of this process, bytes (`VmHWM`).
-pub fn peak_rss() -> u64 {
-    proc_status_kib("VmHWM:") * 1024
+/// How far this process's peak resident memory (`VmHWM`) grows over a stretch of a test,
+/// where the platform can say. Linux resets the peak through `/proc/self/clear_refs`;
+/// without that (or without `/proc/self/status`) the growth cannot be measured, and
+/// [`PeakMeter::growth`] says so on stderr instead of reporting a growth of nothing.
+pub struct PeakMeter(Result<u64, String>);
+
+impl PeakMeter {
+    /// Resets the peak to the current resident memory and starts measuring from there.
+    pub fn start() -> Self {
+        PeakMeter(Self::try_start())
+    }
+
+    fn try_start() -> Result<u64, String> {
+        proc_status_kib("VmHWM:")?;
+        std::fs::write("/proc/self/clear_refs", "5")
+            .map_err(|e| format!("/proc/self/clear_refs cannot reset the peak ({e})"))?;
+        Ok(proc_status_kib("VmRSS:")? * 1024)
+    }
+
+    /// Bytes the peak grew by since [`PeakMeter::start`], or `None` (with the reason
+    /// printed as a skipped check) where this platform cannot measure it.
+    pub fn growth(&self, what: &str) -> Option<u64> {
+        let measured = self
+            .0
+            .clone()
+            .and_then(|before| Ok((proc_status_kib("VmHWM:")? * 1024).saturating_sub(before)));
+        match measured {
+            Ok(growth) => Some(growth),
+            Err(reason) => {
+                eprintln!("SKIPPED memory bound of {what}: {reason}");
+                None
+            }
+        }
+    }
 }
 
-/// Current resident memory of this process, bytes (`VmRSS`).
-pub fn current_rss() -> u64 {
-    proc_status_kib("VmRSS:") * 1024
-}
-
-fn proc_status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+fn proc_status_kib(field: &str) -> Result<u64, String> {
+    let status = std::fs::read_to_string("/proc/self/status")
+        .map_err(|e| format!("/proc/self/status cannot be read ({e})"))?;
     status
         .lines()
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Resets `VmHWM` to the current RSS where the kernel allows it; says whether it did.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+        .ok_or_else(|| format!("/proc/self/status has no {field} line"))
 }

@@ -12,7 +12,6 @@ use url::Url;
 
 use crate::config::SourceBase;
 use crate::error::{Error, Result};
-use crate::fetch::{Fetched, Request};
 use crate::source::bill_search::BillQuery;
 use crate::source::Context;
 
@@ -304,19 +303,10 @@ pub fn publications_url(base: &Url, id: u32) -> Result<Url> {
 
 /// GETs a URL and reads its JSON body as `T`.
 pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url) -> Result<T> {
-    let request = Request {
-        url,
-        validators: None,
-        accept: ACCEPT_JSON,
-        // One request serves many bill watches: only the API's own site.
-        allow_redirects: &[],
-    };
-    match ctx.fetcher.get(request).await? {
-        // We send no validators, so a 304 is the server misbehaving.
-        Fetched::NotModified => Err(Error::extract(url.as_str(), "unexpected 304 Not Modified")),
-        Fetched::Body(body) => serde_json::from_slice(&body.bytes)
-            .map_err(|e| Error::extract(url.as_str(), format!("not a Bills API response: {e}"))),
-    }
+    // One request serves many bill watches: only the API's own site.
+    let body = ctx.get(url, ACCEPT_JSON).await?;
+    serde_json::from_slice(&body.bytes)
+        .map_err(|e| Error::extract(url.as_str(), format!("not a Bills API response: {e}")))
 }
 
 /// Every page of a paged listing: `url_for(skip)` until `totalResults` is reached, a page

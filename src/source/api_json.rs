@@ -1,4 +1,4 @@
-//! JSON APIs other than the Bills API (Committees, Statutory Instruments): one GET that
+//! The JSON APIs of Parliament (Bills, Committees, Statutory Instruments): one GET that
 //! reads the body as `T`, with an error naming the API and the request when it is not what
 //! the API documents.
 
@@ -8,7 +8,6 @@ use serde::{Deserialize, Deserializer};
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::fetch::{Fetched, Request};
 use crate::source::Context;
 
 const ACCEPT_JSON: &str = "application/json, text/json;q=0.9";
@@ -16,18 +15,10 @@ const ACCEPT_JSON: &str = "application/json, text/json;q=0.9";
 /// GETs `url` and reads its JSON body as `T`; `api` names the API in the error
 /// ("not a Committees API response: …").
 pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url, api: &str) -> Result<T> {
-    let request = Request {
-        url,
-        validators: None,
-        accept: ACCEPT_JSON,
-        allow_redirects: &[],
-    };
-    match ctx.fetcher.get(request).await? {
-        // No validators are sent, so a 304 is the server misbehaving.
-        Fetched::NotModified => Err(Error::extract(url.as_str(), "unexpected 304 Not Modified")),
-        Fetched::Body(body) => serde_json::from_slice(&body.bytes)
-            .map_err(|e| Error::extract(url.as_str(), format!("not a {api} response: {e}"))),
-    }
+    // One request may serve many watches: only the API's own site.
+    let body = ctx.get(url, ACCEPT_JSON, &[]).await?;
+    serde_json::from_slice(&body.bytes)
+        .map_err(|e| Error::extract(url.as_str(), format!("not a {api} response: {e}")))
 }
 
 /// `null` read as the type's default (these APIs mark nearly every field nullable).

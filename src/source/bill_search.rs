@@ -314,7 +314,7 @@ fn rss_matches(q: &BillQuery, b: &rss::RssBill) -> bool {
 async fn read_rss(ctx: &Context) -> Result<Vec<rss::RssBill>> {
     let url = &ctx.base(&BILLS_RSS);
     let accept = "application/rss+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1";
-    let body = ctx.get(url, accept).await?;
+    let body = ctx.get(url, accept, &[]).await?;
     rss::parse(&String::from_utf8_lossy(&body.bytes)).map_err(|e| Error::extract(url.as_str(), e))
 }
 

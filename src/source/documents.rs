@@ -22,7 +22,6 @@ use url::Url;
 
 use crate::annotate::keyword_regex;
 use crate::error::{Error, Result};
-use crate::fetch::{Fetched, Request};
 use crate::source::Context;
 use crate::text::diff;
 use crate::text::html::{self as html_text, fold, Narrowing};
@@ -250,19 +249,7 @@ pub async fn fetch(
     allow_redirects: &[String],
     limits: Limits,
 ) -> Result<FetchedDocument> {
-    let fetched = ctx
-        .fetcher
-        .get(Request {
-            url,
-            validators: None,
-            accept: ACCEPT_DOCUMENT,
-            allow_redirects,
-        })
-        .await?;
-    let body = match fetched {
-        Fetched::NotModified => return Err(Error::extract(url.as_str(), "unexpected 304")),
-        Fetched::Body(b) => b,
-    };
+    let body = ctx.get(url, ACCEPT_DOCUMENT, allow_redirects).await?;
     let extracted = extract(body.bytes, body.content_type, limits)
         .await
         .map_err(|m| Error::extract(url.as_str(), m))?;

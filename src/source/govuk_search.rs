@@ -388,7 +388,7 @@ fn finder_url(site: &Url, q: &GovukQuery) -> String {
 }
 
 async fn get_bytes(ctx: &Context, url: &Url, accept: &str) -> Result<Vec<u8>> {
-    Ok(ctx.get(url, accept).await?.bytes)
+    Ok(ctx.get(url, accept, &[]).await?.bytes)
 }
 
 /// Search API results, newest first, reading pages until one reaches what `previous` knows

@@ -21,7 +21,6 @@ use futures_util::future::BoxFuture;
 use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
-use crate::fetch::{Fetched, Request};
 use crate::source::bill::api::endpoint;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
@@ -441,21 +440,7 @@ pub async fn observe(
     let mut complete = false;
     for n in 1..=MAX_PAGES {
         let url = feed_url(base, legislation, n)?;
-        let body = match ctx
-            .fetcher
-            .get(Request {
-                url: &url,
-                validators: None,
-                accept: ACCEPT_ATOM,
-                allow_redirects: &[],
-            })
-            .await?
-        {
-            Fetched::NotModified => {
-                return Err(Error::extract(url.as_str(), "unexpected 304 Not Modified"))
-            }
-            Fetched::Body(b) => b,
-        };
+        let body = ctx.get(&url, ACCEPT_ATOM, &[]).await?;
         let text = body.text()?;
         let page = parse(&text).map_err(|m| Error::extract(url.as_str(), m))?;
         let got = page.effects.len();

@@ -80,14 +80,19 @@ impl Context {
         self.config.sources.url(base)
     }
 
-    /// A plain GET of an API's own site (no redirects elsewhere, no validators): the body,
-    /// or an error. We send no validators, so a 304 is the server misbehaving.
-    pub async fn get(&self, url: &url::Url, accept: &str) -> crate::error::Result<Body> {
+    /// A plain GET (no validators; redirects only within the site or to `allow_redirects`):
+    /// the body, or an error. No validators are sent, so a 304 is the server misbehaving.
+    pub async fn get(
+        &self,
+        url: &url::Url,
+        accept: &str,
+        allow_redirects: &[String],
+    ) -> crate::error::Result<Body> {
         let request = Request {
             url,
             validators: None,
             accept,
-            allow_redirects: &[],
+            allow_redirects,
         };
         match self.fetcher.get(request).await? {
             Fetched::Body(body) => Ok(body),

@@ -7,11 +7,12 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Europe::London;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use url::Url;
 
 use crate::config::SourceBase;
 use crate::error::{Error, Result};
+use crate::source::api_json::null_default;
 use crate::source::bill_search::BillQuery;
 use crate::source::Context;
 
@@ -36,19 +37,9 @@ pub const PAGE: usize = 20;
 /// keep a cycle paging for ever (20 × 50 = 1,000 items).
 pub const MAX_PAGES: usize = 50;
 
-const ACCEPT_JSON: &str = "application/json, text/json;q=0.9";
-
 /// The public page of a bill (the web site, not the API).
 pub fn public_url(bill_id: u32) -> String {
     format!("https://bills.parliament.uk/bills/{bill_id}")
-}
-
-fn null_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// A page of a listing (`...SearchResult` in the OpenAPI description).
@@ -303,10 +294,7 @@ pub fn publications_url(base: &Url, id: u32) -> Result<Url> {
 
 /// GETs a URL and reads its JSON body as `T`.
 pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url) -> Result<T> {
-    // One request serves many bill watches: only the API's own site.
-    let body = ctx.get(url, ACCEPT_JSON).await?;
-    serde_json::from_slice(&body.bytes)
-        .map_err(|e| Error::extract(url.as_str(), format!("not a Bills API response: {e}")))
+    crate::source::api_json::get_json(ctx, url, "Bills API").await
 }
 
 /// Every page of a paged listing: `url_for(skip)` until `totalResults` is reached, a page

@@ -19,10 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::Cli;
 use crate::error::{Error, Result};
 use crate::live::Live;
 
@@ -79,8 +77,12 @@ pub fn bind(data: &Path) -> Result<ControlSocket> {
     Ok(ControlSocket { listener, path })
 }
 
+/// Runs one command line against the live daemon, writing its standard output to the
+/// writer: the CLI's, handed in so that this module needs nothing above it.
+pub type Execute = fn(&Live, &[String], &mut dyn Write) -> Result<()>;
+
 /// Answers clients until the task is dropped.
-pub async fn serve(socket: ControlSocket, live: Arc<Live>) {
+pub async fn serve(socket: ControlSocket, live: Arc<Live>, execute: Execute) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
         let Ok((stream, _)) = socket.listener.accept().await else {
@@ -94,7 +96,7 @@ pub async fn serve(socket: ControlSocket, live: Arc<Live>) {
             let _permit = permit;
             match stream.into_std() {
                 Ok(s) => {
-                    if let Err(e) = answer(s, &live) {
+                    if let Err(e) = answer(s, &live, execute) {
                         tracing::debug!(error = %e, "control client went away");
                     }
                 }
@@ -137,24 +139,21 @@ impl Write for Frames<'_> {
     }
 }
 
-fn answer(mut stream: UnixStream, live: &Live) -> std::io::Result<()> {
+fn answer(mut stream: UnixStream, live: &Live, execute: Execute) -> std::io::Result<()> {
     stream.set_nonblocking(false)?;
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut line = String::new();
     BufReader::new((&stream).take(MAX_REQUEST)).read_line(&mut line)?;
     let result = match serde_json::from_str::<Request>(&line) {
-        Ok(req) => match Cli::try_parse_from(&req.args) {
-            Ok(cli) => {
-                let mut out = Frames {
-                    stream: &mut stream,
-                    buf: Vec::new(),
-                };
-                let r = crate::cli::execute(live, cli.command, &mut out);
-                out.flush()?;
-                r
-            }
-            Err(e) => Err(Error::Usage(e.to_string().trim_end().to_string())),
-        },
+        Ok(req) => {
+            let mut out = Frames {
+                stream: &mut stream,
+                buf: Vec::new(),
+            };
+            let r = execute(live, &req.args, &mut out);
+            out.flush()?;
+            r
+        }
         Err(e) => Err(Error::Usage(format!("bad control request: {e}"))),
     };
     let end = match result {

@@ -18,9 +18,12 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 
+use crate::config::Config;
 use crate::cycle::Engine;
 use crate::error::{Error, Result};
+use crate::source::registry;
 use crate::status::StatusReport;
+use crate::watchlist::{self, Watchlists};
 
 /// How often [`Live::watch_files`] looks at the files.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -31,6 +34,30 @@ pub struct ListSource {
     /// The config file, if one was used.
     pub config: Option<PathBuf>,
     pub watchlists: PathBuf,
+}
+
+/// Reads and validates the config and every watchlist: at startup, and again on each
+/// reload.
+pub fn load_lists(source: &ListSource) -> Result<(Config, Watchlists)> {
+    let config = match &source.config {
+        // A file named on purpose that is not there is a usage mistake, not "no config".
+        Some(path) if !path.exists() => {
+            return Err(Error::Usage(format!(
+                "config file `{}` does not exist (named by --config or POLICYWATCH_CONFIG)",
+                path.display()
+            )))
+        }
+        Some(path) => Config::load(path)?,
+        None => Config::default(),
+    };
+    let known: Vec<&str> = registry::bases().iter().map(|b| b.key).collect();
+    let mut unknown = config.sources.unknown(&known);
+    unknown.extend(crate::notify::check_destinations(&config));
+    if !unknown.is_empty() {
+        return Err(Error::Invalid(unknown));
+    }
+    let watchlists = watchlist::load_dir(&source.watchlists, &config, registry::kinds())?;
+    Ok((config, watchlists))
 }
 
 /// What a reload did.
@@ -135,7 +162,7 @@ impl Live {
             return Reloaded::Rejected(vec!["this engine was not loaded from files".into()]);
         };
         *self.stamp.lock().unwrap_or_else(|e| e.into_inner()) = stamp(source);
-        let outcome = crate::cli::load_lists(source).map(|(config, lists)| {
+        let outcome = load_lists(source).map(|(config, lists)| {
             let mut engine = self.engine.write().unwrap_or_else(|e| e.into_inner());
             let counts = (lists.lists.len(), lists.watches().count());
             engine.config = Arc::new(config);

@@ -203,7 +203,11 @@ pub async fn run(app: &App) -> Result<()> {
     let web = crate::web::bind(&app.config.web, crate::web::auth::token_from_env()?).await?;
     let control = crate::control::bind(&app.data)?;
     let mut side = tokio::task::JoinSet::new();
-    side.spawn(crate::control::serve(control, live.clone()));
+    side.spawn(crate::control::serve(
+        control,
+        live.clone(),
+        super::execute_args,
+    ));
     side.spawn(live.clone().watch_files(crate::live::POLL));
     if let Some((listener, access)) = web {
         let state = crate::web::WebState::new(live.clone());

@@ -25,7 +25,8 @@ mod query;
 mod recovery;
 mod status;
 
-pub use query::write_history_csv;
+/// The history CSV (`history --format csv`, the web timeline's download).
+pub use crate::store::history_csv::write as write_history_csv;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -195,29 +196,7 @@ impl App {
     }
 }
 
-/// Reads and validates the config and every watchlist: at startup, and again on each
-/// live reload (see [`crate::live`]).
-pub fn load_lists(source: &ListSource) -> Result<(Config, Watchlists)> {
-    let config = match &source.config {
-        // A file named on purpose that is not there is a usage mistake, not "no config".
-        Some(path) if !path.exists() => {
-            return Err(Error::Usage(format!(
-                "config file `{}` does not exist (named by --config or POLICYWATCH_CONFIG)",
-                path.display()
-            )))
-        }
-        Some(path) => Config::load(path)?,
-        None => Config::default(),
-    };
-    let known: Vec<&str> = registry::bases().iter().map(|b| b.key).collect();
-    let mut unknown = config.sources.unknown(&known);
-    unknown.extend(crate::notify::check_destinations(&config));
-    if !unknown.is_empty() {
-        return Err(Error::Invalid(unknown));
-    }
-    let watchlists = watchlist::load_dir(&source.watchlists, &config, registry::kinds())?;
-    Ok((config, watchlists))
-}
+pub use crate::live::load_lists;
 
 /// Runs a parsed command line; the binary maps the error to an exit code.
 pub async fn run(cli: Cli) -> Result<()> {
@@ -306,6 +285,14 @@ fn read_or_ask(app: &App, command: Command) -> Result<()> {
 
 /// Runs a store command against `live`'s store, printing to `w`: the command line uses it
 /// on the store it opened, the daemon on its own for a client of its control socket.
+/// A command line sent to the running daemon (see [`crate::control`]), answered there.
+pub fn execute_args(live: &Live, args: &[String], w: &mut dyn Write) -> Result<()> {
+    match Cli::try_parse_from(args) {
+        Ok(cli) => execute(live, cli.command, w),
+        Err(e) => Err(Error::Usage(e.to_string().trim_end().to_string())),
+    }
+}
+
 pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
     let engine = live.engine();
     let store = engine.store.as_ref();

@@ -150,43 +150,9 @@ pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Resul
                 writeln!(w, "{v}").map_err(io)?;
             }
         }
-        TableFormat::Csv => return write_history_csv(w, &records),
+        TableFormat::Csv => return crate::store::history_csv::write(w, &records),
     }
     w.flush().map_err(io)
-}
-
-/// `history --format csv`, also the web timeline's CSV download.
-pub fn write_history_csv(w: &mut dyn Write, records: &[ChangeRecord]) -> Result<()> {
-    let csv_err = |e: csv::Error| Error::Usage(e.to_string());
-    let mut csv = csv::Writer::from_writer(w);
-    csv.write_record([
-        "id",
-        "detected_at",
-        "watch",
-        "event",
-        "title",
-        "url",
-        "summary",
-        "keywords",
-        "delivered_at",
-    ])
-    .map_err(csv_err)?;
-    for r in records {
-        let a = &r.alert;
-        csv.write_record([
-            a.id.to_string(),
-            a.detected_at.to_rfc3339(),
-            a.watch.clone(),
-            a.event.to_string(),
-            a.title.clone(),
-            a.url.clone(),
-            a.summary.clone(),
-            a.keywords.join("; "),
-            r.delivered_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-        ])
-        .map_err(csv_err)?;
-    }
-    csv.flush().map_err(io)
 }
 
 /// `history -S PHRASE`: one line per version where the phrase came or went.

@@ -11,8 +11,10 @@ use crate::data::{Alert, Destination, Outgoing};
 use crate::data::{Document, FollowTarget};
 use crate::error::Result;
 
+pub mod codec;
 mod failing;
 pub mod fault;
+pub mod history_csv;
 mod phrase;
 pub mod recovery;
 mod sled_store;

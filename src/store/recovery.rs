@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::codec::Unframed;
 use super::sled_store::{decode_change, decode_version, id_of, version_name};
 use super::{SledStore, Store, Version};
 use crate::error::{Error, Result};
@@ -264,8 +265,8 @@ pub fn doctor(dir: &Path, into: &Path, cache_capacity: u64) -> Result<DoctorRepo
                     let check: std::result::Result<(), String> = match name.as_str() {
                         "versions" => decode_version(&v).map(drop).map_err(|e| e.to_string()),
                         "changes" => decode_change(&v).map(drop).map_err(|e| e.to_string()),
-                        "outbox" | "state" | "heads" | "follows" => {
-                            serde_json::from_slice::<serde_json::Value>(&v)
+                        "outbox" | "state" | "heads" | "follows" | "sinks" => {
+                            super::codec::decode::<serde_json::Value>(&v, Unframed::Json)
                                 .map(drop)
                                 .map_err(|e| e.to_string())
                         }

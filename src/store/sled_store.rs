@@ -1,10 +1,12 @@
 //! The sled 0.34.7 store.
 //!
-//! Trees: `versions` (watch ␀ seq → lz4(JSON)), `heads` (watch → latest seq and hash),
-//! `changes` (id → `Z` lz4(JSON); records written by earlier releases are plain JSON and
-//! still read), `outbox` (id → entry), `state` (watch → state, without its
-//! check times), `checked` (watch → last check and last success, 16 bytes), `follows`
-//! (id → followed), `sinks` (sink name → that sink's own state, e.g. a delivery halt). Keys of ordered trees are big-endian so sled's order is delivery order.
+//! Trees: `versions` (watch ␀ seq → version, compressed), `heads` (watch → latest seq and
+//! hash), `changes` (id → record, compressed), `outbox` (id → entry), `state` (watch →
+//! state, without its check times), `checked` (watch → last check and last success, 16
+//! bytes), `follows` (id → followed), `sinks` (sink name → that sink's own state, e.g. a
+//! delivery halt). Every record but the check times carries the [`codec`] header (format
+//! version, compression); records written before it still read. Keys of ordered trees are
+//! big-endian so sled's order is delivery order.
 
 use std::path::Path;
 
@@ -13,6 +15,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
 
+use super::codec::{self, Unframed};
 use super::*;
 use crate::error::Error;
 
@@ -254,48 +257,37 @@ fn unreadable_state(watch: &str, e: &Error) -> Error {
     ))
 }
 
+/// Small records (states, heads, outbox entries, follows), framed by [`codec`].
 fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>> {
-    Ok(serde_json::to_vec(v)?)
+    codec::encode(v, false)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    Ok(serde_json::from_slice(bytes)?)
+    codec::decode(bytes, Unframed::Json)
 }
 
-/// Versions are the bulk of the store: compress them.
+/// Versions are the bulk of the store: compressed.
 fn encode_version(v: &Version) -> Result<Vec<u8>> {
-    Ok(lz4_flex::compress_prepend_size(&encode(v)?))
+    codec::encode(v, true)
 }
 
 pub(super) fn decode_version(bytes: &[u8]) -> Result<Version> {
-    decode(&version_json(bytes)?)
+    codec::decode(bytes, Unframed::Lz4).map_err(|e| Error::Store(format!("corrupt version: {e}")))
 }
 
 /// A stored version's JSON, decompressed but not decoded.
-fn version_json(bytes: &[u8]) -> Result<Vec<u8>> {
-    lz4_flex::decompress_size_prepended(bytes)
-        .map_err(|e| Error::Store(format!("corrupt version: {e}")))
+fn version_json(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    codec::json(bytes, Unframed::Lz4).map_err(|e| Error::Store(format!("corrupt version: {e}")))
 }
 
-/// Change records carry whole diffs: compressed too, behind a `Z` so that records written
-/// as plain JSON by earlier releases (they start with `{`) still read.
-const COMPRESSED: u8 = b'Z';
-
+/// Change records carry whole diffs: compressed too.
 fn encode_change(r: &ChangeRecord) -> Result<Vec<u8>> {
-    let mut out = vec![COMPRESSED];
-    out.extend_from_slice(&lz4_flex::compress_prepend_size(&encode(r)?));
-    Ok(out)
+    codec::encode(r, true)
 }
 
+/// A change record (framed, or written before the header: plain JSON or `Z` + lz4).
 pub(super) fn decode_change(bytes: &[u8]) -> Result<ChangeRecord> {
-    match bytes.first() {
-        Some(&COMPRESSED) => {
-            let raw = lz4_flex::decompress_size_prepended(&bytes[1..])
-                .map_err(|e| Error::Store(format!("corrupt change record: {e}")))?;
-            decode(&raw)
-        }
-        _ => decode(bytes),
-    }
+    codec::decode(bytes, Unframed::Json)
 }
 
 type TxResult<T> = std::result::Result<T, ConflictableTransactionError<Error>>;
@@ -873,6 +865,37 @@ mod tests {
             .map(|v| v.document.text)
             .collect();
         assert_eq!(texts, ["a", "b"]);
+    }
+
+    #[test]
+    fn records_carry_their_format_and_records_written_before_it_still_read() {
+        let store = SledStore::temporary().unwrap();
+        commit(&store, "a", vec![alert("w")], 1);
+        for tree in [&store.versions, &store.changes, &store.state, &store.heads] {
+            let (_, v) = tree.iter().next().unwrap().unwrap();
+            assert_eq!(&v[..3], b"pw\x01", "framed with the format");
+        }
+        // As an earlier release wrote them: a bare lz4 version, plain JSON state and change.
+        let mut old = store.version("w", 1).unwrap().unwrap();
+        old.seq = 2;
+        let raw = lz4_flex::compress_prepend_size(&serde_json::to_vec(&old).unwrap());
+        store.versions.insert(version_key("w", 2), raw).unwrap();
+        let state = serde_json::json!({"last_error": "old", "consecutive_failures": 1});
+        store
+            .state
+            .insert("w", serde_json::to_vec(&state).unwrap())
+            .unwrap();
+        let record = store.change(1).unwrap().unwrap();
+        store
+            .changes
+            .insert(1u64.to_be_bytes(), serde_json::to_vec(&record).unwrap())
+            .unwrap();
+        assert_eq!(store.version("w", 2).unwrap().unwrap().seq, 2);
+        assert_eq!(
+            store.state("w").unwrap().unwrap().last_error.as_deref(),
+            Some("old")
+        );
+        assert_eq!(store.change(1).unwrap().unwrap(), record);
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub async fn timeline_csv(
     blocking(&st, move |st| {
         let (_, page_) = api::changes_page(st, &params, filter::MAX_LIMIT)?;
         let mut bytes = Vec::new();
-        crate::cli::write_history_csv(&mut bytes, &page_.records)?;
+        crate::store::history_csv::write(&mut bytes, &page_.records)?;
         Ok((
             [
                 (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -240,3 +240,97 @@ async fn an_unreadable_stored_state_fails_its_watch_in_status_and_raises_nothing
     // still stands: nothing is alerted.
     assert!(p.check_json().is_empty());
 }
+
+/// A check whose commit fails (the disk refuses the write) raises nothing and loses
+/// nothing: the change it saw is still unrecorded, so the next check, with the store
+/// working again, raises it exactly once.
+#[tokio::test]
+async fn a_check_whose_commit_fails_raises_nothing_loses_nothing_and_the_next_recovers() {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use policywatch::config::Config;
+    use policywatch::cycle::{Engine, RunResult};
+    use policywatch::fetch::Fetcher;
+    use policywatch::schedule::SystemClock;
+    use policywatch::source::registry;
+    use policywatch::store::{FailingStore, SledStore, Store};
+    use policywatch::watchlist::{self, Watchlists};
+
+    let server = MockServer::start().await;
+    let page = |text: &str| {
+        ResponseTemplate::new(200).set_body_raw(
+            format!("<main><p>{text}</p></main>").into_bytes(),
+            "text/html",
+        )
+    };
+    let first = Mock::given(path("/p"))
+        .respond_with(page("The first text."))
+        .mount_as_scoped(&server)
+        .await;
+    let config = Arc::new(
+        Config::parse(
+            "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretries = 0\n",
+            Path::new("policywatch.toml"),
+        )
+        .unwrap(),
+    );
+    let list = format!(
+        "name = \"t\"\n[[watch]]\nid = \"p\"\nkind = \"page\"\nurl = \"{}/p\"\n",
+        server.uri()
+    );
+    let list =
+        watchlist::parse_file(&list, Path::new("t.toml"), &config, registry::kinds()).unwrap();
+    let store = Arc::new(FailingStore::new(SledStore::temporary().unwrap()));
+    let engine = Engine {
+        fetcher: Arc::new(Fetcher::new(&config.fetch).unwrap()),
+        config: config.clone(),
+        watchlists: Arc::new(Watchlists { lists: vec![list] }),
+        store: store.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    let watches = engine.all_watches().unwrap();
+    let report = engine.check(&watches).await.unwrap();
+    assert_eq!(report.runs, [("p".to_string(), RunResult::Baseline)]);
+
+    drop(first);
+    Mock::given(path("/p"))
+        .respond_with(page("The second text."))
+        .mount(&server)
+        .await;
+    store.fail_only(&["commit"]);
+    let report = engine.check(&watches).await.unwrap();
+    match &report.runs[..] {
+        [(id, RunResult::Failed(e))] if id == "p" => {
+            assert!(e.contains("No space left on device"), "{e}")
+        }
+        other => panic!("expected the commit's failure, got {other:?}"),
+    }
+    assert!(
+        report.alerts.is_empty(),
+        "nothing raised: {:?}",
+        report.alerts
+    );
+    store.fail_only(&[]);
+    assert_eq!(
+        store.versions("p").unwrap().len(),
+        1,
+        "nothing half-written"
+    );
+    assert!(store.outbox().unwrap().is_empty());
+
+    let report = engine.check(&watches).await.unwrap();
+    assert_eq!(
+        report.runs,
+        [("p".to_string(), RunResult::Changed { alerts: 1 })],
+        "the change the failed commit saw is raised now"
+    );
+    let versions = store.versions("p").unwrap();
+    assert_eq!(versions.len(), 2);
+    assert!(versions[1].document.text.contains("The second text."));
+    let outbox = store.outbox().unwrap();
+    assert_eq!(outbox.len(), 1, "raised exactly once");
+    let change = store.change(outbox[0].id).unwrap().unwrap();
+    assert_eq!(change.alert.event, "page.changed");
+    assert!(store.state("p").unwrap().unwrap().last_error.is_none());
+}

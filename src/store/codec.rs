@@ -118,7 +118,9 @@ mod tests {
     fn a_newer_format_or_garbage_is_an_error_not_a_value() {
         let mut bytes = encode(&1u8, false).unwrap();
         bytes[2] = FORMAT + 1;
-        let e = decode::<u8>(&bytes, Unframed::Json).unwrap_err().to_string();
+        let e = decode::<u8>(&bytes, Unframed::Json)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("newer policywatch"), "{e}");
         assert!(decode::<u8>(b"\x07garbage", Unframed::Lz4).is_err());
         assert!(decode::<u8>(b"{not json", Unframed::Json).is_err());

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use crate::data::{Mention, Severity, Tone};
 use crate::notify::group::Batch;
 use crate::store::ChangeRecord;
+use crate::text::{humanise, one_line};
 
 pub const CONTENT_MAX: usize = 2000;
 pub const TITLE_MAX: usize = 256;
@@ -388,8 +389,10 @@ fn extra_fields(fields: &serde_json::Value, repeated: &[&str]) -> Vec<Field> {
         if text.is_empty() || repeated.contains(&text.as_str()) {
             continue;
         }
+        // Discord refuses a field without a name.
+        let name = Some(humanise(key)).filter(|n| !n.is_empty());
         out.push(Field {
-            name: fit(escape(&humanise(key)), FIELD_NAME_MAX),
+            name: fit(escape(name.as_deref().unwrap_or("Field")), FIELD_NAME_MAX),
             value: fit(escape(&text), EXTRA_FIELD_VALUE_MAX.min(FIELD_VALUE_MAX)),
             inline: discord_len(&text) <= 40,
         });
@@ -400,26 +403,11 @@ fn extra_fields(fields: &serde_json::Value, repeated: &[&str]) -> Vec<Field> {
     out
 }
 
-/// `short_title` → `Short title`.
-fn humanise(key: &str) -> String {
-    let spaced = one_line(&key.replace(['_', '-'], " "));
-    let mut chars = spaced.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars).collect(),
-        None => "Field".into(),
-    }
-}
-
 fn push_line(out: &mut String, line: &str) {
     if !out.is_empty() {
         out.push('\n');
     }
     out.push_str(line);
-}
-
-/// Text on one line: newlines and runs of spaces become one space.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Characters dropped from anything shown: controls (but newline and tab) and the bidi

@@ -14,9 +14,8 @@ use crate::fetch::Fetcher;
 use crate::live::{ListSource, Live};
 use crate::notify::stdout::Format;
 use crate::schedule::{Clock, SystemClock};
-use crate::source::registry;
 use crate::store::{SledStore, Store};
-use crate::watchlist::{self, Watchlists};
+use crate::watchlist::Watchlists;
 
 mod check;
 mod kinds;

@@ -880,7 +880,10 @@ mod tests {
         old.seq = 2;
         let raw = lz4_flex::compress_prepend_size(&serde_json::to_vec(&old).unwrap());
         store.versions.insert(version_key("w", 2), raw).unwrap();
-        let state = serde_json::json!({"last_error": "old", "consecutive_failures": 1});
+        let state = WatchState {
+            last_error: Some("old".into()),
+            ..WatchState::default()
+        };
         store
             .state
             .insert("w", serde_json::to_vec(&state).unwrap())

@@ -203,21 +203,12 @@ pub fn sinks(config: &crate::config::Config, fallback: Arc<dyn Sink>) -> Result<
     Ok(Arc::new(Router::new(sinks, fallback)))
 }
 
-/// An error with its causes, which is where reqwest says what actually went wrong.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
+/// An error with its causes (the one helper for it, shared by every sink).
+pub(crate) use crate::text::error_chain;
 
 /// An answer body on one line, short, for an error message.
 pub(crate) fn snippet(body: &str) -> String {
-    let one: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one = crate::text::one_line(body);
     if one.is_empty() {
         "no details".into()
     } else {

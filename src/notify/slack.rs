@@ -207,9 +207,7 @@ pub fn mrkdwn(s: &str) -> String {
         .collect()
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use crate::text::one_line;
 
 /// A link Slack will take: http(s), and nothing that could end the `<url|label>` form.
 fn link(url: &str) -> Option<String> {

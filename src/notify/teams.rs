@@ -157,9 +157,7 @@ pub fn inert(s: &str) -> String {
         .collect()
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+use crate::text::one_line;
 
 fn run(text: String) -> Value {
     json!({"type": "TextRun", "text": text})

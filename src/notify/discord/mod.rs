@@ -38,7 +38,6 @@ use crate::data::{Destination, DISCORD};
 use crate::error::{Error, Result};
 use crate::schedule::BoxFuture;
 use crate::store::ChangeRecord;
-use crate::text::error_chain;
 use render::Message;
 
 pub mod render;

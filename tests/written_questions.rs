@@ -311,11 +311,8 @@ async fn three_pages_are_all_seen_and_a_failure_on_page_two_loses_and_doubles_no
         .args(["check", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "a failing watch does not fail the cycle"
-    );
+    // The project's only watch failed, so every watch did: exit 3 (issue 15).
+    assert_eq!(out.status.code(), Some(3), "every watch failed");
     assert!(
         common::json_lines(&out.stdout).is_empty(),
         "nothing partial is reported"

@@ -123,7 +123,8 @@ async fn a_page_that_is_not_a_feed_fails_clearly_and_bad_keys_are_refused() {
         .args(["check", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    // Its only watch failing is every watch failing: exit 3.
+    assert_eq!(out.status.code(), Some(3));
     let status = p.stdout(&["status"]);
     assert!(
         status.contains("not an Atom feed (no <feed> element)"),

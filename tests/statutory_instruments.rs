@@ -192,7 +192,8 @@ async fn an_unknown_act_is_a_clear_error() {
         .args(["check", "--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
+    // Its only watch failing is every watch failing: exit 3.
+    assert_eq!(out.status.code(), Some(3));
     let status = p.stdout(&["status"]);
     assert!(
         status.contains("no Act of Parliament is named `Modern Slavery Act 2015`"),

@@ -22,10 +22,10 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    day, endpoint, html_to_text, long_day, phrase_hits, read_house, read_pages, stored, uk_today,
-    window_start, House, MemberCache, Page, MEMBERS, PAGE_SIZE,
+    day, endpoint, html_to_text, long_day, observed, phrase_hits, read_search, search_each, stored,
+    uk_today, window_start, Bases, House, MemberCache, Page, MEMBERS, PAGE_SIZE,
 };
-use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::source::{Context, Document, Job, Observed};
 use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
 
@@ -100,12 +100,10 @@ impl KindSyntax for HansardKind {
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
         let before = keys.problems();
-        let search = keys.required(
-            "search",
-            "a phrase, or an array of phrases, said in Parliament",
-        )?;
-        let phrases = keys.strings("search", search);
-        let house = read_house(keys);
+        let (phrases, house) = read_search(
+            keys,
+            Some("a phrase, or an array of phrases, said in Parliament"),
+        );
         let mut contributions = Vec::new();
         if let Some(item) = keys.get("contributions") {
             for c in keys.strings("contributions", item) {
@@ -118,9 +116,6 @@ impl KindSyntax for HansardKind {
                     ),
                 }
             }
-        }
-        if keys.problems() == before && phrases.is_empty() {
-            keys.problem(search, "`search` needs at least one phrase");
         }
         (keys.problems() == before).then(|| {
             Target::new(Query {
@@ -155,30 +150,13 @@ impl SourceKind for HansardKind {
     fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
         Box::pin(async move {
             let query = target_of::<Query>(&job.watch)?;
-            let bases = Bases {
-                hansard: ctx.base(&HANSARD),
-                members: ctx.base(&MEMBERS),
-                allow_redirects: job.watch.allow_redirects.clone(),
-            };
-            let (doc, state) =
-                observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
-            Ok(Observed {
-                outcome: Outcome::Document(doc),
-                state,
-            })
+            let bases = Bases::of(ctx, &HANSARD, &job.watch);
+            observed(observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await)
         })
     }
     fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
         compare(previous, next)
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct Bases {
-    pub hansard: Url,
-    pub members: Url,
-    /// The watch's `allow_redirects`.
-    pub allow_redirects: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -328,7 +306,7 @@ pub async fn observe(
 ) -> Result<(Document, Value)> {
     if query.phrases.is_empty() {
         return Err(Error::extract(
-            bases.hansard.as_str(),
+            bases.api.as_str(),
             "a hansard watch needs at least one `search` phrase",
         ));
     }
@@ -346,17 +324,20 @@ pub async fn observe(
     };
     let mut found: Vec<(ContributionType, Row)> = Vec::new();
     for &kind in &kinds {
-        for phrase in &query.phrases {
-            let rows = read_pages(
-                ctx,
-                API,
-                &bases.allow_redirects,
-                |skip| search_url(&bases.hansard, kind, phrase, query.house, since, skip),
-                page,
-            )
-            .await?;
-            found.extend(rows.into_iter().map(|r| (kind, r)));
-        }
+        let rows = search_each(
+            ctx,
+            API,
+            &bases.allow_redirects,
+            &query.phrases,
+            // Never without a term: a watch has at least one phrase (checked above).
+            |term, skip| {
+                let phrase = term.unwrap_or_default();
+                search_url(&bases.api, kind, phrase, query.house, since, skip)
+            },
+            page,
+        )
+        .await?;
+        found.extend(rows.into_iter().map(|r| (kind, r)));
     }
     let mut named = Vec::new();
     for c in candidates(&prev, query, found) {

@@ -3,20 +3,22 @@
 //! locally, members named "Name (Party, Constituency)" with a cache kept across cycles, and
 //! the APIs' dates (UK calendar days, no zone).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::marker::PhantomData;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
 use crate::annotate::{self, KeywordHit};
 use crate::config::SourceBase;
 use crate::error::{Error, Result};
-use crate::fetch::{Fetched, Request};
-use crate::source::Context;
+use crate::source::{Context, Document, Observed, Outcome};
 use crate::text::html::{self, fold};
-use crate::watchlist::KindKeys;
+use crate::watchlist::{KindKeys, Watch};
 
 /// `[sources] members`: where members are looked up by id.
 pub const MEMBERS: SourceBase = SourceBase {
@@ -59,22 +61,8 @@ pub async fn get_json<T: DeserializeOwned>(
     api: &str,
     allow_redirects: &[String],
 ) -> Result<T> {
-    let bytes = match ctx
-        .fetcher
-        .get(Request {
-            url,
-            validators: None,
-            accept: "application/json",
-            allow_redirects,
-        })
-        .await?
-    {
-        Fetched::Body(b) => b.bytes,
-        Fetched::NotModified => {
-            return Err(Error::extract(url.as_str(), "unexpected 304 Not Modified"))
-        }
-    };
-    decode(&bytes, url.as_str(), api)
+    let body = ctx.get(url, "application/json", allow_redirects).await?;
+    decode(&body.bytes, url.as_str(), api)
 }
 
 /// Decodes a JSON body, naming the API and the place it went wrong.
@@ -130,6 +118,182 @@ where
             MAX_PAGES * PAGE_SIZE
         ),
     ))
+}
+
+/// Reads every page of one search per phrase (the APIs take one search term); no phrases:
+/// one search without a term. `url_for(term, skip)` builds a page's URL.
+pub async fn search_each<T, E>(
+    ctx: &Context,
+    api: &str,
+    allow_redirects: &[String],
+    phrases: &[String],
+    url_for: impl Fn(Option<&str>, usize) -> Result<Url>,
+    page: impl Fn(E) -> Page<T>,
+) -> Result<Vec<T>>
+where
+    E: DeserializeOwned,
+{
+    let terms: Vec<Option<&str>> = if phrases.is_empty() {
+        vec![None]
+    } else {
+        phrases.iter().map(|p| Some(p.as_str())).collect()
+    };
+    let mut all = Vec::new();
+    for term in terms {
+        all.extend(read_pages(ctx, api, allow_redirects, |skip| url_for(term, skip), &page).await?);
+    }
+    Ok(all)
+}
+
+/// Where a Parliament search kind reads: its API, the Members API, and the watch's extra
+/// redirect hosts.
+#[derive(Debug, Clone)]
+pub struct Bases {
+    pub api: Url,
+    pub members: Url,
+    /// The watch's `allow_redirects`.
+    pub allow_redirects: Vec<String>,
+}
+
+impl Bases {
+    pub fn of(ctx: &Context, api: &SourceBase, watch: &Watch) -> Bases {
+        Bases {
+            api: ctx.base(api),
+            members: ctx.base(&MEMBERS),
+            allow_redirects: watch.allow_redirects.clone(),
+        }
+    }
+}
+
+/// A search kind's document and state, as the cycle takes them.
+pub fn observed(found: Result<(Document, serde_json::Value)>) -> Result<Observed> {
+    let (doc, state) = found?;
+    Ok(Observed {
+        outcome: Outcome::Document(doc),
+        state,
+    })
+}
+
+/// Ids a listing remembers as seen, so an item that left the document is never announced
+/// again.
+const MAX_KNOWN: usize = 20_000;
+
+/// An item a search kind follows in its document (a question, a statement).
+pub trait Tracked: Clone {
+    /// The name the items are stored under (`questions`, `statements`): stored documents
+    /// keep it, so it never changes.
+    const FIELD: &'static str;
+    /// Items kept in the document.
+    const MAX_KEPT: usize;
+    fn id(&self) -> u32;
+    /// Kept before the others when the document is over its bound (open questions).
+    fn keep_first(&self) -> bool {
+        false
+    }
+}
+
+/// The stored shape of a search kind's document (`fields`): the items followed, newest
+/// (highest id) first, and every id ever followed, sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub known: Vec<u32>,
+}
+
+impl<T> Default for Listing<T> {
+    fn default() -> Self {
+        Listing {
+            items: Vec::new(),
+            known: Vec::new(),
+        }
+    }
+}
+
+impl<T: Tracked + DeserializeOwned> Listing<T> {
+    pub fn from_document(doc: &Document) -> Result<Listing<T>> {
+        stored(&doc.fields)
+    }
+}
+
+impl<T: Tracked> Listing<T> {
+    pub fn get(&self, id: u32) -> Option<&T> {
+        self.items.iter().find(|i| i.id() == id)
+    }
+
+    pub fn knows(&self, id: u32) -> bool {
+        self.known.binary_search(&id).is_ok()
+    }
+
+    pub fn upsert(&mut self, item: T) {
+        let id = item.id();
+        if let Err(i) = self.known.binary_search(&id) {
+            self.known.insert(i, id);
+        }
+        match self.items.iter_mut().find(|o| o.id() == id) {
+            Some(o) => *o = item,
+            None => self.items.push(item),
+        }
+    }
+
+    /// Newest first; over the bound, the items to keep first (then the newest) stay.
+    pub fn settle(&mut self) {
+        self.items.sort_by_key(|i| std::cmp::Reverse(i.id()));
+        if self.items.len() > T::MAX_KEPT {
+            let mut order: Vec<usize> = (0..self.items.len()).collect();
+            // Stable: within each group, newest first.
+            order.sort_by_key(|&i| !self.items[i].keep_first());
+            let keep: HashSet<usize> = order.into_iter().take(T::MAX_KEPT).collect();
+            let mut i = 0;
+            self.items.retain(|_| {
+                i += 1;
+                keep.contains(&(i - 1))
+            });
+        }
+        if self.known.len() > MAX_KNOWN {
+            let drop = self.known.len() - MAX_KNOWN;
+            self.known.drain(..drop);
+        }
+    }
+}
+
+// Stored as `{"<FIELD>": [...], "known": [...]}`, as each kind's own struct wrote it.
+impl<T: Tracked + Serialize> Serialize for Listing<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry(T::FIELD, &self.items)?;
+        map.serialize_entry("known", &self.known)?;
+        map.end()
+    }
+}
+
+impl<'de, T: Tracked + Deserialize<'de>> Deserialize<'de> for Listing<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct ListingVisitor<T>(PhantomData<T>);
+        impl<'de, T: Tracked + Deserialize<'de>> Visitor<'de> for ListingVisitor<T> {
+            type Value = Listing<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a map with `{}` and `known`", T::FIELD)
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Listing<T>, A::Error> {
+                // Either field may be missing (older records): it reads as empty.
+                let mut listing = Listing::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == T::FIELD {
+                        listing.items = map.next_value()?;
+                    } else if key == "known" {
+                        listing.known = map.next_value()?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(listing)
+            }
+        }
+        d.deserialize_map(ListingVisitor(PhantomData))
+    }
 }
 
 /// The watch's phrases found in `text` (case-insensitive, whole words, as keywords are
@@ -229,11 +393,30 @@ pub fn read_house(keys: &mut KindKeys<'_, '_, '_>) -> Option<House> {
     House::parse(choice)
 }
 
-/// Reads `search`: one phrase or an array of them.
-pub fn read_phrases(keys: &mut KindKeys<'_, '_, '_>) -> Vec<String> {
-    keys.get("search")
-        .map(|item| keys.strings("search", item))
-        .unwrap_or_default()
+/// Reads `search` (one phrase or an array of them) and `house`, as every Parliament search
+/// kind takes them. With `required` (the hint), `search` must be there with a phrase.
+pub fn read_search(
+    keys: &mut KindKeys<'_, '_, '_>,
+    required: Option<&str>,
+) -> (Vec<String>, Option<House>) {
+    let before = keys.problems();
+    let phrases = match required {
+        Some(hint) => match keys.required("search", hint) {
+            Some(item) => {
+                let phrases = keys.strings("search", item);
+                if keys.problems() == before && phrases.is_empty() {
+                    keys.problem(item, "`search` needs at least one phrase");
+                }
+                phrases
+            }
+            None => Vec::new(),
+        },
+        None => keys
+            .get("search")
+            .map(|item| keys.strings("search", item))
+            .unwrap_or_default(),
+    };
+    (phrases, read_house(keys))
 }
 
 /// Reads an answering body key (`answering_body`, `department`): a name or an id.

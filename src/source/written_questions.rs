@@ -23,18 +23,17 @@ use chrono::{Duration, NaiveDate};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use url::Url;
 
 use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    self, day, first_paragraph, html_to_text, long_day, looks_cut, read_body, read_house,
-    read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody, House, MemberCache,
-    MEMBERS, QUESTIONS_STATEMENTS,
+    self, day, first_paragraph, html_to_text, long_day, looks_cut, observed, read_body, read_pages,
+    read_search, search_each, stored, uk_today, window_start, AnsweringBody, Bases, House,
+    MemberCache, Tracked, MEMBERS, QUESTIONS_STATEMENTS,
 };
-use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::source::{Context, Document, Job, Observed};
 use crate::text::diff;
 use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
@@ -52,9 +51,6 @@ pub const FIRST_RUN_DAYS: i64 = 14;
 /// Questions kept in the document (open ones first, then the latest answered, whose
 /// answers are kept to diff a correction against).
 pub const MAX_TRACKED: usize = 300;
-
-/// Ids remembered as seen, so a question that left the document is never announced again.
-const MAX_KNOWN: usize = 20_000;
 
 /// Candidates that did not match the phrases once read in full, so they are not read again.
 const MAX_REJECTED: usize = 2_000;
@@ -96,9 +92,8 @@ impl KindSyntax for WrittenQuestionsKind {
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
         let before = keys.problems();
-        let phrases = read_phrases(keys);
+        let (phrases, house) = read_search(keys, None);
         let answering_body = read_body(keys, "answering_body");
-        let house = read_house(keys);
         let tabled_since = keys.get("tabled_since").and_then(|item| {
             let s = keys.string("tabled_since", item)?;
             let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
@@ -179,17 +174,8 @@ impl SourceKind for WrittenQuestionsKind {
     fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
         Box::pin(async move {
             let query = target_of::<Query>(&job.watch)?;
-            let bases = Bases {
-                questions: ctx.base(&QUESTIONS_STATEMENTS),
-                members: ctx.base(&MEMBERS),
-                allow_redirects: job.watch.allow_redirects.clone(),
-            };
-            let (doc, state) =
-                observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
-            Ok(Observed {
-                outcome: Outcome::Document(doc),
-                state,
-            })
+            let bases = Bases::of(ctx, &QUESTIONS_STATEMENTS, &job.watch);
+            observed(observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await)
         })
     }
     fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
@@ -202,15 +188,6 @@ impl SourceKind for WrittenQuestionsKind {
 pub enum QuestionRef {
     Id(u32),
     Uin(String),
-}
-
-/// Base URLs: the questions and statements API and the Members API.
-#[derive(Debug, Clone)]
-pub struct Bases {
-    pub questions: Url,
-    pub members: Url,
-    /// The watch's `allow_redirects`.
-    pub allow_redirects: Vec<String>,
 }
 
 /// What a watch keeps between cycles.
@@ -419,59 +396,20 @@ impl Question {
     }
 }
 
-/// The stored shape of a watch's document (`fields`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Listing {
-    /// Newest (highest id) first.
-    pub questions: Vec<Question>,
-    /// Every question id ever followed, sorted.
-    pub known: Vec<u32>,
-}
-
-impl Listing {
-    pub fn from_document(doc: &Document) -> Result<Listing> {
-        stored(&doc.fields)
+impl Tracked for Question {
+    const FIELD: &'static str = "questions";
+    const MAX_KEPT: usize = MAX_TRACKED;
+    fn id(&self) -> u32 {
+        self.id
     }
-
-    fn get(&self, id: u32) -> Option<&Question> {
-        self.questions.iter().find(|q| q.id == id)
-    }
-
-    fn knows(&self, id: u32) -> bool {
-        self.known.binary_search(&id).is_ok()
-    }
-
-    pub fn upsert(&mut self, q: Question) {
-        if let Err(i) = self.known.binary_search(&q.id) {
-            self.known.insert(i, q.id);
-        }
-        match self.questions.iter_mut().find(|o| o.id == q.id) {
-            Some(o) => *o = q,
-            None => self.questions.push(q),
-        }
-    }
-
-    /// Newest first; open questions kept before answered ones when over the bound.
-    pub fn settle(&mut self) {
-        self.questions.sort_by_key(|q| std::cmp::Reverse(q.id));
-        if self.questions.len() > MAX_TRACKED {
-            let mut order: Vec<usize> = (0..self.questions.len()).collect();
-            // Stable: within each group, newest first.
-            order.sort_by_key(|&i| !self.questions[i].is_open());
-            let keep: HashSet<usize> = order.into_iter().take(MAX_TRACKED).collect();
-            let mut i = 0;
-            self.questions.retain(|_| {
-                i += 1;
-                keep.contains(&(i - 1))
-            });
-        }
-        if self.known.len() > MAX_KNOWN {
-            let drop = self.known.len() - MAX_KNOWN;
-            self.known.drain(..drop);
-        }
+    /// Open questions stay in the document before answered ones.
+    fn keep_first(&self) -> bool {
+        self.is_open()
     }
 }
+
+/// The stored shape of a watch's document (`fields.questions`, `fields.known`).
+pub type Listing = parliament::Listing<Question>;
 
 /// Observes a watch: the document of followed questions and the state to keep.
 pub async fn observe(
@@ -541,10 +479,10 @@ pub async fn observe(
 /// The stored document of a listing.
 pub fn document(title: String, listing: &Listing) -> Result<Document> {
     let mut text = vec![format!("# {title}")];
-    if listing.questions.is_empty() {
+    if listing.items.is_empty() {
         text.push("(no questions followed)".into());
     }
-    text.extend(listing.questions.iter().map(Question::text));
+    text.extend(listing.items.iter().map(Question::text));
     Ok(Document {
         title,
         url: "https://questions-statements.parliament.uk/written-questions".into(),
@@ -567,7 +505,7 @@ async fn search(
         .unwrap_or(today - Duration::days(FIRST_RUN_DAYS));
     let mut from = window_start(st.last_poll, first);
     let oldest_open = prev
-        .questions
+        .items
         .iter()
         .filter(|q| q.is_open())
         .filter_map(|q| day(q.tabled.as_deref()))
@@ -575,30 +513,24 @@ async fn search(
     if let Some(open) = oldest_open {
         from = from.min(open.max(today - Duration::days(FOLLOW_DAYS)));
     }
-    let mut filters = filters(query, st);
-    // One query per phrase (the API takes one search term); none: one query.
-    let terms: Vec<Option<&str>> = if query.phrases.is_empty() {
-        vec![None]
-    } else {
-        query.phrases.iter().map(|p| Some(p.as_str())).collect()
-    };
-    let mut rows = Vec::new();
-    for term in terms {
-        filters.search_term = term;
-        rows.extend(
-            read_pages(
-                ctx,
-                API,
-                &bases.allow_redirects,
-                |skip| api::list_url(&bases.questions, &filters, Some(Since::Tabled(from)), skip),
-                api::List::page,
-            )
-            .await?,
-        );
-    }
+    let filters = filters(query, st);
+    let mut rows = search_each(
+        ctx,
+        API,
+        &bases.allow_redirects,
+        &query.phrases,
+        |term, skip| {
+            let f = Filters {
+                search_term: term,
+                ..filters.clone()
+            };
+            api::list_url(&bases.api, &f, Some(Since::Tabled(from)), skip)
+        },
+        api::List::page,
+    )
+    .await?;
     // Corrections can only concern questions already followed, so they are asked for
     // without a search term (which may not be in a correction), in one query.
-    filters.search_term = None;
     if let Some(last) = st.last_poll.filter(|_| !prev.known.is_empty()) {
         let since = window_start(Some(last), last);
         rows.extend(
@@ -606,14 +538,7 @@ async fn search(
                 ctx,
                 API,
                 &bases.allow_redirects,
-                |skip| {
-                    api::list_url(
-                        &bases.questions,
-                        &filters,
-                        Some(Since::Corrected(since)),
-                        skip,
-                    )
-                },
+                |skip| api::list_url(&bases.api, &filters, Some(Since::Corrected(since)), skip),
                 api::List::page,
             )
             .await?,
@@ -641,14 +566,14 @@ async fn one_question(
                 ctx,
                 API,
                 &bases.allow_redirects,
-                |skip| api::list_url(&bases.questions, &f, None, skip),
+                |skip| api::list_url(&bases.api, &f, None, skip),
                 api::List::page,
             )
             .await?;
             rows.sort_by(|a, b| b.date_tabled.cmp(&a.date_tabled));
             rows.truncate(1);
             if rows.is_empty() {
-                let url = api::list_url(&bases.questions, &f, None, 0)?;
+                let url = api::list_url(&bases.api, &f, None, 0)?;
                 return Err(Error::extract(
                     url.as_str(),
                     format!("{API}: no written question with UIN {uin}"),
@@ -722,7 +647,7 @@ fn reject(st: &mut State, id: u32) {
 }
 
 async fn detail(ctx: &Context, bases: &Bases, id: u32) -> Result<Row> {
-    let url = api::detail_url(&bases.questions, id)?;
+    let url = api::detail_url(&bases.api, id)?;
     let item: api::Item = parliament::get_json(ctx, &url, API, &bases.allow_redirects).await?;
     if item.value.id != Some(id) {
         return Err(Error::extract(
@@ -872,7 +797,7 @@ pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
     let prev = Listing::from_document(previous)?;
     let next = Listing::from_document(next)?;
     let mut events = Vec::new();
-    for q in next.questions.iter().rev() {
+    for q in next.items.iter().rev() {
         match prev.get(q.id) {
             None if prev.knows(q.id) => {
                 if q.corrected_date.is_some() {

@@ -21,11 +21,11 @@ use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
-    self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, read_body, read_house,
-    read_pages, read_phrases, stored, uk_today, window_start, AnsweringBody, ExpandedMember, House,
-    MemberCache, Page, MEMBERS, PAGE_SIZE, QUESTIONS_STATEMENTS,
+    self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, observed, read_body,
+    read_search, search_each, stored, uk_today, window_start, AnsweringBody, Bases, ExpandedMember,
+    House, MemberCache, Page, Tracked, MEMBERS, PAGE_SIZE, QUESTIONS_STATEMENTS,
 };
-use crate::source::{Context, Document, Job, Observed, Outcome};
+use crate::source::{Context, Document, Job, Observed};
 use crate::text::diff;
 use crate::text::html::fold;
 use crate::watchlist::{KindKeys, KindSyntax, KindTarget, Target, Watch};
@@ -37,8 +37,6 @@ pub const FIRST_RUN_DAYS: i64 = 14;
 
 /// Statements kept in the document (to diff a correction against), newest first.
 pub const MAX_KEPT: usize = 200;
-
-const MAX_KNOWN: usize = 20_000;
 
 /// A `written_statements` watch's keys.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -66,9 +64,8 @@ impl KindSyntax for WrittenStatementsKind {
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
         let before = keys.problems();
-        let phrases = read_phrases(keys);
+        let (phrases, house) = read_search(keys, None);
         let department = read_body(keys, "department");
-        let house = read_house(keys);
         if keys.problems() == before && phrases.is_empty() && department.is_none() {
             keys.problem_here(
                 "a written_statements watch needs `search` (phrases) or `department`",
@@ -114,30 +111,13 @@ impl SourceKind for WrittenStatementsKind {
     fn observe<'a>(&'a self, ctx: &'a Context, job: &'a Job) -> BoxFuture<'a, Result<Observed>> {
         Box::pin(async move {
             let query = target_of::<Query>(&job.watch)?;
-            let bases = Bases {
-                statements: ctx.base(&QUESTIONS_STATEMENTS),
-                members: ctx.base(&MEMBERS),
-                allow_redirects: job.watch.allow_redirects.clone(),
-            };
-            let (doc, state) =
-                observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await?;
-            Ok(Observed {
-                outcome: Outcome::Document(doc),
-                state,
-            })
+            let bases = Bases::of(ctx, &QUESTIONS_STATEMENTS, &job.watch);
+            observed(observe(ctx, &bases, query, job.previous.as_ref(), &job.state).await)
         })
     }
     fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
         compare(previous, next)
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct Bases {
-    pub statements: Url,
-    pub members: Url,
-    /// The watch's `allow_redirects`.
-    pub allow_redirects: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -262,47 +242,16 @@ impl Statement {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Listing {
-    /// Newest (highest id) first.
-    pub statements: Vec<Statement>,
-    /// Sorted.
-    pub known: Vec<u32>,
-}
-
-impl Listing {
-    pub fn from_document(doc: &Document) -> Result<Listing> {
-        stored(&doc.fields)
-    }
-
-    fn get(&self, id: u32) -> Option<&Statement> {
-        self.statements.iter().find(|s| s.id == id)
-    }
-
-    fn knows(&self, id: u32) -> bool {
-        self.known.binary_search(&id).is_ok()
-    }
-
-    pub fn upsert(&mut self, s: Statement) {
-        if let Err(i) = self.known.binary_search(&s.id) {
-            self.known.insert(i, s.id);
-        }
-        match self.statements.iter_mut().find(|o| o.id == s.id) {
-            Some(o) => *o = s,
-            None => self.statements.push(s),
-        }
-    }
-
-    pub fn settle(&mut self) {
-        self.statements.sort_by_key(|s| std::cmp::Reverse(s.id));
-        self.statements.truncate(MAX_KEPT);
-        if self.known.len() > MAX_KNOWN {
-            let drop = self.known.len() - MAX_KNOWN;
-            self.known.drain(..drop);
-        }
+impl Tracked for Statement {
+    const FIELD: &'static str = "statements";
+    const MAX_KEPT: usize = MAX_KEPT;
+    fn id(&self) -> u32 {
+        self.id
     }
 }
+
+/// The stored shape of a watch's document (`fields.statements`, `fields.known`).
+pub type Listing = parliament::Listing<Statement>;
 
 /// `api/writtenstatements/statements?searchTerm=&answeringBodies=&house=&madeWhenFrom=
 /// &expandMember=true&skip=&take=`.
@@ -395,34 +344,15 @@ pub async fn observe(
     let today = uk_today(ctx.now);
     let since = window_start(st.last_poll, today - Duration::days(FIRST_RUN_DAYS));
     let department = query.department.as_ref().and_then(|d| d.api_id(st.body_id));
-    // One query per phrase (the API takes one search term); none: one query.
-    let terms: Vec<Option<&str>> = if query.phrases.is_empty() {
-        vec![None]
-    } else {
-        query.phrases.iter().map(|p| Some(p.as_str())).collect()
-    };
-    let mut rows = Vec::new();
-    for term in terms {
-        rows.extend(
-            read_pages(
-                ctx,
-                API,
-                &bases.allow_redirects,
-                |skip| {
-                    list_url(
-                        &bases.statements,
-                        term,
-                        department,
-                        query.house,
-                        since,
-                        skip,
-                    )
-                },
-                page,
-            )
-            .await?,
-        );
-    }
+    let rows = search_each(
+        ctx,
+        API,
+        &bases.allow_redirects,
+        &query.phrases,
+        |term, skip| list_url(&bases.api, term, department, query.house, since, skip),
+        page,
+    )
+    .await?;
     let mut next = prev.clone();
     let mut seen = HashSet::new();
     for row in rows {
@@ -469,10 +399,10 @@ pub async fn observe(
 /// The stored document of a listing.
 pub fn document(title: String, listing: &Listing) -> Result<Document> {
     let mut text = vec![format!("# {title}")];
-    if listing.statements.is_empty() {
+    if listing.items.is_empty() {
         text.push("(no statements yet)".into());
     }
-    text.extend(listing.statements.iter().map(Statement::record));
+    text.extend(listing.items.iter().map(Statement::record));
     Ok(Document {
         title,
         url: "https://questions-statements.parliament.uk/written-statements".into(),
@@ -509,7 +439,7 @@ fn matches(query: &Query, row: &Row) -> bool {
 }
 
 async fn detail(ctx: &Context, bases: &Bases, id: u32) -> Result<Row> {
-    let url = detail_url(&bases.statements, id)?;
+    let url = detail_url(&bases.api, id)?;
     let item: Item = parliament::get_json(ctx, &url, API, &bases.allow_redirects).await?;
     if item.value.id != Some(id) {
         return Err(Error::extract(
@@ -587,7 +517,7 @@ pub fn compare(previous: &Document, next: &Document) -> Result<Vec<Event>> {
     let prev = Listing::from_document(previous)?;
     let next = Listing::from_document(next)?;
     let mut events = Vec::new();
-    for s in next.statements.iter().rev() {
+    for s in next.items.iter().rev() {
         match prev.get(s.id) {
             Some(old) if old.content() != s.content() => events.push(corrected(s, Some(old))),
             Some(_) => {}

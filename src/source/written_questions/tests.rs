@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::source::parliament::decode;
+use url::Url;
 
 fn read(name: &str) -> Vec<u8> {
     let path = format!(
@@ -232,7 +233,37 @@ fn the_document_keeps_open_questions_first_when_over_the_bound() {
         });
     }
     l.settle();
-    assert_eq!(l.questions.len(), MAX_TRACKED);
-    assert!(l.questions.iter().any(|q| q.id == 0), "open questions stay");
+    assert_eq!(l.items.len(), MAX_TRACKED);
+    assert!(l.items.iter().any(|q| q.id == 0), "open questions stay");
     assert_eq!(l.known.len(), MAX_TRACKED + 10);
+}
+
+#[test]
+fn a_document_stored_before_the_shared_listing_still_reads_and_writes_the_same() {
+    // `fields` as the kind's own `Listing` struct wrote them.
+    let old = serde_json::json!({
+        "questions": [{"id": 9, "uin": "8024", "status": "holding", "holding_date": "2024-12-02"}],
+        "known": [3, 9],
+        "note": "an unknown field is ignored"
+    });
+    let doc = Document {
+        title: "t".into(),
+        url: "u".into(),
+        text: String::new(),
+        fields: old,
+    };
+    let l = Listing::from_document(&doc).unwrap();
+    assert_eq!(l.get(9).unwrap().uin, "8024");
+    assert_eq!(l.get(9).unwrap().status, Status::Holding);
+    assert!(l.knows(3) && l.get(3).is_none());
+    let again = serde_json::to_value(&l).unwrap();
+    assert_eq!(again["questions"][0]["holding_date"], "2024-12-02");
+    assert_eq!(again["known"], serde_json::json!([3, 9]));
+    assert_eq!(again.as_object().unwrap().len(), 2);
+    // A first version without `known` reads as knowing nothing.
+    let doc = Document {
+        fields: serde_json::json!({"questions": []}),
+        ..doc
+    };
+    assert_eq!(Listing::from_document(&doc).unwrap(), Listing::default());
 }

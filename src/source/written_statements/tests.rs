@@ -119,3 +119,23 @@ fn list_rows_cut_short_are_not_taken_for_a_change() {
     cut.title = Some("Another title".into());
     assert!(row_moved(&stored, &cut));
 }
+
+#[test]
+fn a_document_stored_before_the_shared_listing_still_reads() {
+    let doc = Document {
+        title: "t".into(),
+        url: "u".into(),
+        text: String::new(),
+        fields: serde_json::json!({
+            "statements": [{"id": 1800001, "uin": "HCWS250", "title": "Modern Slavery"}],
+            "known": [1800001]
+        }),
+    };
+    let l = Listing::from_document(&doc).unwrap();
+    assert_eq!(l.get(1800001).unwrap().uin, "HCWS250");
+    assert!(l.knows(1800001));
+    assert_eq!(
+        serde_json::to_value(&l).unwrap()["statements"][0]["title"],
+        "Modern Slavery"
+    );
+}

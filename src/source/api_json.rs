@@ -21,6 +21,22 @@ pub async fn get_json<T: DeserializeOwned>(ctx: &Context, url: &Url, api: &str) 
         .map_err(|e| Error::extract(url.as_str(), format!("not a {api} response: {e}")))
 }
 
+/// A listing as these APIs page it (`SearchResult` of the Bills API, `ResourceCollection`
+/// of the Committees and Statutory Instruments APIs): `{items, totalResults}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
+pub struct Collection<T> {
+    #[serde(default, deserialize_with = "null_default")]
+    pub items: Vec<T>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub total_results: u64,
+}
+
+/// GETs one page of a listing and reads its items.
+pub async fn get_items<T: DeserializeOwned>(ctx: &Context, url: &Url, api: &str) -> Result<Vec<T>> {
+    Ok(get_json::<Collection<T>>(ctx, url, api).await?.items)
+}
+
 /// `null` read as the type's default (these APIs mark nearly every field nullable).
 pub fn null_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
 where

@@ -61,50 +61,36 @@ impl KindSyntax for BillSearchKind {
         true
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
-        let item = keys.required(
-            "search",
-            "a search term, or a table of term, session, house, bill_type, rss",
-        )?;
-        if item.is_str() {
-            let term = keys.string("search", item)?;
-            return Some(Target::new(BillQuery {
-                term: Some(term.to_string()),
-                ..BillQuery::default()
-            }));
-        }
-        let before = keys.problems();
-        let mut t = keys.table(
-            "search",
-            item,
+        let q = keys.search(
+            "a search term",
             SEARCH_KEYS,
-            "a search term or a table",
-            "a bill_search `search`",
+            |term| BillQuery {
+                term: Some(term),
+                ..BillQuery::default()
+            },
+            |t| {
+                let mut q = BillQuery::default();
+                if let Some(i) = t.get("term") {
+                    q.term = t.string("term", i).map(str::to_string);
+                }
+                if let Some(i) = t.get("session") {
+                    q.session = t.positive_u32("session", i);
+                }
+                if let Some(i) = t.get("house") {
+                    q.house = t
+                        .choice("house", i, HOUSES, ("house", "houses"))
+                        .map(str::to_string);
+                }
+                if let Some(i) = t.get("bill_type") {
+                    q.bill_type = t.positive_u32("bill_type", i);
+                }
+                if let Some(i) = t.get("rss") {
+                    q.rss = t.bool("rss", i).unwrap_or(false);
+                }
+                q
+            },
         )?;
-        let mut q = BillQuery::default();
-        if let Some(i) = t.get("term") {
-            q.term = t.string("term", i).map(str::to_string);
-        }
-        if let Some(i) = t.get("session") {
-            q.session = t.positive_u32("session", i);
-        }
-        if let Some(i) = t.get("house") {
-            q.house = t
-                .choice("house", i, HOUSES, ("house", "houses"))
-                .map(str::to_string);
-        }
-        if let Some(i) = t.get("bill_type") {
-            q.bill_type = t.positive_u32("bill_type", i);
-        }
-        if let Some(i) = t.get("rss") {
-            q.rss = t.bool("rss", i).unwrap_or(false);
-        }
-        if t.is_empty() {
-            t.problem_here(format!(
-                "`search` is empty; give at least one of: {}",
-                SEARCH_KEYS.join(", ")
-            ));
-        }
-        (t.problems() == before).then(|| Target::new(q))
+        Some(Target::new(q))
     }
 }
 

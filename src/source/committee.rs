@@ -75,9 +75,7 @@ impl KindSyntax for CommitteeKind {
                 None => keys.string("committee", i).map(str::to_string),
             };
         }
-        if let Some(i) = keys.get("search") {
-            q.search = keys.string("search", i).map(str::to_string);
-        }
+        q.search = keys.optional_string("search");
         if let Some(i) = keys.get("organisations") {
             q.organisations = keys.strings("organisations", i);
         }
@@ -87,11 +85,10 @@ impl KindSyntax for CommitteeKind {
         if let Some(i) = keys.get("documents") {
             q.documents = keys.bool("documents", i).unwrap_or_default();
         }
-        if keys.get("committee").is_none() && keys.get("search").is_none() {
-            keys.problem_here(
-                "committee watch needs `committee` (an id such as 203, or a name) and/or `search`",
-            );
-        }
+        keys.need_one_of(
+            &["committee", "search"],
+            "committee watch needs `committee` (an id such as 203, or a name) and/or `search`",
+        );
         (keys.problems() == before).then(|| Target::new(q))
     }
 }

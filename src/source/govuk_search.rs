@@ -58,45 +58,31 @@ impl KindSyntax for GovukSearchKind {
         true
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
-        let item = keys.required(
-            "search",
-            "keywords, or a table of keywords, organisations, document_types, feed",
-        )?;
-        if item.is_str() {
-            let keywords = keys.string("search", item)?;
-            return Some(Target::new(GovukQuery {
-                keywords: Some(keywords.to_string()),
-                ..GovukQuery::default()
-            }));
-        }
-        let before = keys.problems();
-        let mut t = keys.table(
-            "search",
-            item,
+        let q = keys.search(
+            "keywords",
             SEARCH_KEYS,
-            "search keywords or a table",
-            "a govuk_search `search`",
+            |keywords| GovukQuery {
+                keywords: Some(keywords),
+                ..GovukQuery::default()
+            },
+            |t| {
+                let mut q = GovukQuery::default();
+                if let Some(i) = t.get("keywords") {
+                    q.keywords = t.string("keywords", i).map(str::to_string);
+                }
+                if let Some(i) = t.get("organisations") {
+                    q.organisations = t.strings("organisations", i);
+                }
+                if let Some(i) = t.get("document_types") {
+                    q.document_types = t.strings("document_types", i);
+                }
+                if let Some(i) = t.get("feed") {
+                    q.feed = t.url("feed", i);
+                }
+                q
+            },
         )?;
-        let mut q = GovukQuery::default();
-        if let Some(i) = t.get("keywords") {
-            q.keywords = t.string("keywords", i).map(str::to_string);
-        }
-        if let Some(i) = t.get("organisations") {
-            q.organisations = t.strings("organisations", i);
-        }
-        if let Some(i) = t.get("document_types") {
-            q.document_types = t.strings("document_types", i);
-        }
-        if let Some(i) = t.get("feed") {
-            q.feed = t.url("feed", i);
-        }
-        if t.is_empty() {
-            t.problem_here(format!(
-                "`search` is empty; give at least one of: {}",
-                SEARCH_KEYS.join(", ")
-            ));
-        }
-        (t.problems() == before).then(|| Target::new(q))
+        Some(Target::new(q))
     }
 }
 

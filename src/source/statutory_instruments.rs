@@ -18,7 +18,7 @@ use futures_util::future::BoxFuture;
 use crate::config::{SourceBase, Sources};
 use crate::error::{Error, Result};
 use crate::event::{Event, Severity};
-use crate::source::api_json::{day, get_json, long_day, null_default, uk_today};
+use crate::source::api_json::{day, get_items, get_json, long_day, null_default, uk_today};
 use crate::source::bill::api::endpoint;
 use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::{Context, Document, Job, Observed, Outcome};
@@ -49,18 +49,14 @@ impl KindSyntax for StatutoryInstrumentsKind {
     }
     fn parse(&self, keys: &mut KindKeys<'_, '_, '_>) -> Option<Target> {
         let before = keys.problems();
-        let mut q = SiQuery::default();
-        if let Some(i) = keys.get("act") {
-            q.act = keys.string("act", i).map(str::to_string);
-        }
-        if let Some(i) = keys.get("search") {
-            q.search = keys.string("search", i).map(str::to_string);
-        }
-        if keys.get("act").is_none() && keys.get("search").is_none() {
-            keys.problem_here(
-                "statutory_instruments watch needs `act` (e.g. \"Modern Slavery Act 2015\") and/or `search`",
-            );
-        }
+        let q = SiQuery {
+            act: keys.optional_string("act"),
+            search: keys.optional_string("search"),
+        };
+        keys.need_one_of(
+            &["act", "search"],
+            "statutory_instruments watch needs `act` (e.g. \"Modern Slavery Act 2015\") and/or `search`",
+        );
         (keys.problems() == before).then(|| Target::new(q))
     }
 }
@@ -135,13 +131,6 @@ pub struct SiQuery {
 pub struct Act {
     pub id: Option<String>,
     pub name: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de> + Default"))]
-pub struct Collection<T> {
-    #[serde(default, deserialize_with = "null_default")]
-    pub items: Vec<Resource<T>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -255,9 +244,8 @@ pub async fn observe(ctx: &Context, base: &Url, q: &SiQuery) -> Result<Document>
     };
     let search = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let url = list_url(base, act.as_ref().map(|a| a.0.as_str()), search)?;
-    let listed: Collection<Instrument> = get_json(ctx, &url, API).await?;
+    let listed: Vec<Resource<Instrument>> = get_items(ctx, &url, API).await?;
     let ids: Vec<String> = listed
-        .items
         .iter()
         .filter_map(|r| r.value.id.clone())
         .take(MAX_INSTRUMENTS)

@@ -190,6 +190,19 @@ impl<'r, 'a, 't> KindKeys<'r, 'a, 't> {
         self.reader.string(key, item, self.at)
     }
 
+    /// `key`'s string, when it is there.
+    pub fn optional_string(&mut self, key: &str) -> Option<String> {
+        let item = self.get(key)?;
+        self.string(key, item).map(str::to_string)
+    }
+
+    /// Records `hint` at the table when it has none of `keys`.
+    pub fn need_one_of(&mut self, keys: &[&str], hint: &str) {
+        if keys.iter().all(|k| self.get(k).is_none()) {
+            self.problem_here(hint);
+        }
+    }
+
     /// One string or an array of them.
     pub fn strings(&mut self, key: &str, item: &Item) -> Vec<String> {
         self.reader
@@ -263,5 +276,34 @@ impl<'r, 'a, 't> KindKeys<'r, 'a, 't> {
             kind: self.kind,
             label: self.label,
         })
+    }
+
+    /// `search` as the search kinds take it: `what` as one string, given to `text`, or a
+    /// table of `allowed` keys read by `table` (an empty table is a problem naming them).
+    /// `None` after any problem.
+    pub fn search<T>(
+        &mut self,
+        what: &str,
+        allowed: &[&str],
+        text: impl FnOnce(String) -> T,
+        table: impl FnOnce(&mut KindKeys<'_, 'a, 't>) -> T,
+    ) -> Option<T> {
+        let hint = format!("{what}, or a table of {}", allowed.join(", "));
+        let item = self.required("search", &hint)?;
+        if item.is_str() {
+            return self.string("search", item).map(|s| text(s.to_string()));
+        }
+        let before = self.problems();
+        let expected = format!("{what} or a table");
+        let place = format!("a {} `search`", self.kind);
+        let mut t = self.table("search", item, allowed, &expected, &place)?;
+        let found = table(&mut t);
+        if t.is_empty() {
+            t.problem_here(format!(
+                "`search` is empty; give at least one of: {}",
+                allowed.join(", ")
+            ));
+        }
+        (t.problems() == before).then_some(found)
     }
 }

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::config::SourceBase;
 use crate::error::{Error, Result};
-use crate::source::api_json::null_default;
+use crate::source::api_json::{null_default, Collection};
 use crate::source::bill_search::BillQuery;
 use crate::source::Context;
 
@@ -43,14 +43,7 @@ pub fn public_url(bill_id: u32) -> String {
 }
 
 /// A page of a listing (`...SearchResult` in the OpenAPI description).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", bound(deserialize = "T: Deserialize<'de>"))]
-pub struct SearchResult<T> {
-    #[serde(default, deserialize_with = "null_default")]
-    pub items: Vec<T>,
-    #[serde(default)]
-    pub total_results: u64,
-}
+pub type SearchResult<T> = Collection<T>;
 
 /// `BillSummary`: what `/api/v1/Bills` lists.
 #[derive(Debug, Clone, Default, Deserialize)]

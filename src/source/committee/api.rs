@@ -6,7 +6,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::{Error, Result};
-use crate::source::api_json::{get_json, null_default};
+pub use crate::source::api_json::Collection;
+use crate::source::api_json::{get_items, null_default};
 use crate::source::bill::api::endpoint;
 use crate::source::Context;
 
@@ -14,14 +15,6 @@ use crate::source::Context;
 pub const TAKE: usize = 50;
 
 const API: &str = "Committees API";
-
-/// `ResourceCollection`: `{items, totalResults}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(bound(deserialize = "T: Deserialize<'de>"))]
-pub struct Collection<T> {
-    #[serde(default, deserialize_with = "null_default")]
-    pub items: Vec<T>,
-}
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -204,16 +197,15 @@ pub async fn resolve_committee(ctx: &Context, base: &Url, key: &str) -> Result<(
         "api/Committees",
         &[("SearchTerm", key.to_string()), ("Take", TAKE.to_string())],
     )?;
-    let found: Collection<CommitteeSummary> = get_json(ctx, &url, API).await?;
+    let found: Vec<CommitteeSummary> = get_items(ctx, &url, API).await?;
     let named = |c: &CommitteeSummary| c.name.clone().unwrap_or_default();
     if let Some(c) = found
-        .items
         .iter()
         .find(|c| named(c).trim().eq_ignore_ascii_case(key))
     {
         return Ok((c.id, named(c)));
     }
-    match found.items.as_slice() {
+    match found.as_slice() {
         [one] => Ok((one.id, named(one))),
         [] => Err(Error::extract(
             url.as_str(),
@@ -273,19 +265,15 @@ pub fn written_evidence_url(
 }
 
 pub async fn businesses(ctx: &Context, url: &Url) -> Result<Vec<Business>> {
-    Ok(get_json::<Collection<Business>>(ctx, url, API).await?.items)
+    get_items(ctx, url, API).await
 }
 
 pub async fn publications(ctx: &Context, url: &Url) -> Result<Vec<Publication>> {
-    Ok(get_json::<Collection<Publication>>(ctx, url, API)
-        .await?
-        .items)
+    get_items(ctx, url, API).await
 }
 
 pub async fn written_evidence(ctx: &Context, url: &Url) -> Result<Vec<WrittenEvidence>> {
-    Ok(get_json::<Collection<WrittenEvidence>>(ctx, url, API)
-        .await?
-        .items)
+    get_items(ctx, url, API).await
 }
 
 /// Where the API serves a publication's document (what `documents = true` fetches).

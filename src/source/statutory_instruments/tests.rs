@@ -53,9 +53,9 @@ fn kinds(events: &[Event]) -> Vec<&str> {
 
 #[test]
 fn the_listing_shapes_read() {
-    let l: Collection<Instrument> = serde_json::from_str(fixture!(
-        "GET_v2_StatutoryInstrument__ActOfParliamentId__edited_new_instrument.json"
-    ))
+    let l: crate::source::api_json::Collection<Resource<Instrument>> = serde_json::from_str(
+        fixture!("GET_v2_StatutoryInstrument__ActOfParliamentId__edited_new_instrument.json"),
+    )
     .unwrap();
     assert_eq!(l.items.len(), 3);
     assert_eq!(l.items[0].value.id.as_deref(), Some("tiScAm27"));

@@ -34,12 +34,58 @@ pub struct FollowTarget {
     pub title: String,
 }
 
-/// Someone the watchlist asks to be pinged with its alerts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Someone the watchlist asks to be pinged with its alerts, in one service's terms: each
+/// destination pings only its own kind of mention (the ids are checked when the watchlist
+/// is read, so a sink can write them into its markup as they are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "id", rename_all = "snake_case")]
 pub enum Mention {
+    /// A Discord user (`user:ID`).
     User(u64),
+    /// A Discord role (`role:ID`).
     Role(u64),
+    /// A Slack user (`slack-user:U…`): `<@U…>`.
+    SlackUser(String),
+    /// A Slack user group (`slack-group:S…`): `<!subteam^S…>`.
+    SlackGroup(String),
+    /// A Teams user by user principal name or Entra object id (`teams-user:…`): a
+    /// mention entity.
+    TeamsUser(String),
+}
+
+impl Mention {
+    /// Reads `user:ID`, `role:ID`, `slack-user:ID`, `slack-group:ID` or `teams-user:ID`.
+    pub fn parse(s: &str) -> Option<Mention> {
+        let (who, id) = s.split_once(':')?;
+        let id = id.trim();
+        let slack_id = || {
+            let ok = (2..=32).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            ok.then(|| id.to_string())
+        };
+        let discord_id = || {
+            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| id.parse().ok())
+                .flatten()
+        };
+        match who.trim() {
+            "user" => discord_id().map(Mention::User),
+            "role" => discord_id().map(Mention::Role),
+            "slack-user" => slack_id().map(Mention::SlackUser),
+            "slack-group" => slack_id().map(Mention::SlackGroup),
+            "teams-user" => {
+                // A UPN (an address) or an object id: nothing that could end the `<at>` tag.
+                let ok = (1..=128).contains(&id.len())
+                    && id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"@._-".contains(&b));
+                ok.then(|| Mention::TeamsUser(id.to_string()))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Where an alert goes: a destination kind (`discord`, `slack`, `teams`: the sink that

@@ -1,6 +1,8 @@
 //! Routing, digests and webhook destinations (issue 14), against local fakes of Discord,
 //! Slack and Teams that check payload limits and schemas, with an injected clock.
 
+#[path = "common/clocked.rs"]
+mod clocked;
 mod common;
 #[path = "common/fake_discord.rs"]
 mod fake_discord;
@@ -143,14 +145,6 @@ async fn setup(
 
 /// Records 3 bill, 5 GOV.UK and 40 page alerts detected at `at`, routed by the watchlist.
 fn record_cycle(store: &dyn Store, at: DateTime<Utc>) -> Vec<u64> {
-    let config = config();
-    let list = watchlist::parse_file(
-        LIST,
-        Path::new("watchlists/team.toml"),
-        &config,
-        registry::kinds(),
-    )
-    .unwrap();
     let mut alerts = Vec::new();
     for i in 0..3 {
         alerts.push(alert(i, "bill.stage_changed", Severity::Major, at));
@@ -161,19 +155,7 @@ fn record_cycle(store: &dyn Store, at: DateTime<Utc>) -> Vec<u64> {
     for i in 0..40 {
         alerts.push(alert(100 + i, "page.changed", Severity::Notice, at));
     }
-    alerts
-        .into_iter()
-        .map(|a| {
-            let outgoing = route::plan(&list.routes, &a, at, list.schedule.timezone());
-            store
-                .record_alert(NewChange {
-                    alert: a,
-                    full_diff: String::new(),
-                    outgoing,
-                })
-                .unwrap()
-        })
-        .collect()
+    record_routed(store, LIST, alerts, at)
 }
 
 /// Alert ids in a Slack message (from the `alert N)` of each digest line).
@@ -413,4 +395,410 @@ fn validate_names_a_route_to_an_unknown_destination_with_its_position() {
         ),
         "{err}"
     );
+}
+
+/// Everything the binary printed for one command line: exit code, stdout, stderr.
+fn everything(p: &common::Project, env: &[(&str, String)], args: &[&str]) -> String {
+    let mut cmd = p.cmd();
+    cmd.env("POLICYWATCH_LOG", "warn,policywatch=debug");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(args).output().unwrap();
+    format!(
+        "$ policywatch {} (exit {:?})\n{}{}",
+        args.join(" "),
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_url_appears_in_no_log_error_status_or_outbox_listing_whatever_the_webhook_does()
+{
+    let hooks = FakeWebhooks::start().await;
+    let pages = wiremock::MockServer::start().await;
+    let version = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    struct Page(Arc<std::sync::atomic::AtomicUsize>);
+    impl wiremock::Respond for Page {
+        fn respond(&self, _: &wiremock::Request) -> wiremock::ResponseTemplate {
+            let v = self.0.load(std::sync::atomic::Ordering::SeqCst);
+            wiremock::ResponseTemplate::new(200).set_body_raw(
+                format!("<html><head><title>Guidance</title></head><body><main><p>Revision {v}</p></main></body></html>"),
+                "text/html",
+            )
+        }
+    }
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(Page(version.clone()))
+        .mount(&pages)
+        .await;
+
+    let p = common::Project::new();
+    p.config(
+        "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\ntimeout_secs = 5.0\n\
+         [discord]\ndeliver_wait_secs = 1\nretry_base_secs = 0.05\nretry_max_secs = 0.1\nsend_timeout_secs = 2\n\
+         [destinations.team-slack]\nkind = \"slack\"\n[destinations.team-teams]\nkind = \"teams\"\n",
+    );
+    p.watchlist(
+        "team.toml",
+        &format!(
+            "name = \"team\"\n[[watch]]\nid = \"guidance\"\nkind = \"page\"\nurl = \"{}/guidance\"\n\
+             [[route]]\nto = [\"team-slack\", \"team-teams\"]\n",
+            pages.uri()
+        ),
+    );
+    // The secrets: each webhook's path (as Slack's and Teams' are), and a port where
+    // nothing listens for "connection refused".
+    let slack = format!("{}/slack/T0SECRET1-B0SECRET2-slacktoken", hooks.base);
+    let teams = format!("{}/teams/workflows-SECRET3-teamssig", hooks.base);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = format!("http://127.0.0.1:{closed}/slack/T0SECRET4-refused");
+    let env = |slack: &str| {
+        vec![
+            ("POLICYWATCH_WEBHOOK_TEAM_SLACK", slack.to_string()),
+            ("POLICYWATCH_WEBHOOK_TEAM_TEAMS", teams.clone()),
+        ]
+    };
+    let ok = env(&slack);
+    let mut seen = String::new();
+    // What anyone looking would see: `status` (text and JSON), the outbox, `validate`.
+    let look = |env: &[(&str, String)]| {
+        [
+            &["status"][..],
+            &["status", "--format", "json"],
+            &["outbox", "list"],
+            &["validate"],
+        ]
+        .iter()
+        .map(|args| everything(&p, env, args))
+        .collect::<String>()
+    };
+
+    seen.push_str(&everything(&p, &ok, &["check"]));
+    version.store(1, std::sync::atomic::Ordering::SeqCst);
+    // 5xx: retried, and the error kept for `status` and the outbox.
+    hooks.script(Step::ServerError(500), 1000);
+    seen.push_str(&everything(&p, &ok, &["check"]));
+    seen.push_str(&look(&ok));
+    // 404: the webhook is gone; the destination halts, naming where to set the URL.
+    hooks.clear_script();
+    hooks.script(Step::ClientError(404), 1000);
+    seen.push_str(&everything(&p, &ok, &["check"]));
+    seen.push_str(&look(&ok));
+    // 400: the message is refused; dead letters with the service's reason.
+    hooks.clear_script();
+    hooks.script(Step::ClientError(400), 1000);
+    seen.push_str(&everything(&p, &ok, &["check"]));
+    seen.push_str(&look(&ok));
+    // Nothing listening: connection refused.
+    hooks.clear_script();
+    let broken = env(&refused);
+    let id = {
+        let out = p.stdout(&["history", "--format", "json"]);
+        common::json_lines(out.as_bytes())[0]["id"].to_string()
+    };
+    seen.push_str(&everything(&p, &broken, &["outbox", "retry", &id]));
+    seen.push_str(&everything(&p, &broken, &["check"]));
+    seen.push_str(&look(&broken));
+    // A URL that is not a URL at all: the error names the variable, not the value.
+    let garbage = env("not a url T0SECRET5");
+    seen.push_str(&everything(&p, &garbage, &["check"]));
+    seen.push_str(&everything(&p, &garbage, &["validate"]));
+    // Working again: retried and delivered.
+    seen.push_str(&everything(&p, &ok, &["outbox", "retry", &id]));
+    seen.push_str(&everything(&p, &ok, &["check"]));
+    seen.push_str(&look(&ok));
+
+    // The failures were really seen (so the check below is not vacuous)…
+    for said in [
+        "Slack answered 500 (destination `team-slack`)",
+        "Teams answered 500 (destination `team-teams`)",
+        "Slack refused the webhook of destination `team-slack` (404",
+        "set a working URL in POLICYWATCH_WEBHOOK_TEAM_SLACK",
+        "Slack rejected the message for destination `team-slack` (400",
+        "cannot reach Slack (destination `team-slack`)",
+        "POLICYWATCH_WEBHOOK_TEAM_SLACK is not an http(s) URL",
+        "to slack:team-slack",
+        "to teams:team-teams",
+    ] {
+        assert!(seen.contains(said), "never said {said:?}:\n{seen}");
+    }
+    assert!(
+        hooks.received().iter().any(|r| r.service == "slack")
+            && hooks.received().iter().any(|r| r.service == "teams"),
+        "delivered in the end"
+    );
+    // …and no URL, nor any part of one that is secret, was ever printed.
+    for secret in [
+        slack.as_str(),
+        teams.as_str(),
+        refused.as_str(),
+        "SECRET",
+        "slacktoken",
+        "teamssig",
+        "/slack/",
+        "/teams/",
+    ] {
+        assert!(!seen.contains(secret), "`{secret}` printed:\n{seen}");
+    }
+}
+
+/// Records `alerts` detected at `at`, routed by the watchlist `list`.
+fn record_routed(store: &dyn Store, list: &str, alerts: Vec<Alert>, at: DateTime<Utc>) -> Vec<u64> {
+    let config = config();
+    let list = watchlist::parse_file(
+        list,
+        Path::new("watchlists/team.toml"),
+        &config,
+        registry::kinds(),
+    )
+    .unwrap_or_else(|p| panic!("{p:?}"));
+    alerts
+        .into_iter()
+        .map(|a| {
+            let outgoing = route::plan(&list.routes, &a, at, list.schedule.timezone());
+            store
+                .record_alert(NewChange {
+                    alert: a,
+                    full_diff: String::new(),
+                    outgoing,
+                })
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn route_mentions_reach_slack_and_teams_in_their_own_syntax() {
+    let dir = tempfile::tempdir().unwrap();
+    let discord = FakeDiscord::start(TOKEN).await;
+    let hooks = FakeWebhooks::start().await;
+    let start = Utc.with_ymd_and_hms(2026, 1, 14, 6, 30, 0).unwrap();
+    let s = setup(dir.path(), &discord, &hooks, start).await;
+    let list = r#"name = "team"
+
+[[watch]]
+id = "p"
+kind = "page"
+url = "https://example.org/"
+
+[[route]]
+events = ["bill.*"]
+to = ["bills-discord", "everything-slack", "govuk-teams"]
+mentions = ["role:987654321", "slack-user:U024BE7LH", "slack-group:S0614TZR7", "teams-user:alice@example.org"]
+
+[[route]]
+events = ["govuk.*"]
+to = ["everything-slack"]
+deliver = "digest"
+digest = "0 8 * * *"
+mentions = ["slack-group:S0614TZR7", "teams-user:bob@example.org"]
+"#;
+    let alerts = vec![
+        alert(1, "bill.stage_changed", Severity::Major, start),
+        alert(2, "govuk.major_update", Severity::Notice, start),
+        alert(3, "govuk.major_update", Severity::Notice, start),
+    ];
+    record_routed(s.store.as_ref(), list, alerts, start);
+    s.dispatcher.drain_once().await.unwrap();
+    s.clock
+        .set(Utc.with_ymd_and_hms(2026, 1, 14, 8, 0, 0).unwrap());
+    s.dispatcher.drain_once().await.unwrap();
+    assert!(hooks.refused().is_empty(), "{:?}", hooks.refused());
+    assert!(s.store.outbox().unwrap().is_empty());
+
+    let received = hooks.received();
+    let slack: Vec<String> = received
+        .iter()
+        .filter(|r| r.service == "slack")
+        .map(|r| serde_json::to_string(&r.payload).unwrap())
+        .collect();
+    assert_eq!(slack.len(), 2, "the bill alert, then the 08:00 digest");
+    // Slack: its own ids as Slack writes them, in the blocks and the notification text.
+    let bill = &received
+        .iter()
+        .find(|r| r.service == "slack")
+        .unwrap()
+        .payload;
+    assert!(
+        bill["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("<@U024BE7LH> <!subteam^S0614TZR7> "),
+        "{bill}"
+    );
+    assert_eq!(
+        bill["blocks"][0]["text"]["text"],
+        "<@U024BE7LH> <!subteam^S0614TZR7>"
+    );
+    // The digest pings its route's mentions once.
+    assert_eq!(
+        slack[1].matches("<!subteam^S0614TZR7>").count(),
+        2,
+        "{}",
+        slack[1]
+    );
+    assert!(!slack[1].contains("<@U024BE7LH>"), "{}", slack[1]);
+    for text in &slack {
+        // No other service's mention.
+        for other in ["alice", "bob", "987654321", "<@&", "<at>"] {
+            assert!(!text.contains(other), "{other} in {text}");
+        }
+    }
+    // Teams: a mention entity per user, its `<at>` text in the card's one TextBlock (the
+    // fake refuses a card whose tags and entities do not match).
+    let teams: Vec<&serde_json::Value> = received
+        .iter()
+        .filter(|r| r.service == "teams")
+        .map(|r| &r.payload)
+        .collect();
+    assert_eq!(teams.len(), 1);
+    let card = &teams[0]["attachments"][0]["content"];
+    assert_eq!(
+        card["msteams"]["entities"],
+        serde_json::json!([{
+            "type": "mention",
+            "text": "<at>alice@example.org</at>",
+            "mentioned": {"id": "alice@example.org", "name": "alice@example.org"}
+        }])
+    );
+    assert_eq!(card["body"][0]["type"], "TextBlock");
+    assert_eq!(card["body"][0]["text"], "<at>alice@example.org</at>");
+    let text = serde_json::to_string(card).unwrap();
+    // (The alerts' scraped text quotes `<@U024BE7LH>`, made inert: not a mention.)
+    for other in ["<@U024BE7LH>", "S0614TZR7", "987654321", "bob"] {
+        assert!(!text.contains(other), "{other} in {text}");
+    }
+    // Discord: only its role, allowed explicitly.
+    let posted = discord.posted();
+    assert_eq!(posted.len(), 1);
+    assert_eq!(posted[0].payload["content"], "<@&987654321>");
+    assert_eq!(posted[0].pinged.roles, [987654321]);
+    assert!(posted[0].pinged.users.is_empty() && !posted[0].pinged.everyone);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quiet_hours_hold_minor_alerts_and_release_them_as_a_digest_at_their_end_in_the_lists_zone()
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // Three pages: two get a small edit (notice), one is rewritten (major).
+    struct Pages(Arc<AtomicUsize>);
+    impl wiremock::Respond for Pages {
+        fn respond(&self, r: &wiremock::Request) -> wiremock::ResponseTemplate {
+            let v = self.0.load(Ordering::SeqCst);
+            let page = r.url.path().trim_start_matches('/');
+            let mut paras: Vec<String> = (0..12)
+                .map(|i| format!("Paragraph {i} of the {page} guidance, unchanged."))
+                .collect();
+            if v > 0 {
+                if page == "major" {
+                    paras = vec![format!(
+                        "The {page} guidance is withdrawn; see the new code."
+                    )];
+                } else {
+                    paras[3] = format!("Paragraph 3 of the {page} guidance, amended.");
+                }
+            }
+            let body: String = paras.iter().map(|p| format!("<p>{p}</p>")).collect();
+            wiremock::ResponseTemplate::new(200).set_body_raw(
+                format!("<html><head><title>{page}</title></head><body><main>{body}</main></body></html>"),
+                "text/html",
+            )
+        }
+    }
+    let version = Arc::new(AtomicUsize::new(0));
+    let pages = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(Pages(version.clone()))
+        .mount(&pages)
+        .await;
+    let hooks = FakeWebhooks::start().await;
+    let p = common::Project::new();
+    p.config("[destinations.night-slack]\nkind = \"slack\"\n");
+    let mut list = String::from(
+        "name = \"team\"\ntimezone = \"America/New_York\"\n\n[[route]]\nto = \"night-slack\"\nquiet_hours = \"22:00-07:00\"\n",
+    );
+    for id in ["minor-a", "minor-b", "major"] {
+        list.push_str(&format!(
+            "\n[[watch]]\nid = \"{id}\"\nkind = \"page\"\nurl = \"{}/{id}\"\n",
+            pages.uri()
+        ));
+    }
+    p.watchlist("team.toml", &list);
+
+    // 20:00 in New York (01:00 UTC): baselines. 23:30 there (04:30 UTC): three changes.
+    let c = clocked::Clocked::open(p.path(), clocked::at("2026-01-15T01:00:00Z"));
+    assert!(c
+        .check_at(clocked::at("2026-01-15T01:00:00Z"))
+        .await
+        .is_empty());
+    version.store(1, Ordering::SeqCst);
+    let alerts = c.check_at(clocked::at("2026-01-15T04:30:00Z")).await;
+    let severity = |w: &str| alerts.iter().find(|a| a.watch == w).unwrap().severity;
+    assert_eq!(
+        [severity("minor-a"), severity("minor-b"), severity("major")],
+        [Severity::Notice, Severity::Notice, Severity::Major]
+    );
+    let url = WebhookUrl::new(&format!("{}/slack/night", hooks.base), "test").unwrap();
+    let slack: Arc<dyn Sink> = Arc::new(
+        SlackSink::new(vec![("night-slack".into(), url)], Duration::from_secs(2)).unwrap(),
+    );
+    let store: Arc<dyn Store> = c.store.clone();
+    let dispatcher = Dispatcher {
+        store: store.clone(),
+        sink: Arc::new(Router::new(
+            vec![slack],
+            Arc::new(StdoutSink::to_writer(
+                Format::Json,
+                Box::new(std::io::sink()),
+            )),
+        )),
+        clock: c.clock.clone(),
+        retry_base: Duration::from_millis(10),
+        retry_max: Duration::from_millis(40),
+    };
+    let watches_in = |r: &fake_webhooks::Received| -> Vec<String> {
+        let text = serde_json::to_string(&r.payload).unwrap();
+        ["minor-a", "minor-b", "major"]
+            .into_iter()
+            .filter(|w| text.contains(&format!(" · {w} · ")) || text.contains(&format!("› {w}*")))
+            .map(str::to_string)
+            .collect()
+    };
+
+    // The major change goes at once, in the quiet hours; the two minor ones wait.
+    let r = dispatcher.drain_once().await.unwrap();
+    assert_eq!(r.waiting, 2, "{r:?}");
+    let got = hooks.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(watches_in(&got[0]), ["major"]);
+    // 07:00 in London (07:00 UTC) is 02:00 in New York: still quiet there. So is 06:59.
+    for t in ["2026-01-15T07:00:00Z", "2026-01-15T11:59:00Z"] {
+        c.clock.set(clocked::at(t));
+        dispatcher.drain_once().await.unwrap();
+        assert_eq!(hooks.received().len(), 1, "released early, at {t}");
+    }
+    // 07:00 in New York (12:00 UTC): one digest with both.
+    c.clock.set(clocked::at("2026-01-15T12:00:00Z"));
+    let r = dispatcher.drain_once().await.unwrap();
+    assert_eq!(r.waiting, 0, "{r:?}");
+    let got = hooks.received();
+    assert_eq!(got.len(), 2, "one digest message");
+    assert_eq!(watches_in(&got[1]), ["minor-a", "minor-b"]);
+    assert!(
+        got[1].payload["blocks"][0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*Digest:* 2 alerts"),
+        "{}",
+        got[1].payload
+    );
+    assert!(store.outbox().unwrap().is_empty());
+    assert!(hooks.refused().is_empty(), "{:?}", hooks.refused());
 }

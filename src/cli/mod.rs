@@ -310,7 +310,7 @@ pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
                 .map_err(|e| status::damaged(std::path::Path::new("the data directory"), e))?;
             status::print(&report, args, w)
         }
-        Command::Outbox(args) => outbox::outbox(store, args, w),
+        Command::Outbox(args) => outbox::outbox(store, &engine.config, args, w),
         Command::Backup(args) => recovery::backup(store, args, w),
         Command::Unfollow(args) => {
             if store.unfollow(&args.watch)? {

@@ -47,6 +47,34 @@ pub enum Delivery {
     Halt(String),
 }
 
+/// What a destination does with a repeat of an alert, and so what the outbox does with a
+/// send whose outcome is unknown (the process died, or the outcome could not be recorded,
+/// between the send and its record).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Repeats always show (stdout): such a send is counted delivered; never sent twice.
+    Never,
+    /// The destination drops a repeat sent within this long of the first (Discord's
+    /// nonce): such a send is resent within it, else kept as a dead letter for a person.
+    DropsRepeatsWithin(Duration),
+    /// No idempotency key, and a repeat is better than a loss (Slack, Teams webhooks):
+    /// such a send is always resent, so the alert may show twice after a crash.
+    MayRepeat,
+}
+
+impl Idempotency {
+    /// Whether a send begun at `since` with no recorded outcome goes out again at `now`.
+    fn resend(self, since: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        match self {
+            Idempotency::Never => false,
+            Idempotency::DropsRepeatsWithin(window) => {
+                now - since < chrono::Duration::from_std(window).unwrap_or_default()
+            }
+            Idempotency::MayRepeat => true,
+        }
+    }
+}
+
 /// Somewhere alerts go.
 pub trait Sink: Send + Sync {
     /// The destination kind it delivers (`discord`, `stdout`, …): its halt is kept under
@@ -75,11 +103,11 @@ pub trait Sink: Send + Sync {
         records: &'a [crate::store::ChangeRecord],
     ) -> BoxFuture<'a, Vec<Delivery>>;
 
-    /// How long after a send the destination itself drops a repeat of it (Discord's nonce),
-    /// so an attempt whose outcome is unknown may be sent again within it. `None`: a repeat
-    /// always shows (stdout).
-    fn drops_repeats_within(&self, _to: Option<&Destination>) -> Option<Duration> {
-        None
+    /// What the destination does with a second send of an alert: decides what the outbox
+    /// does with a send whose outcome is unknown. By default a repeat always shows and is
+    /// not worth it (stdout).
+    fn idempotency(&self, _to: Option<&Destination>) -> Idempotency {
+        Idempotency::Never
     }
 
     /// Delivers a digest of `records` to one destination: the alert ids in the order the
@@ -171,8 +199,8 @@ impl Sink for Router {
         self.pick(to).sink_name(to)
     }
 
-    fn drops_repeats_within(&self, to: Option<&Destination>) -> Option<Duration> {
-        self.pick(to).drops_repeats_within(to)
+    fn idempotency(&self, to: Option<&Destination>) -> Idempotency {
+        self.pick(to).idempotency(to)
     }
 
     fn send<'a>(
@@ -332,14 +360,11 @@ impl Dispatcher {
                 let mut keep = Vec::new();
                 let mut keep_records = Vec::new();
                 let mut unknown = Vec::new();
+                let idempotency = self.sink.idempotency(destination.as_ref());
                 for (e, r) in entries.into_iter().zip(records) {
-                    let resend = e.sending_since.is_none_or(|since| {
-                        self.sink
-                            .drops_repeats_within(destination.as_ref())
-                            .is_some_and(|window| {
-                                now - since < chrono::Duration::from_std(window).unwrap_or_default()
-                            })
-                    });
+                    let resend = e
+                        .sending_since
+                        .is_none_or(|since| idempotency.resend(since, now));
                     if resend {
                         keep.push(e);
                         keep_records.push(r);
@@ -352,11 +377,7 @@ impl Dispatcher {
                         alert = e.id,
                         "an earlier send of this alert has no recorded outcome; not sending it again"
                     );
-                    if self
-                        .sink
-                        .drops_repeats_within(destination.as_ref())
-                        .is_none()
-                    {
+                    if idempotency == Idempotency::Never {
                         self.store.mark_sent(&[(e.id, e.slot)], now)?;
                         report.delivered += 1;
                     } else {

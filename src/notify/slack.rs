@@ -17,19 +17,12 @@
 //! Slack's webhooks take no idempotency key: a message Slack accepted whose answer was lost
 //! (a timeout, a crash before the outbox recorded it) is sent again. Nothing is lost.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use super::digest::digest;
 use super::group::{group, Batch};
-use super::webhook::{self, chars, cut, escape_angle, Posted, WebhookUrl};
-use super::{Delivery, DestinationKind, Sink};
-use crate::config::Config;
-use crate::data::{Destination, Severity};
-use crate::error::{Error, Result};
-use crate::schedule::BoxFuture;
+use super::webhook::{chars, cut, escape_angle, Outgoing, Service, WebhookSink};
+use crate::data::{Mention, Severity};
 use crate::store::ChangeRecord;
 
 pub const KIND: &str = "slack";
@@ -50,146 +43,23 @@ const LINE_MAX: usize = 500;
 /// The `slack` destination kind.
 pub struct SlackKind;
 
-impl DestinationKind for SlackKind {
-    fn name(&self) -> &'static str {
-        KIND
-    }
-
-    fn sink(&self, config: &Config) -> Result<Option<Arc<dyn Sink>>> {
-        let names = config.destinations_of(KIND);
-        if names.is_empty() {
-            return Ok(None);
-        }
-        let mut hooks = Vec::new();
-        for name in names {
-            hooks.push((name.clone(), webhook::from_environment(&name)?));
-        }
-        Ok(Some(Arc::new(SlackSink::new(
-            hooks,
-            config.discord.send_timeout,
-        )?)))
-    }
-}
-
 /// Posts to Slack incoming webhooks, one per named destination.
-pub struct SlackSink {
-    client: reqwest::Client,
-    hooks: Vec<(String, Option<WebhookUrl>)>,
-    timeout: Duration,
-}
+pub type SlackSink = WebhookSink<SlackKind>;
 
-impl SlackSink {
-    pub fn new(hooks: Vec<(String, Option<WebhookUrl>)>, timeout: Duration) -> Result<Self> {
-        Ok(SlackSink {
-            client: webhook_client(timeout)?,
-            hooks,
-            timeout,
-        })
+impl Service for SlackKind {
+    const KIND: &'static str = KIND;
+    const NAME: &'static str = "Slack";
+
+    fn render(records: &[ChangeRecord]) -> Vec<Outgoing> {
+        let messages = group(records.iter().map(|r| (r.alert.detected_at, render(r))));
+        messages.iter().map(Message::outgoing).collect()
     }
 
-    async fn deliver(&self, to: Option<&Destination>, messages: Vec<Message>) -> Vec<Delivery> {
-        let name = to.map(|d| d.to.as_str()).unwrap_or_default();
-        let Some(url) = self
-            .hooks
+    fn render_digest(records: &[ChangeRecord]) -> Vec<Outgoing> {
+        render_digest(records)
             .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, u)| u.as_ref())
-        else {
-            return vec![Delivery::Halt(missing(KIND, name))];
-        };
-        let mut out = Vec::new();
-        for m in messages {
-            let posted =
-                webhook::post(&self.client, url, &m.payload(), self.timeout, "Slack", name).await;
-            if !push(&mut out, m.alert_ids.len(), posted) {
-                break;
-            }
-        }
-        out
-    }
-}
-
-/// A client for webhooks: no redirects (a redirect would carry the alert elsewhere).
-pub(super) fn webhook_client(timeout: Duration) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .connect_timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("policywatch/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| Error::Invalid(vec![format!("cannot build the webhook client: {e}")]))
-}
-
-/// The halt for a destination whose webhook URL is not set.
-pub(super) fn missing(kind: &str, name: &str) -> String {
-    format!(
-        "no webhook URL for {kind} destination `{name}`: set {} or the credential {}; alerts stay queued",
-        webhook::env_var(name),
-        webhook::credential(name)
-    )
-}
-
-/// Records one message's outcome for its `n` alerts; false when sending must stop.
-pub(super) fn push(out: &mut Vec<Delivery>, n: usize, posted: Posted) -> bool {
-    match posted {
-        Posted::Ok => {
-            out.extend((0..n).map(|_| Delivery::Delivered));
-            true
-        }
-        Posted::Rejected(reason) => {
-            out.extend((0..n).map(|_| Delivery::Dead(reason.clone())));
-            true
-        }
-        Posted::Retry { after, error } => {
-            tracing::warn!(error = %error, "webhook delivery will be retried");
-            out.push(Delivery::Retry { after, error });
-            false
-        }
-        Posted::Halt(reason) => {
-            tracing::error!(reason = %reason, "webhook delivery stopped");
-            out.push(Delivery::Halt(reason));
-            false
-        }
-    }
-}
-
-impl Sink for SlackSink {
-    fn name(&self) -> &str {
-        KIND
-    }
-
-    /// Each webhook halts on its own: a revoked URL stops only its destination.
-    /// The service takes no idempotency key, so nothing drops a repeat; but an alert whose
-    /// send has an unknown outcome is sent again rather than lost (at least once: see the
-    /// README), so it answers as if repeats were always dropped.
-    fn drops_repeats_within(&self, _to: Option<&Destination>) -> Option<Duration> {
-        Some(Duration::from_secs(365 * 24 * 3600))
-    }
-
-    fn sink_name(&self, to: Option<&Destination>) -> String {
-        format!("{KIND}:{}", to.map(|d| d.to.as_str()).unwrap_or_default())
-    }
-
-    fn send<'a>(
-        &'a self,
-        to: Option<&'a Destination>,
-        records: &'a [ChangeRecord],
-    ) -> BoxFuture<'a, Vec<Delivery>> {
-        Box::pin(async move {
-            let messages = group(records.iter().map(|r| (r.alert.detected_at, render(r))));
-            self.deliver(to, messages).await
-        })
-    }
-
-    fn send_digest<'a>(
-        &'a self,
-        to: Option<&'a Destination>,
-        records: &'a [ChangeRecord],
-    ) -> BoxFuture<'a, (Vec<u64>, Vec<Delivery>)> {
-        Box::pin(async move {
-            let messages = render_digest(records);
-            let order: Vec<u64> = messages.iter().flat_map(|m| m.alert_ids.clone()).collect();
-            (order, self.deliver(to, messages).await)
-        })
+            .map(Message::outgoing)
+            .collect()
     }
 }
 
@@ -251,6 +121,13 @@ pub struct Message {
 }
 
 impl Message {
+    fn outgoing(&self) -> Outgoing {
+        Outgoing {
+            alert_ids: self.alert_ids.clone(),
+            payload: self.payload(),
+        }
+    }
+
     pub fn payload(&self) -> Value {
         let text = cut(&self.fallback.join(" · "), FALLBACK_MAX, chars);
         json!({
@@ -321,7 +198,12 @@ pub fn render(r: &ChangeRecord) -> Rendered {
             cut(&mrkdwn(&one_line(&a.keywords.join(", "))), 300, chars)
         ));
     }
-    let mut blocks = vec![section(text)];
+    let pings = pings(&a.mentions);
+    let mut blocks = Vec::new();
+    if !pings.is_empty() {
+        blocks.push(section(pings.clone()));
+    }
+    blocks.push(section(text));
     let diff = a.diff.trim_end();
     if !diff.is_empty() {
         // Inside a code block mrkdwn is not parsed; the look-alike backticks keep the
@@ -337,8 +219,31 @@ pub fn render(r: &ChangeRecord) -> Rendered {
         {"type": "mrkdwn", "text": cut(&mrkdwn(&one_line(&context)), SECTION_TEXT_MAX, chars)}
     ]}));
     blocks.push(json!({"type": "divider"}));
-    let fallback = mrkdwn(&one_line(&format!("{}: {}", a.event, title)));
+    let mut fallback = mrkdwn(&one_line(&format!("{}: {}", a.event, title)));
+    if !pings.is_empty() {
+        // The notification text pings too.
+        fallback = format!("{pings} {fallback}");
+    }
     rendered(a.id, blocks, fallback)
+}
+
+/// The Slack mentions among `mentions` (a route's or the watch's), as Slack writes them:
+/// `<@U…>` for a user, `<!subteam^S…>` for a user group. Their ids were checked when the
+/// watchlist was read, so they go into the markup as they are; other services' mentions
+/// are not Slack's to ping.
+pub fn pings<'a>(mentions: impl IntoIterator<Item = &'a Mention>) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for m in mentions {
+        let ping = match m {
+            Mention::SlackUser(id) => format!("<@{id}>"),
+            Mention::SlackGroup(id) => format!("<!subteam^{id}>"),
+            _ => continue,
+        };
+        if !out.contains(&ping) {
+            out.push(ping);
+        }
+    }
+    out.join(" ")
 }
 
 /// A digest: a headline with the counts per event type, then one line per alert (major
@@ -346,10 +251,20 @@ pub fn render(r: &ChangeRecord) -> Rendered {
 /// as the limits allow.
 pub fn render_digest(records: &[ChangeRecord]) -> Vec<Message> {
     let d = digest(records);
+    let pings = pings(records.iter().flat_map(|r| &r.alert.mentions));
     let head = rendered(
         0,
-        vec![section(format!("*Digest:* {}", mrkdwn(&d.headline())))],
-        mrkdwn(&format!("policywatch digest: {}", d.headline())),
+        vec![section(
+            format!("*Digest:* {} {pings}", mrkdwn(&d.headline()))
+                .trim_end()
+                .to_string(),
+        )],
+        format!(
+            "{pings} {}",
+            mrkdwn(&format!("policywatch digest: {}", d.headline()))
+        )
+        .trim_start()
+        .to_string(),
     );
     // Lines, each tagged with its alert; a heading line starts each watchlist › watch.
     let mut lines: Vec<(Option<u64>, String)> = Vec::new();

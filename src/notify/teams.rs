@@ -16,20 +16,12 @@
 //! Teams Workflows webhooks take no idempotency key: a message accepted whose answer was
 //! lost (a timeout, a crash before the outbox recorded it) is sent again. Nothing is lost.
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use serde_json::{json, Value};
 
 use super::digest::digest;
 use super::group::{group, Batch};
-use super::slack::{missing, push, webhook_client};
-use super::webhook::{self, chars, cut, WebhookUrl};
-use super::{Delivery, DestinationKind, Sink};
-use crate::config::Config;
-use crate::data::{Destination, Severity, Tone};
-use crate::error::Result;
-use crate::schedule::BoxFuture;
+use super::webhook::{chars, cut, Outgoing, Service, WebhookSink};
+use crate::data::{Mention, Severity, Tone};
 use crate::store::ChangeRecord;
 
 pub const KIND: &str = "teams";
@@ -42,103 +34,20 @@ const DIFF_MAX: usize = 1200;
 /// The `teams` destination kind.
 pub struct TeamsKind;
 
-impl DestinationKind for TeamsKind {
-    fn name(&self) -> &'static str {
-        KIND
-    }
-
-    fn sink(&self, config: &Config) -> Result<Option<Arc<dyn Sink>>> {
-        let names = config.destinations_of(KIND);
-        if names.is_empty() {
-            return Ok(None);
-        }
-        let mut hooks = Vec::new();
-        for name in names {
-            hooks.push((name.clone(), webhook::from_environment(&name)?));
-        }
-        Ok(Some(Arc::new(TeamsSink {
-            client: webhook_client(config.discord.send_timeout)?,
-            hooks,
-            timeout: config.discord.send_timeout,
-        })))
-    }
-}
-
 /// Posts Adaptive Cards to Teams Workflows webhooks, one per named destination.
-pub struct TeamsSink {
-    client: reqwest::Client,
-    hooks: Vec<(String, Option<WebhookUrl>)>,
-    timeout: Duration,
-}
+pub type TeamsSink = WebhookSink<TeamsKind>;
 
-impl TeamsSink {
-    pub fn new(hooks: Vec<(String, Option<WebhookUrl>)>, timeout: Duration) -> Result<Self> {
-        Ok(TeamsSink {
-            client: webhook_client(timeout)?,
-            hooks,
-            timeout,
-        })
+impl Service for TeamsKind {
+    const KIND: &'static str = KIND;
+    const NAME: &'static str = "Teams";
+
+    fn render(records: &[ChangeRecord]) -> Vec<Outgoing> {
+        let cards = group(records.iter().map(|r| (r.alert.detected_at, render(r))));
+        cards.iter().map(Card::outgoing).collect()
     }
 
-    async fn deliver(&self, to: Option<&Destination>, cards: Vec<Card>) -> Vec<Delivery> {
-        let name = to.map(|d| d.to.as_str()).unwrap_or_default();
-        let Some(url) = self
-            .hooks
-            .iter()
-            .find(|(n, _)| n == name)
-            .and_then(|(_, u)| u.as_ref())
-        else {
-            return vec![Delivery::Halt(missing(KIND, name))];
-        };
-        let mut out = Vec::new();
-        for c in cards {
-            let posted =
-                webhook::post(&self.client, url, &c.payload(), self.timeout, "Teams", name).await;
-            if !push(&mut out, c.alert_ids.len(), posted) {
-                break;
-            }
-        }
-        out
-    }
-}
-
-impl Sink for TeamsSink {
-    fn name(&self) -> &str {
-        KIND
-    }
-
-    /// The service takes no idempotency key, so nothing drops a repeat; but an alert whose
-    /// send has an unknown outcome is sent again rather than lost (at least once: see the
-    /// README), so it answers as if repeats were always dropped.
-    fn drops_repeats_within(&self, _to: Option<&Destination>) -> Option<Duration> {
-        Some(Duration::from_secs(365 * 24 * 3600))
-    }
-
-    fn sink_name(&self, to: Option<&Destination>) -> String {
-        format!("{KIND}:{}", to.map(|d| d.to.as_str()).unwrap_or_default())
-    }
-
-    fn send<'a>(
-        &'a self,
-        to: Option<&'a Destination>,
-        records: &'a [ChangeRecord],
-    ) -> BoxFuture<'a, Vec<Delivery>> {
-        Box::pin(async move {
-            let cards = group(records.iter().map(|r| (r.alert.detected_at, render(r))));
-            self.deliver(to, cards).await
-        })
-    }
-
-    fn send_digest<'a>(
-        &'a self,
-        to: Option<&'a Destination>,
-        records: &'a [ChangeRecord],
-    ) -> BoxFuture<'a, (Vec<u64>, Vec<Delivery>)> {
-        Box::pin(async move {
-            let cards = render_digest(records);
-            let order: Vec<u64> = cards.iter().flat_map(|c| c.alert_ids.clone()).collect();
-            (order, self.deliver(to, cards).await)
-        })
+    fn render_digest(records: &[ChangeRecord]) -> Vec<Outgoing> {
+        render_digest(records).iter().map(Card::outgoing).collect()
     }
 }
 
@@ -200,6 +109,8 @@ fn colour(severity: Severity, tone: Tone) -> &'static str {
 pub struct Rendered {
     pub id: u64,
     pub body: Vec<Value>,
+    /// Teams users to mention (user principal names or object ids).
+    pub mentions: Vec<String>,
     pub bytes: usize,
 }
 
@@ -208,14 +119,56 @@ pub struct Rendered {
 pub struct Card {
     pub alert_ids: Vec<u64>,
     pub body: Vec<Value>,
+    pub mentions: Vec<String>,
     pub bytes: usize,
+}
+
+/// The Teams users among `mentions` (a route's or the watch's); other services' mentions
+/// are not Teams' to ping.
+fn teams_users<'a>(mentions: impl IntoIterator<Item = &'a Mention>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in mentions {
+        if let Mention::TeamsUser(id) = m {
+            if !out.contains(id) {
+                out.push(id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// What a mention adds to a card's JSON: its `<at>` text and its entity.
+fn mention_bytes(mentions: &[String]) -> usize {
+    mentions.iter().map(|m| 3 * m.len() + 120).sum()
 }
 
 /// The envelope and card keys.
 const OVERHEAD: usize = 600;
 
 impl Card {
+    fn outgoing(&self) -> Outgoing {
+        Outgoing {
+            alert_ids: self.alert_ids.clone(),
+            payload: self.payload(),
+        }
+    }
+
     pub fn payload(&self) -> Value {
+        let mut msteams = json!({"width": "Full"});
+        let mut body = Vec::new();
+        if !self.mentions.is_empty() {
+            // Mentions are ours, not scraped: the only TextBlock, whose `<at>` tags Teams
+            // resolves through the entities (ids checked when the watchlist was read).
+            let at = |m: &String| format!("<at>{m}</at>");
+            let text: Vec<String> = self.mentions.iter().map(at).collect();
+            body.push(json!({"type": "TextBlock", "text": text.join(" "), "wrap": true}));
+            msteams["entities"] = self
+                .mentions
+                .iter()
+                .map(|m| json!({"type": "mention", "text": at(m), "mentioned": {"id": m, "name": m}}))
+                .collect();
+        }
+        body.extend(self.body.iter().cloned());
         json!({
             "type": "message",
             "attachments": [{
@@ -225,8 +178,8 @@ impl Card {
                     "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                     "type": "AdaptiveCard",
                     "version": "1.4",
-                    "msteams": {"width": "Full"},
-                    "body": self.body,
+                    "msteams": msteams,
+                    "body": body,
                 }
             }]
         })
@@ -245,17 +198,28 @@ impl Batch for Card {
         if r.id != 0 {
             self.alert_ids.push(r.id);
         }
+        for m in r.mentions {
+            if !self.mentions.contains(&m) {
+                self.mentions.push(m);
+            }
+        }
         self.body.extend(r.body);
         self.bytes += r.bytes;
     }
 }
 
-fn rendered(id: u64, body: Vec<Value>) -> Rendered {
+fn rendered(id: u64, body: Vec<Value>, mentions: Vec<String>) -> Rendered {
     let bytes = body
         .iter()
         .map(|b| serde_json::to_string(b).map_or(0, |s| s.len() + 1))
-        .sum();
-    Rendered { id, body, bytes }
+        .sum::<usize>()
+        + mention_bytes(&mentions);
+    Rendered {
+        id,
+        body,
+        mentions,
+        bytes,
+    }
 }
 
 /// One alert: a container with the linked title, summary, notes, keywords, diff excerpt and
@@ -310,6 +274,7 @@ pub fn render(r: &ChangeRecord) -> Rendered {
     rendered(
         a.id,
         vec![json!({"type": "Container", "separator": true, "items": items})],
+        teams_users(&a.mentions),
     )
 }
 
@@ -324,6 +289,7 @@ pub fn render_digest(records: &[ChangeRecord]) -> Vec<Card> {
             "text": inert(&format!("Digest: {}", d.headline())),
             "weight": "Bolder",
         })])],
+        teams_users(records.iter().flat_map(|r| &r.alert.mentions)),
     );
     let mut items = vec![head];
     let mut current: Option<(&str, &str)> = None;
@@ -356,7 +322,7 @@ pub fn render_digest(records: &[ChangeRecord]) -> Vec<Card> {
             a.event,
             a.id
         )));
-        items.push(rendered(a.id, vec![paragraph(runs)]));
+        items.push(rendered(a.id, vec![paragraph(runs)], vec![]));
     }
     // The headline leads the first card: key it with the rest so it shares it.
     group(items.into_iter().map(|r| ((), r)))

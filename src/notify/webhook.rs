@@ -1,16 +1,24 @@
 //! What the webhook destinations (Slack, Teams) share: the webhook URL as a secret read
-//! from the environment or a systemd credential, and one POST with a timeout whose answer
-//! becomes an outbox decision. Rendering, escaping and limits stay in each sink's module.
+//! from the environment or a systemd credential, one POST with a timeout whose answer
+//! becomes an outbox decision, and the sink that posts a destination's messages in order
+//! and halts per webhook ([`WebhookSink`]). Rendering, escaping and limits stay in each
+//! service's module ([`Service`]).
 //!
 //! A webhook URL is a bearer secret (whoever has it can post): it is never logged, never in
 //! an error, never in `status`; only the destination's name is. reqwest errors are taken
 //! `without_url`, and nothing of the answer but its status and a short body snippet is kept.
 
+use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use super::{error_chain, snippet};
+use super::{error_chain, snippet, Delivery, DestinationKind, Idempotency, Sink};
+use crate::config::Config;
+use crate::data::Destination;
 use crate::error::{Error, Result};
+use crate::schedule::BoxFuture;
+use crate::store::ChangeRecord;
 
 /// Largest answer body read from a webhook.
 const BODY_MAX: usize = 16 * 1024;
@@ -202,6 +210,154 @@ async fn read_capped(mut response: reqwest::Response) -> Vec<u8> {
         }
     }
     out
+}
+
+/// One message ready to post: the alerts it carries and its JSON body.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub alert_ids: Vec<u64>,
+    pub payload: serde_json::Value,
+}
+
+/// A webhook service: its names and its rendering, all that differs between Slack and
+/// Teams. Every service is a destination kind whose sink is a [`WebhookSink`].
+pub trait Service: Send + Sync + 'static {
+    /// The destination kind (`slack`).
+    const KIND: &'static str;
+    /// The service in messages (`Slack`).
+    const NAME: &'static str;
+    /// Alerts as messages, in order, within the service's limits.
+    fn render(records: &[ChangeRecord]) -> Vec<Outgoing>;
+    /// A digest of the alerts, in as few messages as the limits allow.
+    fn render_digest(records: &[ChangeRecord]) -> Vec<Outgoing>;
+}
+
+impl<S: Service> DestinationKind for S {
+    fn name(&self) -> &'static str {
+        S::KIND
+    }
+
+    fn sink(&self, config: &Config) -> Result<Option<Arc<dyn Sink>>> {
+        let names = config.destinations_of(S::KIND);
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let mut hooks = Vec::new();
+        for name in names {
+            hooks.push((name.clone(), from_environment(&name)?));
+        }
+        Ok(Some(Arc::new(WebhookSink::<S>::new(
+            hooks,
+            config.discord.send_timeout,
+        )?)))
+    }
+}
+
+/// Posts a service's messages to its webhooks, one per named destination.
+pub struct WebhookSink<S> {
+    client: reqwest::Client,
+    hooks: Vec<(String, Option<WebhookUrl>)>,
+    timeout: Duration,
+    service: PhantomData<S>,
+}
+
+impl<S: Service> WebhookSink<S> {
+    pub fn new(hooks: Vec<(String, Option<WebhookUrl>)>, timeout: Duration) -> Result<Self> {
+        // No redirects: a redirect would carry the alert elsewhere.
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("policywatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Invalid(vec![format!("cannot build the webhook client: {e}")]))?;
+        Ok(WebhookSink {
+            client,
+            hooks,
+            timeout,
+            service: PhantomData,
+        })
+    }
+
+    /// Posts the messages in order; stops at the first that must wait or cannot go.
+    async fn deliver(&self, to: Option<&Destination>, messages: Vec<Outgoing>) -> Vec<Delivery> {
+        let name = to.map(|d| d.to.as_str()).unwrap_or_default();
+        let Some(url) = self
+            .hooks
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, u)| u.as_ref())
+        else {
+            return vec![Delivery::Halt(format!(
+                "no webhook URL for {} destination `{name}`: set {} or the credential {}; alerts stay queued",
+                S::KIND,
+                env_var(name),
+                credential(name)
+            ))];
+        };
+        let mut out = Vec::new();
+        for m in messages {
+            let posted = post(&self.client, url, &m.payload, self.timeout, S::NAME, name).await;
+            let n = m.alert_ids.len();
+            match posted {
+                Posted::Ok => out.extend((0..n).map(|_| Delivery::Delivered)),
+                Posted::Rejected(reason) => {
+                    out.extend((0..n).map(|_| Delivery::Dead(reason.clone())))
+                }
+                Posted::Retry { after, error } => {
+                    tracing::warn!(error = %error, "webhook delivery will be retried");
+                    out.push(Delivery::Retry { after, error });
+                    break;
+                }
+                Posted::Halt(reason) => {
+                    tracing::error!(reason = %reason, "webhook delivery stopped");
+                    out.push(Delivery::Halt(reason));
+                    break;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl<S: Service> Sink for WebhookSink<S> {
+    fn name(&self) -> &str {
+        S::KIND
+    }
+
+    /// Webhooks take no idempotency key: an alert whose send has an unknown outcome is sent
+    /// again rather than lost (at least once; see the README).
+    fn idempotency(&self, _to: Option<&Destination>) -> Idempotency {
+        Idempotency::MayRepeat
+    }
+
+    /// Each webhook halts on its own: a revoked URL stops only its destination.
+    fn sink_name(&self, to: Option<&Destination>) -> String {
+        format!(
+            "{}:{}",
+            S::KIND,
+            to.map(|d| d.to.as_str()).unwrap_or_default()
+        )
+    }
+
+    fn send<'a>(
+        &'a self,
+        to: Option<&'a Destination>,
+        records: &'a [ChangeRecord],
+    ) -> BoxFuture<'a, Vec<Delivery>> {
+        Box::pin(async move { self.deliver(to, S::render(records)).await })
+    }
+
+    fn send_digest<'a>(
+        &'a self,
+        to: Option<&'a Destination>,
+        records: &'a [ChangeRecord],
+    ) -> BoxFuture<'a, (Vec<u64>, Vec<Delivery>)> {
+        Box::pin(async move {
+            let messages = S::render_digest(records);
+            let order: Vec<u64> = messages.iter().flat_map(|m| m.alert_ids.clone()).collect();
+            (order, self.deliver(to, messages).await)
+        })
+    }
 }
 
 /// `&`, `<` and `>` as entities: what Slack and Teams need so that scraped text can open no

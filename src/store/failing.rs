@@ -123,6 +123,10 @@ impl<S: Store> Store for FailingStore<S> {
         self.fail("drop_outbox")?;
         self.inner.drop_outbox(id)
     }
+    fn drop_outbox_entry(&self, id: u64, slot: u16) -> Result<bool> {
+        self.fail("drop_outbox")?;
+        self.inner.drop_outbox_entry(id, slot)
+    }
     fn record_alert(&self, change: NewChange) -> Result<u64> {
         self.fail("record_alert")?;
         self.inner.record_alert(change)

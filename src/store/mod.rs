@@ -300,6 +300,9 @@ pub trait Store: Send + Sync {
     fn mark_sent(&self, keys: &[(u64, u16)], at: DateTime<Utc>) -> Result<()>;
     /// Removes a change's entries without delivering them; true if there were any.
     fn drop_outbox(&self, id: u64) -> Result<bool>;
+    /// Removes one entry (change id, slot: one destination of the change) without
+    /// delivering it; true if it was there.
+    fn drop_outbox_entry(&self, id: u64, slot: u16) -> Result<bool>;
     /// Records an alert that belongs to no check (e.g. `watch.failing` raised at delivery),
     /// with its outbox entry; returns its id.
     fn record_alert(&self, change: NewChange) -> Result<u64>;

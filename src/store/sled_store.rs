@@ -695,6 +695,11 @@ impl Store for SledStore {
         Ok(!keys.is_empty())
     }
 
+    fn drop_outbox_entry(&self, id: u64, slot: u16) -> Result<bool> {
+        let _w = self.writing();
+        Ok(self.outbox.remove(outbox_key(id, slot))?.is_some())
+    }
+
     fn record_alert(&self, change: NewChange) -> Result<u64> {
         let _w = self.writing();
         let id = (&self.changes, &self.outbox, &self.meta)

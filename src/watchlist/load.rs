@@ -235,20 +235,13 @@ impl Reader<'_> {
     fn mentions(&mut self, item: &Item, at: usize) -> Vec<Mention> {
         let mut out = Vec::new();
         for (m, m_at) in self.strings("mentions", item, at) {
-            let parsed = m.split_once(':').and_then(|(who, id)| {
-                let id = parse_id(id.trim())?;
-                match who.trim() {
-                    "user" => Some(Mention::User(id)),
-                    "role" => Some(Mention::Role(id)),
-                    _ => None,
-                }
-            });
+            let parsed = Mention::parse(&m);
             match parsed {
                 Some(mention) if !out.contains(&mention) => out.push(mention),
                 Some(_) => {}
                 None => self.problem(
                     m_at,
-                    format!("bad mention `{m}`: expected `user:ID` or `role:ID` with a numeric Discord id"),
+                    format!("bad mention `{m}`: expected `user:ID` or `role:ID` (a numeric Discord id), `slack-user:ID` or `slack-group:ID` (a Slack id such as U024BE7LH or S0614TZR7), or `teams-user:ID` (a user principal name or object id)"),
                 ),
             }
         }
@@ -856,7 +849,7 @@ mentions = ["user:9"]
             "name = \"x\"\nmentions = [\"everyone\"]\n[[watch]]\nid = \"g\"\nkind = \"govuk_search\"\n[watch.search]\norganisation = \"home-office\"\nfeed = \"feed.atom\"\n",
         );
         assert_eq!(p.len(), 3, "{p:#?}");
-        assert_eq!(p[0], "watchlists/team.toml:2:13: bad mention `everyone`: expected `user:ID` or `role:ID` with a numeric Discord id");
+        assert_eq!(p[0], "watchlists/team.toml:2:13: bad mention `everyone`: expected `user:ID` or `role:ID` (a numeric Discord id), `slack-user:ID` or `slack-group:ID` (a Slack id such as U024BE7LH or S0614TZR7), or `teams-user:ID` (a user principal name or object id)");
         assert_eq!(p[1], "watchlists/team.toml:7:1: unknown key `organisation` in a govuk_search `search` (did you mean `organisations`?); allowed keys: keywords, organisations, document_types, feed");
         assert!(
             p[2].starts_with(

@@ -27,6 +27,8 @@ pub enum Step {
         retry_after: u64,
     },
     ServerError(u16),
+    /// A 4xx with the service's reason (400: the message is refused; 404: no such webhook).
+    ClientError(u16),
     /// Never answers, and does not take the message.
     Stall,
 }
@@ -82,6 +84,11 @@ impl FakeWebhooks {
         }
     }
 
+    /// Forgets the scripted answers not yet given: every request is taken again.
+    pub fn clear_script(&self) {
+        self.inner.lock().unwrap().script.clear();
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.inner.lock().unwrap().received.clone()
     }
@@ -105,6 +112,14 @@ async fn scripted(inner: &Shared) -> Option<Response> {
         ),
         Step::ServerError(code) => {
             Some((StatusCode::from_u16(code).unwrap(), "internal_error").into_response())
+        }
+        Step::ClientError(code) => {
+            let why = if code == 404 {
+                "no_service"
+            } else {
+                "invalid_payload"
+            };
+            Some((StatusCode::from_u16(code).unwrap(), why).into_response())
         }
         Step::Stall => {
             std::future::pending::<()>().await;
@@ -212,10 +227,50 @@ async fn teams(State(inner): State<Shared>, Path(name): Path<String>, body: Stri
             "BadRequest: not an adaptive card message".into(),
         );
     }
+    if let Err(why) = teams_mentions_valid(&card["content"]) {
+        return refuse(&inner, "teams", why);
+    }
     inner.lock().unwrap().received.push(Received {
         service: "teams",
         name,
         payload,
     });
     (StatusCode::ACCEPTED, "").into_response()
+}
+
+/// Each mention entity names someone and its `<at>…</at>` text stands in a TextBlock (where
+/// Teams looks for it); no `<at>` in a TextBlock lacks its entity.
+fn teams_mentions_valid(card: &Value) -> Result<(), String> {
+    let blocks: Vec<&str> = card["body"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "TextBlock")
+        .filter_map(|b| b["text"].as_str())
+        .collect();
+    let entities = card["msteams"]["entities"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for e in &entities {
+        let text = e["text"].as_str().unwrap_or_default();
+        if e["type"] != "mention"
+            || !text.starts_with("<at>")
+            || e["mentioned"]["id"].as_str().is_none_or(str::is_empty)
+            || !blocks.iter().any(|b| b.contains(text))
+        {
+            return Err(format!("BadRequest: bad mention entity {e}"));
+        }
+    }
+    let tags = blocks
+        .iter()
+        .map(|b| b.matches("<at>").count())
+        .sum::<usize>();
+    if tags != entities.len() {
+        return Err(format!(
+            "BadRequest: {tags} <at> tags for {} mention entities",
+            entities.len()
+        ));
+    }
+    Ok(())
 }

@@ -32,7 +32,7 @@ use serenity::model::channel::Nonce;
 use serenity::model::id::{ChannelId, RoleId, UserId};
 use serenity::model::Timestamp;
 
-use super::{error_chain, snippet, Delivery, DestinationKind, Sink};
+use super::{error_chain, snippet, Delivery, DestinationKind, Idempotency, Sink};
 use crate::config::{Config, DiscordSettings};
 use crate::data::{Destination, DISCORD};
 use crate::error::{Error, Result};
@@ -367,8 +367,8 @@ impl Sink for DiscordSink {
 
     /// Discord drops a message whose nonce it saw from the same bot in the last few
     /// minutes (`enforce_nonce`); two is well inside that.
-    fn drops_repeats_within(&self, _to: Option<&Destination>) -> Option<Duration> {
-        Some(Duration::from_secs(120))
+    fn idempotency(&self, _to: Option<&Destination>) -> Idempotency {
+        Idempotency::DropsRepeatsWithin(Duration::from_secs(120))
     }
 
     fn takes_default(&self) -> bool {

@@ -270,7 +270,12 @@ impl Batch for Message {
         }
         for mention in a.mentions {
             // Mentions past the content limit are dropped rather than the message refused.
-            if discord_len(&content_for(&m.users, &m.roles, &[mention])) > CONTENT_MAX {
+            if discord_len(&content_for(
+                &m.users,
+                &m.roles,
+                std::slice::from_ref(&mention),
+            )) > CONTENT_MAX
+            {
                 continue;
             }
             match mention {

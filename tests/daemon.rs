@@ -3,6 +3,8 @@
 //! when delivery hangs, and the binary stops cleanly on SIGTERM.
 
 mod common;
+#[path = "common/running.rs"]
+mod running;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -24,6 +26,7 @@ use policywatch::schedule::{BoxFuture, Clock, ManualClock};
 use policywatch::source::registry;
 use policywatch::store::{ChangeRecord, FailingStore, NewChange, SledStore, Store};
 use policywatch::watchlist::{self, Watchlists};
+use running::Running;
 use tokio::sync::watch;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -144,21 +147,6 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 5, h, m, 0).unwrap()
 }
 
-/// Waits (on the daemon's own progress reports, not on time) until it has finished
-/// `cycles` cycles and delivered what they found.
-async fn settled(progress: &mut watch::Receiver<Progress>, cycles: u64) -> Progress {
-    let p = tokio::time::timeout(
-        Duration::from_secs(20),
-        progress.wait_for(|p| p.cycles >= cycles && p.settled()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("daemon did not settle after cycle {cycles}"))
-    .expect("daemon alive")
-    .clone();
-    assert_eq!(p.cycles, cycles, "ran more cycles than scheduled");
-    p
-}
-
 async fn hits(server: &MockServer) -> HashMap<String, usize> {
     let mut counts = HashMap::new();
     for r in server.received_requests().await.unwrap_or_default() {
@@ -224,24 +212,10 @@ schedule = "0 * * * *"
         clock.clone(),
     );
     let recorder = Arc::new(Recorder::default());
-    let (progress_tx, mut progress) = watch::channel(Progress::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(daemon::run_with(
-        engine,
-        dispatcher,
-        async {
-            let _ = stopped.await;
-        },
-        Options {
-            notifier: recorder.clone(),
-            watchdog: None,
-            progress: progress_tx,
-            status_snapshot: None,
-        },
-    ));
+    let mut daemon = Running::start(engine, dispatcher, recorder.clone());
 
     // Start: both watches have never run, so both fire now and record baselines.
-    let p = settled(&mut progress, 1).await;
+    let p = daemon.settled(1).await;
     assert_eq!(
         hits(&server).await,
         HashMap::from([("/often".into(), 1), ("/hourly".into(), 1)])
@@ -256,7 +230,7 @@ schedule = "0 * * * *"
     // Between fires nothing runs: the next cycle sees only the fires due at its time.
     clock.set(at(9, 5));
     clock.set(at(9, 10));
-    let p = settled(&mut progress, 2).await;
+    let p = daemon.settled(2).await;
     assert_eq!(
         hits(&server).await,
         HashMap::from([("/often".into(), 2), ("/hourly".into(), 1)])
@@ -265,7 +239,7 @@ schedule = "0 * * * *"
 
     often.store(1, Ordering::SeqCst);
     clock.set(at(9, 20));
-    settled(&mut progress, 3).await;
+    daemon.settled(3).await;
     let alerts = out.alerts();
     assert_eq!(alerts.len(), 1, "one change, one alert: {alerts:?}");
     let a = &alerts[0];
@@ -280,7 +254,7 @@ schedule = "0 * * * *"
     // At 10:00 both are due, in one cycle; the 9:30–9:50 fires the jump skipped collapse
     // into that one run.
     clock.set(at(10, 0));
-    settled(&mut progress, 4).await;
+    daemon.settled(4).await;
     assert_eq!(
         hits(&server).await,
         HashMap::from([("/often".into(), 4), ("/hourly".into(), 2)])
@@ -288,7 +262,7 @@ schedule = "0 * * * *"
 
     // Three hours pass at once (a suspended machine): one catch-up run each, not eighteen.
     clock.set(at(13, 0));
-    let p = settled(&mut progress, 5).await;
+    let p = daemon.settled(5).await;
     assert_eq!(
         hits(&server).await,
         HashMap::from([("/often".into(), 5), ("/hourly".into(), 3)])
@@ -300,45 +274,33 @@ schedule = "0 * * * *"
     let state = store.state("hourly").unwrap().unwrap();
     assert_eq!(state.last_check, Some(at(13, 0)));
 
-    stop.send(()).unwrap();
-    daemon.await.unwrap().expect("daemon stops cleanly");
+    daemon.stop().await;
 
     // Restarted at 13:30: `often` missed its 13:10 and 13:20 fires and runs at once (once);
     // `hourly` is not due until 14:00 and waits.
     clock.set(at(13, 30));
-    let (progress_tx, mut progress) = watch::channel(Progress::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let restarted = tokio::spawn(daemon::run_with(
+    let mut restarted = Running::start(
         engine_again,
         deliver_to(
             store.clone(),
             Arc::new(StdoutSink::to_writer(Format::Json, Box::new(out.clone()))),
             clock.clone(),
         ),
-        async {
-            let _ = stopped.await;
-        },
-        Options {
-            notifier: Arc::new(Recorder::default()),
-            watchdog: None,
-            progress: progress_tx,
-            status_snapshot: None,
-        },
-    ));
-    let p = settled(&mut progress, 1).await;
+        Arc::new(Recorder::default()),
+    );
+    let p = restarted.settled(1).await;
     assert_eq!(
         hits(&server).await,
         HashMap::from([("/often".into(), 6), ("/hourly".into(), 3)])
     );
     assert_eq!(p.next_check, Some(at(13, 40)));
     clock.set(at(14, 0));
-    settled(&mut progress, 2).await;
+    restarted.settled(2).await;
     assert_eq!(
         hits(&server).await,
         HashMap::from([("/often".into(), 7), ("/hourly".into(), 4)])
     );
-    stop.send(()).unwrap();
-    restarted.await.unwrap().expect("daemon stops cleanly");
+    restarted.stop().await;
     let notices = recorder.notices();
     assert_eq!(notices.first(), Some(&Notice::Ready));
     assert_eq!(notices.last(), Some(&Notice::Stopping));
@@ -752,26 +714,16 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
     let dyn_store: Arc<dyn Store> = store.clone();
     let out = Captured::default();
     let recorder = Arc::new(Recorder::default());
-    let (progress_tx, mut progress) = watch::channel(Progress::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(daemon::run_with(
+    let mut daemon = Running::start(
         engine(config, lists, dyn_store.clone(), clock.clone()),
         deliver_to(
             dyn_store.clone(),
             Arc::new(StdoutSink::to_writer(Format::Json, Box::new(out.clone()))),
             clock.clone(),
         ),
-        async {
-            let _ = stopped.await;
-        },
-        Options {
-            notifier: recorder.clone(),
-            watchdog: None,
-            progress: progress_tx,
-            status_snapshot: None,
-        },
-    ));
-    settled(&mut progress, 1).await;
+        recorder.clone(),
+    );
+    daemon.settled(1).await;
 
     // Every page changes; the disk fills on the third request of the cycle.
     version.store(1, Ordering::SeqCst);
@@ -779,7 +731,9 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
     clock.set(at(9, 10));
     let paused = tokio::time::timeout(
         Duration::from_secs(20),
-        progress.wait_for(|p| p.paused.is_some() && !p.delivering),
+        daemon
+            .progress
+            .wait_for(|p| p.paused.is_some() && !p.delivering),
     )
     .await
     .expect("checks pause")
@@ -792,7 +746,7 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
         "{}",
         paused.status_line()
     );
-    assert!(!daemon.is_finished(), "the daemon keeps running");
+    assert!(daemon.is_running(), "the daemon keeps running");
     // Only checks recorded (and flushed) before the disk filled may have been delivered.
     let early = out.alerts().len();
     assert!(
@@ -806,7 +760,7 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
     clock.advance(chrono::Duration::seconds(31));
     // Rounds cut short by the pause end too, so count rounds from here on, not exactly.
     let quiet = |p: &Progress| p.paused.is_none() && p.settled() && p.next_check == Some(at(9, 20));
-    let p = tokio::time::timeout(Duration::from_secs(20), progress.wait_for(quiet))
+    let p = tokio::time::timeout(Duration::from_secs(20), daemon.progress.wait_for(quiet))
         .await
         .expect("checks resume and settle")
         .unwrap()
@@ -819,11 +773,11 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
     version.store(2, Ordering::SeqCst);
     store.fail_only(&["mark_delivered"]);
     clock.set(at(9, 20));
-    settled(&mut progress, p.cycles + 1).await;
+    daemon.settled(p.cycles + 1).await;
     assert!(!out.alerts().is_empty());
     store.fail_only(&[]);
     clock.set(at(9, 30));
-    settled(&mut progress, p.cycles + 2).await;
+    daemon.settled(p.cycles + 2).await;
     let mut second: Vec<String> = out.alerts()[4..].iter().map(|a| a.watch.clone()).collect();
     second.sort();
     assert_eq!(
@@ -840,8 +794,7 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
         .iter()
         .any(|n| matches!(n, Notice::Status(s) if s.contains("CHECKS PAUSED"))));
 
-    stop.send(()).unwrap();
-    daemon.await.unwrap().expect("daemon stops cleanly");
+    daemon.stop().await;
 }
 
 /// Issue 16, acceptance 6: one host that never answers among 20 watches on a 10-second
@@ -887,28 +840,18 @@ async fn a_hung_host_delays_only_its_own_watch() {
     let clock = Arc::new(ManualClock::new(at(9, 0)));
     let store: Arc<dyn Store> = Arc::new(SledStore::temporary().unwrap());
     let out = Captured::default();
-    let (progress_tx, mut progress) = watch::channel(Progress::default());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(daemon::run_with(
+    let daemon = Running::start(
         engine(config, lists, store.clone(), clock.clone()),
         deliver_to(
             store.clone(),
             Arc::new(StdoutSink::to_writer(Format::Json, Box::new(out.clone()))),
             clock.clone(),
         ),
-        async {
-            let _ = stopped.await;
-        },
-        Options {
-            notifier: Arc::new(Recorder::default()),
-            watchdog: None,
-            progress: progress_tx,
-            status_snapshot: None,
-        },
-    ));
+        Arc::new(Recorder::default()),
+    );
     let only_hung_left = |p: &Progress, rounds: u64| p.checking == Some(1) && p.cycles >= rounds;
     let wait = |rounds: u64| {
-        let mut progress = progress.clone();
+        let mut progress = daemon.progress.clone();
         async move {
             tokio::time::timeout(
                 Duration::from_secs(1),
@@ -935,6 +878,7 @@ async fn a_hung_host_delays_only_its_own_watch() {
     );
     assert_eq!(hung.received_requests().await.unwrap().len(), 1);
     // The hung one ends with its timeout, recorded for `status`.
+    let mut progress = daemon.progress.clone();
     let failed = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             if let Some(e) = store.state("hung").unwrap().and_then(|s| s.last_error) {
@@ -946,6 +890,5 @@ async fn a_hung_host_delays_only_its_own_watch() {
     .await
     .expect("the hung watch reports");
     assert!(failed.contains("timed out after 2s"), "{failed}");
-    stop.send(()).unwrap();
-    daemon.await.unwrap().expect("daemon stops cleanly");
+    daemon.stop().await;
 }

@@ -37,12 +37,8 @@ fn commands(change: &str) -> Vec<Vec<String>> {
 }
 
 fn run(s: &Seeded, args: &[String]) -> (Option<i32>, String, String) {
-    let out = s.project.cmd().args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_on(s, "data", &args)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,4 +93,78 @@ async fn history_dash_s_names_the_versions_that_added_and_removed_a_phrase() {
         .output()
         .unwrap();
     assert_eq!(empty.status.code(), Some(2));
+}
+
+/// The binary on another data directory of the project (a restore target).
+fn run_on(s: &Seeded, data: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = common::process_on(s.project.path(), data)
+        .env("POLICYWATCH_LOG", "warn")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_while_the_daemon_runs_goes_through_it_and_restores_identically() {
+    let s = Seeded::new().await;
+    let export = s.project.stdout(&["export"]);
+    let history = s.project.stdout(&["history", "--format", "json"]);
+    assert!(export.lines().count() >= 5, "{export}");
+
+    let daemon = s.daemon().await;
+    // The daemon holds the store's lock, so only its control socket can take the backup
+    // (a relative path would be the daemon's: give it whole).
+    let file = s.project.path().join("live.backup");
+    let file = file.to_str().unwrap();
+    let (code, out, err) = run(&s, &["backup".into(), file.into()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("backed up ") && out.trim_end().ends_with(&format!("records to {file}")),
+        "{out}"
+    );
+    // Without the socket the same command cannot reach the store at all: it was the daemon.
+    std::fs::rename(
+        s.project.data().join("control.sock"),
+        s.project.path().join("control.sock.aside"),
+    )
+    .unwrap();
+    let (code, _, err) = run(&s, &["backup".into(), format!("{file}.2")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("in use by another policywatch process"),
+        "{err}"
+    );
+    daemon.stop();
+
+    // Restored into an empty directory: the same versions, changes and outbox.
+    let (code, _, err) = run_on(&s, "restored", &["restore", file]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("restored "), "{err}");
+    let (code, restored_export, err) = run_on(&s, "restored", &["export"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(restored_export, export);
+    let (_, restored_history, _) = run_on(&s, "restored", &["history", "--format", "json"]);
+    assert_eq!(restored_history, history);
+    let (_, restored_outbox, _) = run_on(&s, "restored", &["outbox", "list"]);
+    assert_eq!(restored_outbox, s.project.stdout(&["outbox", "list"]));
+    // And a backup of the restored store is the live backup, record for record (after
+    // the header line, which says when it was taken).
+    let again = s.project.path().join("again.backup");
+    let (code, _, err) = run_on(&s, "restored", &["backup", again.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let records = |path: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().skip(1).map(str::to_string).collect()
+    };
+    let live = records(std::path::Path::new(file));
+    assert!(live.len() > 10, "{live:?}");
+    assert!(
+        records(&again) == live,
+        "the restored store differs from the backup"
+    );
 }

@@ -85,6 +85,11 @@ impl Project {
 /// The binary as a plain process (for tests that spawn, signal or kill it), pointed at the
 /// project layout in `root`, with no Discord token or systemd sockets from the environment.
 pub fn process(root: &Path) -> std::process::Command {
+    process_on(root, "data")
+}
+
+/// [`process`] on another data directory of the project (a restore or import target).
+pub fn process_on(root: &Path, data: &str) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_policywatch"));
     c.current_dir(root)
         .env_remove("POLICYWATCH_DISCORD_TOKEN")
@@ -98,7 +103,7 @@ pub fn process(root: &Path) -> std::process::Command {
             "--watchlists",
             "watchlists",
             "--data",
-            "data",
+            data,
         ]);
     c
 }

@@ -158,6 +158,22 @@ pub struct DiscordSettings {
     pub deliver_wait: Duration,
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// The chat side (slash commands and triage over the gateway): on when `guild` is set.
+    pub chat: ChatSettings,
+}
+
+/// `[discord] guild`, `manage_roles`, `follow_hosts`, `threads`: the channel as a control
+/// room (see [`crate::chat`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatSettings {
+    /// The guild whose slash commands are registered; `None`: no gateway connection.
+    pub guild: Option<u64>,
+    /// Roles allowed to `/follow` and `/unfollow` (checked on every interaction).
+    pub manage_roles: Vec<u64>,
+    /// Hosts a free URL (`/follow page`) may name; lower case, no port.
+    pub follow_hosts: Vec<String>,
+    /// Open a thread under each major alert.
+    pub threads: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +279,29 @@ impl Config {
                 deliver_wait: Duration::from_secs_f64(d.deliver_wait_secs),
                 retry_base: Duration::from_secs_f64(d.retry_base_secs),
                 retry_max: Duration::from_secs_f64(d.retry_max_secs),
+                chat: ChatSettings {
+                    guild: d.guild,
+                    manage_roles: d.manage_roles,
+                    follow_hosts: d
+                        .follow_hosts
+                        .iter()
+                        .map(|h| {
+                            let h = h.trim().to_ascii_lowercase();
+                            if h.is_empty()
+                                || !h
+                                    .chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+                            {
+                                Err(format!(
+                                    "discord.follow_hosts: `{h}` is not a host name (no scheme, port or path)"
+                                ))
+                            } else {
+                                Ok(h)
+                            }
+                        })
+                        .collect::<std::result::Result<_, String>>()?,
+                    threads: d.threads,
+                },
             },
             store: StoreSettings {
                 cache_capacity: raw.store.cache_capacity_bytes,
@@ -399,6 +438,10 @@ struct RawDiscord {
     deliver_wait_secs: f64,
     retry_base_secs: f64,
     retry_max_secs: f64,
+    guild: Option<u64>,
+    manage_roles: Vec<u64>,
+    follow_hosts: Vec<String>,
+    threads: bool,
 }
 
 impl Default for RawDiscord {
@@ -410,6 +453,10 @@ impl Default for RawDiscord {
             deliver_wait_secs: 60.0,
             retry_base_secs: 1.0,
             retry_max_secs: 300.0,
+            guild: None,
+            manage_roles: Vec::new(),
+            follow_hosts: Vec::new(),
+            threads: false,
         }
     }
 }

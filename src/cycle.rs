@@ -88,11 +88,19 @@ impl Engine {
             if configured.contains(&f.target.id) || f.unfollowed_at.is_some() {
                 continue;
             }
-            // A follow outlives its search only while the search is configured.
-            let Some(search) = self.watchlists.find(&f.followed_by) else {
-                continue;
+            // A chat follow lives in its watchlist (while that is configured); a search's
+            // follow outlives its search only while the search is configured.
+            let w = match &f.watchlist {
+                Some(name) => match self.watchlists.lists.iter().find(|l| &l.name == name) {
+                    Some(list) => chat_followed_watch(list, &f),
+                    None => continue,
+                },
+                None => match self.watchlists.find(&f.followed_by) {
+                    Some(search) => followed_watch(search, &f),
+                    None => continue,
+                },
             };
-            if let Some(w) = followed_watch(search, &f) {
+            if let Some(w) = w {
                 watches.push(Arc::new(w));
             }
         }
@@ -647,8 +655,28 @@ fn new_follows(
             followed_by: watch.id.clone(),
             since: now,
             unfollowed_at: None,
+            watchlist: None,
         })
         .collect()
+}
+
+/// The watch a follow made in chat stands for, with its watchlist's keywords, channel and
+/// schedule; `followed_from` names who followed it.
+fn chat_followed_watch(list: &crate::watchlist::Watchlist, f: &Followed) -> Option<Watch> {
+    let target = registry::find(&f.target.kind)?.follow_target(&f.target.target)?;
+    Some(Watch {
+        id: f.target.id.clone(),
+        list: list.name.clone(),
+        target,
+        schedule: list.schedule.clone(),
+        keywords: list.keywords.clone(),
+        channel: list.channel,
+        mentions: list.mentions.clone(),
+        filter: TextFilter::default(),
+        follow: false,
+        followed_from: Some(f.followed_by.clone()),
+        allow_redirects: Vec::new(),
+    })
 }
 
 /// The watch a follow stands for, with its search's keywords, channel and schedule.

@@ -8,6 +8,7 @@
 
 pub mod annotate;
 pub mod backoff;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod control;

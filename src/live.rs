@@ -150,6 +150,12 @@ impl Live {
         Ok(report)
     }
 
+    /// Tells the scheduler the set of watches changed without a reload (a follow or
+    /// unfollow made in chat), so a new watch gets its baseline now.
+    pub fn follows_changed(&self) {
+        self.changed.notify_one();
+    }
+
     /// Resolves after the next applied reload.
     pub async fn changed(&self) {
         self.changed.notified().await

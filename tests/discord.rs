@@ -41,6 +41,7 @@ fn settings(base: &str) -> DiscordSettings {
         deliver_wait: Duration::from_secs(20),
         retry_base: RETRY_BASE,
         retry_max: RETRY_MAX,
+        chat: Default::default(),
     }
 }
 

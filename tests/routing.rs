@@ -105,6 +105,7 @@ async fn setup(
         deliver_wait: Duration::from_secs(20),
         retry_base: Duration::from_millis(10),
         retry_max: Duration::from_millis(40),
+        chat: Default::default(),
     };
     let token = DiscordToken::new(TOKEN, "test").unwrap().unwrap();
     let url = |path: &str| WebhookUrl::new(&format!("{}{path}", hooks.base), "test").unwrap();

@@ -293,6 +293,7 @@ pub fn discord_render(data: &[u8]) {
                 },
                 full_diff: diff,
                 delivered_at: None,
+                reviews: Vec::new(),
             }
         })
         .collect();

@@ -217,6 +217,20 @@ pub async fn run(app: &App) -> Result<()> {
             }
         });
     }
+    // Slash commands and triage over the gateway, beside (never in the way of) delivery.
+    if app.config.discord.chat.guild.is_some() {
+        match crate::notify::discord::DiscordToken::from_environment()? {
+            Some(token) => {
+                side.spawn(crate::chat::gateway::serve(live.clone(), token));
+            }
+            None => tracing::warn!(
+                "[discord] guild is set but no bot token was found ({} or the {} credential): \
+                 slash commands and triage are off",
+                crate::notify::discord::TOKEN_ENV,
+                crate::notify::discord::TOKEN_CREDENTIAL
+            ),
+        }
+    }
     // SIGHUP reloads, as `policywatch reload` and edited files do.
     let hup = live.clone();
     let stopped = crate::signals::until_stopped(move || {

@@ -91,16 +91,7 @@ fn io(e: std::io::Error) -> Error {
     }
 }
 
-/// A watch the store has never seen is a mistake to point out, not an empty answer.
-fn known_watch(store: &dyn Store, watch: &str) -> Result<()> {
-    if store.latest_seq(watch)?.is_some() || store.state(watch)?.is_some() {
-        return Ok(());
-    }
-    Err(Error::NotFound {
-        what: "watch",
-        id: watch.to_string(),
-    })
-}
+use crate::store::known_watch;
 
 pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Result<()> {
     if let Some(watch) = &args.watch {
@@ -114,31 +105,32 @@ pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Resul
         .as_deref()
         .map(|g| Regex::new(&format!("(?i){g}")).map_err(|e| Error::Usage(format!("--grep: {e}"))))
         .transpose()?;
-    let records: Vec<ChangeRecord> = store
-        .changes_skipping(
-            &ChangeFilter {
-                watch: args.watch.clone(),
-                since: args.since,
-                until: args.until,
-            },
-            &mut warn_unreadable,
-        )?
-        .into_iter()
-        .filter(|r| args.all || !crate::data::is_quiet(&r.alert.event))
-        .filter(|r| grep.as_ref().is_none_or(|re| matches(re, r)))
-        .collect();
+    let records: Vec<ChangeRecord> = crate::store::history(
+        store,
+        &ChangeFilter {
+            watch: args.watch.clone(),
+            since: args.since,
+            until: args.until,
+        },
+        args.all,
+        &mut warn_unreadable,
+    )?
+    .into_iter()
+    .filter(|r| grep.as_ref().is_none_or(|re| matches(re, r)))
+    .collect();
     match args.format {
         TableFormat::Text => {
             for r in &records {
                 let a = &r.alert;
                 writeln!(
                     w,
-                    "{:>5}  {}  {:<24} {:<26} {}",
+                    "{:>5}  {}  {:<24} {:<26} {}{}",
                     a.id,
                     a.detected_at.format("%Y-%m-%d %H:%M"),
                     a.watch,
                     a.event,
-                    a.summary
+                    a.summary,
+                    crate::store::review_tag(&r.reviews)
                 )
                 .map_err(io)?;
             }
@@ -147,6 +139,9 @@ pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Resul
             for r in &records {
                 let mut v = serde_json::to_value(&r.alert)?;
                 v["delivered_at"] = serde_json::to_value(r.delivered_at)?;
+                if !r.reviews.is_empty() {
+                    v["reviews"] = serde_json::to_value(&r.reviews)?;
+                }
                 writeln!(w, "{v}").map_err(io)?;
             }
         }
@@ -222,6 +217,7 @@ pub fn show(store: &dyn Store, args: ShowArgs, w: &mut dyn Write) -> Result<()> 
             let mut v = serde_json::to_value(&record.alert)?;
             v["full_diff"] = record.full_diff.clone().into();
             v["delivered_at"] = serde_json::to_value(record.delivered_at)?;
+            v["reviews"] = serde_json::to_value(&record.reviews)?;
             writeln!(w, "{v}").map_err(io)?;
         }
         TableFormat::Text => {
@@ -242,6 +238,9 @@ pub fn show(store: &dyn Store, args: ShowArgs, w: &mut dyn Write) -> Result<()> 
                 }
             )
             .map_err(io)?;
+            for r in &record.reviews {
+                writeln!(w, "{}", crate::store::review_line(r)).map_err(io)?;
+            }
             if !record.full_diff.is_empty() {
                 writeln!(w, "\n{}", record.full_diff.trim_end()).map_err(io)?;
             }
@@ -250,28 +249,8 @@ pub fn show(store: &dyn Store, args: ShowArgs, w: &mut dyn Write) -> Result<()> 
     w.flush().map_err(io)
 }
 
-fn version(store: &dyn Store, watch: &str, seq: u64) -> Result<Version> {
-    store.version(watch, seq)?.ok_or_else(|| Error::NotFound {
-        what: "version",
-        id: format!("{watch} v{seq}"),
-    })
-}
-
 pub fn diff(store: &dyn Store, args: DiffArgs, w: &mut dyn Write) -> Result<()> {
-    known_watch(store, &args.watch)?;
-    let latest = store
-        .latest_version(&args.watch)?
-        .ok_or_else(|| Error::NotFound {
-            what: "stored version of watch",
-            id: args.watch.clone(),
-        })?;
-    let to = args.to.unwrap_or(latest.seq);
-    let from = args.from.unwrap_or(to.saturating_sub(1).max(1));
-    let (a, b) = (
-        version(store, &args.watch, from)?,
-        version(store, &args.watch, to)?,
-    );
-    let changes = crate::text::diff::diff(&a.document.text, &b.document.text);
+    let (a, b, changes) = crate::store::version_diff(store, &args.watch, args.from, args.to)?;
     writeln!(
         w,
         "--- {} v{} ({})",

@@ -103,6 +103,12 @@ pub trait Sink: Send + Sync {
         records: &'a [crate::store::ChangeRecord],
     ) -> BoxFuture<'a, Vec<Delivery>>;
 
+    /// Chat messages posted since the last call, with the alerts each carries: the
+    /// dispatcher records them so reactions on a message find its alerts.
+    fn take_posted(&self) -> Vec<PostedMessage> {
+        Vec::new()
+    }
+
     /// What the destination does with a second send of an alert: decides what the outbox
     /// does with a send whose outcome is unknown. By default a repeat always shows and is
     /// not worth it (stdout).
@@ -123,6 +129,13 @@ pub trait Sink: Send + Sync {
             (order, self.send(to, records).await)
         })
     }
+}
+
+/// A chat message a sink posted, and the alerts (change ids) it carries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostedMessage {
+    pub message: u64,
+    pub changes: Vec<u64>,
 }
 
 /// A destination kind: one module (e.g. [`discord`]) registered in [`registry`].
@@ -201,6 +214,10 @@ impl Sink for Router {
 
     fn idempotency(&self, to: Option<&Destination>) -> Idempotency {
         self.pick(to).idempotency(to)
+    }
+
+    fn take_posted(&self) -> Vec<PostedMessage> {
+        self.sinks.iter().flat_map(|s| s.take_posted()).collect()
     }
 
     fn send<'a>(
@@ -415,6 +432,13 @@ impl Dispatcher {
                     (order, self.sink.send(destination.as_ref(), &records).await)
                 }
             };
+            // Remembered so triage reactions on the message find its alerts; a failure
+            // costs only the triage of that message.
+            for m in self.sink.take_posted() {
+                if let Err(e) = self.store.put_message(m.message, &m.changes) {
+                    tracing::warn!(message = m.message, error = %e, "could not record the posted message");
+                }
+            }
             // Entries in the order the sink sent them (a digest reorders).
             let entries: Vec<&OutboxEntry> = order
                 .iter()

@@ -619,7 +619,7 @@ pub fn follows(document: &Document) -> Result<Vec<FollowTarget>> {
 }
 
 /// `/government/publications/Modern-Slavery` → `government-publications-modern-slavery`.
-fn slug(path: &str) -> String {
+pub fn slug(path: &str) -> String {
     let mut s = String::with_capacity(path.len());
     for c in path.chars() {
         if c.is_ascii_alphanumeric() {

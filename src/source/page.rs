@@ -94,6 +94,16 @@ impl SourceKind for PageKind {
     fn compare(&self, watch: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
         compare(watch, previous, next)
     }
+    /// A page followed from chat (`/follow page`, hosts in `[discord] follow_hosts`).
+    fn follow_target(&self, key: &str) -> Option<Target> {
+        let url = Url::parse(key).ok()?;
+        matches!(url.scheme(), "http" | "https").then(|| {
+            Target::new(Page {
+                url,
+                mode: PageMode::Text,
+            })
+        })
+    }
 }
 
 pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {

@@ -155,6 +155,22 @@ impl<S: Store> Store for FailingStore<S> {
         self.fail("unfollow")?;
         self.inner.unfollow(id)
     }
+    fn follow(&self, follow: &Followed) -> Result<bool> {
+        self.fail("follow")?;
+        self.inner.follow(follow)
+    }
+    fn set_review(&self, change: u64, review: &Review, on: bool) -> Result<bool> {
+        self.fail("set_review")?;
+        self.inner.set_review(change, review, on)
+    }
+    fn put_message(&self, message: u64, changes: &[u64]) -> Result<()> {
+        self.fail("put_message")?;
+        self.inner.put_message(message, changes)
+    }
+    fn message_changes(&self, message: u64) -> Result<Vec<u64>> {
+        self.fail("message_changes")?;
+        self.inner.message_changes(message)
+    }
     fn dump(&self, f: &mut RawVisitor<'_>) -> Result<()> {
         self.fail("dump")?;
         self.inner.dump(f)

@@ -59,7 +59,27 @@ pub struct ChangeRecord {
     /// The whole diff; `alert.diff` may be an excerpt of it.
     pub full_diff: String,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// Triage marks the team left on the alert's chat message (✅ reviewed, 👀 looking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviews: Vec<Review>,
 }
+
+/// One triage mark on an alert: who, which mark, when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// The member's name as the chat showed it.
+    pub by: String,
+    /// `reviewed` (✅) or `looking` (👀).
+    pub mark: String,
+    pub at: DateTime<Utc>,
+    /// The member's chat id (to undo the mark when the reaction is removed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// The mark names, as stored and shown.
+pub const REVIEWED: &str = "reviewed";
+pub const LOOKING: &str = "looking";
 
 /// An alert waiting to be delivered, or given up on (dead letter).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,6 +170,10 @@ pub struct Followed {
     /// it again until `follow` says so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unfollowed_at: Option<DateTime<Utc>>,
+    /// Set on a follow made in chat (or by hand), which no search backs: the watchlist
+    /// whose schedule, keywords and channel the watch takes. `followed_by` then names who.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchlist: Option<String>,
 }
 
 /// An alert to record, before the store has given it an id.
@@ -322,6 +346,17 @@ pub trait Store: Send + Sync {
     /// Stops following, and remembers it so the search does not follow it again; true if
     /// the watch was followed.
     fn unfollow(&self, id: &str) -> Result<bool>;
+    /// Adds a follow (or follows again one that was unfollowed, taking the new one's
+    /// attribution); false if it was already followed.
+    fn follow(&self, follow: &Followed) -> Result<bool>;
+
+    /// Adds (`on`) or removes a triage mark of one member on a change; true if that changed
+    /// anything. A member has at most one mark of each kind per change.
+    fn set_review(&self, change: u64, review: &Review, on: bool) -> Result<bool>;
+    /// Remembers which changes a posted chat message carries (for reactions on it).
+    fn put_message(&self, message: u64, changes: &[u64]) -> Result<()>;
+    /// The changes a posted chat message carries (empty when it is not ours).
+    fn message_changes(&self, message: u64) -> Result<Vec<u64>>;
 
     /// Makes everything written so far durable.
     fn flush(&self) -> Result<()>;
@@ -334,6 +369,87 @@ pub trait Store: Send + Sync {
             "this store cannot be backed up".into(),
         ))
     }
+}
+
+/// A watch the store has never seen is a mistake to point out, not an empty answer.
+pub fn known_watch(store: &dyn Store, watch: &str) -> Result<()> {
+    if store.latest_seq(watch)?.is_some() || store.state(watch)?.is_some() {
+        return Ok(());
+    }
+    Err(crate::error::Error::NotFound {
+        what: "watch",
+        id: watch.to_string(),
+    })
+}
+
+/// The changes `history` lists (and `/history` in chat): those matching `filter`, oldest
+/// first, quiet records only with `all`; unreadable records go to `skip`.
+pub fn history(
+    store: &dyn Store,
+    filter: &ChangeFilter,
+    all: bool,
+    skip: &mut dyn FnMut(Unreadable) -> Result<()>,
+) -> Result<Vec<ChangeRecord>> {
+    if let Some(watch) = &filter.watch {
+        known_watch(store, watch)?;
+    }
+    Ok(store
+        .changes_skipping(filter, skip)?
+        .into_iter()
+        .filter(|r| all || !crate::data::is_quiet(&r.alert.event))
+        .collect())
+}
+
+/// Two stored versions of a watch and their diff, as `diff` (and `/diff`) show them:
+/// `to` defaults to the latest, `from` to the one before `to`.
+pub fn version_diff(
+    store: &dyn Store,
+    watch: &str,
+    from: Option<u64>,
+    to: Option<u64>,
+) -> Result<(Version, Version, crate::text::diff::Changes)> {
+    known_watch(store, watch)?;
+    let latest = store
+        .latest_version(watch)?
+        .ok_or_else(|| crate::error::Error::NotFound {
+            what: "stored version of watch",
+            id: watch.to_string(),
+        })?;
+    let to = to.unwrap_or(latest.seq);
+    let from = from.unwrap_or(to.saturating_sub(1).max(1));
+    let version = |seq: u64| {
+        store
+            .version(watch, seq)?
+            .ok_or_else(|| crate::error::Error::NotFound {
+                what: "version",
+                id: format!("{watch} v{seq}"),
+            })
+    };
+    let (a, b) = (version(from)?, version(to)?);
+    let changes = crate::text::diff::diff(&a.document.text, &b.document.text);
+    Ok((a, b, changes))
+}
+
+/// One triage mark as `show` prints it: `reviewed by alice at 2026-01-05 09:12 UTC`.
+pub fn review_line(r: &Review) -> String {
+    format!(
+        "{} by {} at {}",
+        r.mark,
+        r.by,
+        r.at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+/// The marks of a change as `history` appends them: `  [reviewed: alice; looking: bob]`.
+pub fn review_tag(reviews: &[Review]) -> String {
+    if reviews.is_empty() {
+        return String::new();
+    }
+    let marks: Vec<String> = reviews
+        .iter()
+        .map(|r| format!("{}: {}", r.mark, r.by))
+        .collect();
+    format!("  [{}]", marks.join("; "))
 }
 
 /// Content hash of a document: equal documents, equal hashes.

@@ -36,6 +36,8 @@ pub struct SledStore {
     follows: sled::Tree,
     sinks: sled::Tree,
     meta: sled::Tree,
+    /// Chat message id (big-endian) → the change ids it carries.
+    messages: sled::Tree,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -74,6 +76,7 @@ impl SledStore {
             follows: db.open_tree("follows")?,
             sinks: db.open_tree("sinks")?,
             meta: db.open_tree("meta")?,
+            messages: db.open_tree("messages")?,
             db,
         }
         .migrated())
@@ -330,6 +333,7 @@ fn insert_change(
         alert,
         full_diff: change.full_diff.clone(),
         delivered_at: None,
+        reviews: Vec::new(),
     };
     changes.insert(&id.to_be_bytes(), encode_change(&record).map_err(abort)?)?;
     // Recorded for the history only: nothing to deliver.
@@ -742,6 +746,60 @@ impl Store for SledStore {
 
     fn refollow(&self, id: &str) -> Result<bool> {
         self.set_unfollowed(id, None)
+    }
+
+    fn follow(&self, follow: &Followed) -> Result<bool> {
+        let _w = self.writing();
+        let key = follow.target.id.as_bytes();
+        if let Some(bytes) = self.follows.get(key)? {
+            let old: Followed = decode(&bytes)?;
+            if old.unfollowed_at.is_none() {
+                return Ok(false);
+            }
+        }
+        self.follows.insert(key, encode(follow)?)?;
+        Ok(true)
+    }
+
+    fn set_review(&self, change: u64, review: &Review, on: bool) -> Result<bool> {
+        let _w = self.writing();
+        let key = change.to_be_bytes();
+        let changed = self.changes.transaction(|changes| {
+            let Some(bytes) = changes.get(key)? else {
+                return Ok(false);
+            };
+            let mut record = decode_change(&bytes).map_err(abort)?;
+            let same = |r: &Review| r.mark == review.mark && r.user == review.user;
+            let before = record.reviews.len();
+            if on {
+                if record.reviews.iter().any(same) {
+                    return Ok(false);
+                }
+                record.reviews.push(review.clone());
+            } else {
+                record.reviews.retain(|r| !same(r));
+                if record.reviews.len() == before {
+                    return Ok(false);
+                }
+            }
+            changes.insert(&key, encode_change(&record).map_err(abort)?)?;
+            Ok(true)
+        })?;
+        Ok(changed)
+    }
+
+    fn put_message(&self, message: u64, changes: &[u64]) -> Result<()> {
+        let _w = self.writing();
+        self.messages
+            .insert(message.to_be_bytes(), encode(&changes.to_vec())?)?;
+        Ok(())
+    }
+
+    fn message_changes(&self, message: u64) -> Result<Vec<u64>> {
+        Ok(match self.messages.get(message.to_be_bytes())? {
+            Some(bytes) => decode(&bytes)?,
+            None => Vec::new(),
+        })
     }
 
     fn flush(&self) -> Result<()> {

@@ -16,6 +16,15 @@
 //! (connections accepted and closed unanswered), or post a message and then stall so the
 //! client never learns it went through.
 //!
+//! It is also the gateway (a websocket on its own port, announced by `GET /gateway`): hello,
+//! identify (token and intents checked), READY, heartbeat ACKs, resume (replaying what the
+//! session missed; a new identify loses what the old session never got, as Discord does),
+//! and the dispatches a test sends: slash commands, component choices, reactions. It checks
+//! interaction answers as Discord does: unknown or already answered interactions, the
+//! 3-second window (from when the dispatch went out), flags, content and component limits,
+//! `allowed_mentions`; deferred answers are edited in through the webhook route. Slash
+//! command registration, the bot's own reactions and threads are recorded.
+//!
 //! Included with `#[path = "common/fake_discord.rs"] mod fake_discord;`.
 
 #![allow(dead_code)]
@@ -28,7 +37,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -115,6 +124,9 @@ struct Inner {
     /// `X-RateLimit-*` headers; one more inside the window earns a 429.
     bucket: Option<(u32, Duration)>,
     windows: HashMap<u64, (std::time::Instant, u32)>,
+    gw: Gateway,
+    /// Bumped on every change a test may wait for.
+    changed: Option<tokio::sync::watch::Sender<u64>>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -124,11 +136,15 @@ pub struct FakeDiscord {
     pub base: String,
     inner: Shared,
     task: JoinHandle<()>,
+    gw_task: JoinHandle<()>,
 }
 
 impl Drop for FakeDiscord {
     fn drop(&mut self) {
         self.task.abort();
+        self.gw_task.abort();
+        // Open gateway connections end with their sender.
+        self.lock().gw.conn = None;
     }
 }
 
@@ -140,8 +156,35 @@ impl FakeDiscord {
             next_id: 1_300_000_000_000_000_000,
             ..Inner::default()
         }));
+        let (changed, _) = tokio::sync::watch::channel(0u64);
+        inner.lock().unwrap().changed = Some(changed);
+        let ws = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        inner.lock().unwrap().gw.url = format!("ws://{}", ws.local_addr().unwrap());
+        let gw_task = tokio::spawn(serve_gateway(ws, inner.clone()));
         let app = Router::new()
             .route("/api/v10/channels/{channel}/messages", post(create_message))
+            .route("/api/v10/gateway", get(gateway_url))
+            .route("/api/v10/gateway/bot", get(gateway_url))
+            .route(
+                "/api/v10/applications/{app}/guilds/{guild}/commands",
+                put(register_commands),
+            )
+            .route(
+                "/api/v10/interactions/{id}/{token}/callback",
+                post(interaction_callback),
+            )
+            .route(
+                "/api/v10/webhooks/{app}/{token}/messages/@original",
+                patch(edit_original),
+            )
+            .route(
+                "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
+                put(own_reaction),
+            )
+            .route(
+                "/api/v10/channels/{channel}/messages/{message}/threads",
+                post(start_thread),
+            )
             .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
             // One request per connection, so "down" can refuse each attempt at accept.
             .layer(axum::middleware::map_response(
@@ -165,6 +208,7 @@ impl FakeDiscord {
             base: format!("http://{addr}/"),
             inner,
             task,
+            gw_task,
         }
     }
 
@@ -695,4 +739,777 @@ fn message_json(p: &Posted) -> Value {
         "tts": false,
         "pinned": false,
     })
+}
+
+// ---------------------------------------------------------------------------------------
+// The gateway, interactions and the chat side of the HTTP API.
+
+/// The fake guild, the bot's application (its user id too).
+pub const GUILD: u64 = 1_100_000_000_000_000_001;
+pub const APP: u64 = 1_200_000_000_000_000_001;
+/// Heartbeat interval the fake announces (Discord's usual).
+pub const HEARTBEAT_MS: u64 = 41_250;
+/// The window Discord gives an interaction's first answer.
+pub const ANSWER_WINDOW: Duration = Duration::from_secs(3);
+
+/// A member of the fake guild.
+#[derive(Debug, Clone)]
+pub struct FakeUser {
+    pub id: u64,
+    pub name: &'static str,
+    pub roles: Vec<u64>,
+}
+
+impl FakeUser {
+    fn user_json(&self) -> Value {
+        json!({"id": self.id.to_string(), "username": self.name, "discriminator": "0",
+               "global_name": self.name, "avatar": null})
+    }
+    fn member_json(&self) -> Value {
+        json!({"user": self.user_json(), "roles": self.roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+               "joined_at": "2025-01-06T09:00:00.000000+00:00", "deaf": false, "mute": false,
+               "flags": 0, "nick": null, "permissions": "2248473465835073"})
+    }
+}
+
+/// One answer the bot gave an interaction.
+#[derive(Debug, Clone)]
+pub struct InteractionReply {
+    pub interaction: u64,
+    /// `callback` (the first answer) or `edit` (a deferred answer edited in).
+    pub route: &'static str,
+    pub body: Value,
+    pub files: Vec<(String, Vec<u8>)>,
+    /// From the dispatch going out to this answer arriving.
+    pub latency: Duration,
+}
+
+impl InteractionReply {
+    /// The response type (4 message, 5 deferred, 6 deferred update, 7 update); edits: 0.
+    pub fn kind(&self) -> u64 {
+        self.body["type"].as_u64().unwrap_or(0)
+    }
+    fn data(&self) -> &Value {
+        if self.route == "edit" {
+            &self.body
+        } else {
+            &self.body["data"]
+        }
+    }
+    pub fn content(&self) -> String {
+        self.data()["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+    pub fn ephemeral(&self) -> bool {
+        self.data()["flags"].as_u64().unwrap_or(0) & 64 != 0
+    }
+    /// The string select menu's options (value, label), if any.
+    pub fn choices(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for row in self.data()["components"].as_array().into_iter().flatten() {
+            for c in row["components"].as_array().into_iter().flatten() {
+                for o in c["options"].as_array().into_iter().flatten() {
+                    out.push((
+                        o["value"].as_str().unwrap_or_default().into(),
+                        o["label"].as_str().unwrap_or_default().into(),
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pending {
+    token: String,
+    /// When the dispatch went out on a connection (the 3 s start from there).
+    sent_at: Option<std::time::Instant>,
+    /// The first answer's type, once answered.
+    answered: Option<u64>,
+    channel: u64,
+}
+
+enum Out {
+    Frame(Value),
+    /// Drop the TCP connection without a close frame.
+    Kill,
+}
+
+#[derive(Default)]
+struct Gateway {
+    url: String,
+    session: Option<String>,
+    sessions: u64,
+    seq: u64,
+    /// Every dispatch of the current session: (seq, payload, interaction id if any).
+    events: Vec<(u64, Value, Option<u64>)>,
+    /// Highest seq written to a live connection.
+    sent: u64,
+    conn: Option<(u64, tokio::sync::mpsc::UnboundedSender<Out>)>,
+    conns: u64,
+    /// Connections waiting at a hold.
+    waiting: usize,
+    identifies: Vec<Value>,
+    resumes: Vec<Value>,
+    heartbeats: usize,
+    /// Dispatches a new identify threw away (the old session never got them).
+    lost: usize,
+    pending: HashMap<u64, Pending>,
+    replies: Vec<InteractionReply>,
+    /// Interaction answers refused, with Discord's body.
+    refused: Vec<(u16, Value)>,
+    commands: Vec<Value>,
+    own_reactions: Vec<(u64, u64, String)>,
+    threads: Vec<(u64, u64, Value)>,
+    /// While set, new connections are accepted at TCP level and then left hanging (no
+    /// websocket handshake) until released: an outage the bot cannot get past.
+    held: Option<tokio::sync::watch::Receiver<bool>>,
+    hold: Option<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Inner {
+    fn bump(&self) {
+        if let Some(c) = &self.changed {
+            c.send_modify(|n| *n += 1);
+        }
+    }
+
+    fn snowflake(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Queues a dispatch; sent at once on a live connection, else kept for a resume.
+    fn dispatch(&mut self, t: &str, d: Value, interaction: Option<u64>) -> u64 {
+        self.gw.seq += 1;
+        let seq = self.gw.seq;
+        let payload = json!({"op": 0, "s": seq, "t": t, "d": d});
+        self.gw.events.push((seq, payload.clone(), interaction));
+        if let Some((_, tx)) = &self.gw.conn {
+            if tx.send(Out::Frame(payload)).is_ok() {
+                self.gw.sent = seq;
+                if let Some(p) = interaction.and_then(|i| self.gw.pending.get_mut(&i)) {
+                    p.sent_at = Some(std::time::Instant::now());
+                }
+            }
+        }
+        self.bump();
+        seq
+    }
+}
+
+impl FakeDiscord {
+    /// Every identify payload's `d`, in order.
+    pub fn identifies(&self) -> Vec<Value> {
+        self.lock().gw.identifies.clone()
+    }
+    pub fn resumes(&self) -> Vec<Value> {
+        self.lock().gw.resumes.clone()
+    }
+    pub fn heartbeats(&self) -> usize {
+        self.lock().gw.heartbeats
+    }
+    /// Dispatches lost to a session that was replaced instead of resumed.
+    pub fn lost(&self) -> usize {
+        self.lock().gw.lost
+    }
+    pub fn registered_commands(&self) -> Vec<Value> {
+        self.lock().gw.commands.clone()
+    }
+    /// The bot's own reactions: (channel, message, emoji).
+    pub fn own_reactions(&self) -> Vec<(u64, u64, String)> {
+        self.lock().gw.own_reactions.clone()
+    }
+    pub fn threads(&self) -> Vec<(u64, u64, Value)> {
+        self.lock().gw.threads.clone()
+    }
+    pub fn replies(&self, interaction: u64) -> Vec<InteractionReply> {
+        self.lock()
+            .gw
+            .replies
+            .iter()
+            .filter(|r| r.interaction == interaction)
+            .cloned()
+            .collect()
+    }
+    /// Interaction answers Discord would have refused.
+    pub fn refused_answers(&self) -> Vec<(u16, Value)> {
+        self.lock().gw.refused.clone()
+    }
+    pub fn connected(&self) -> bool {
+        self.lock().gw.conn.is_some()
+    }
+
+    /// Waits (on the fake's own changes, not on time) until `ready` holds; panics after
+    /// `limit` of no progress, naming `what`.
+    pub async fn wait_for(&self, what: &str, ready: impl Fn(&FakeDiscord) -> bool) {
+        let mut rx = self.lock().changed.as_ref().unwrap().subscribe();
+        loop {
+            rx.borrow_and_update();
+            if ready(self) {
+                return;
+            }
+            if tokio::time::timeout(Duration::from_secs(20), rx.changed())
+                .await
+                .is_err()
+            {
+                panic!("fake Discord: gave up waiting for {what}");
+            }
+        }
+    }
+
+    /// Waits for the bot to have identified or resumed and to hold a live connection.
+    pub async fn wait_connected(&self, identifies: usize, resumes: usize) {
+        self.wait_for("the bot to connect", |f| {
+            let i = f.lock();
+            i.gw.conn.is_some()
+                && i.gw.identifies.len() >= identifies
+                && i.gw.resumes.len() >= resumes
+                && i.gw.session.is_some()
+        })
+        .await
+    }
+
+    fn interaction(
+        &self,
+        user: &FakeUser,
+        channel: u64,
+        kind: u64,
+        data: Value,
+        extra: Value,
+    ) -> u64 {
+        let mut i = self.lock();
+        let id = i.snowflake();
+        let token = format!("interaction-token-{id}");
+        i.gw.pending.insert(
+            id,
+            Pending {
+                token: token.clone(),
+                sent_at: None,
+                answered: None,
+                channel,
+            },
+        );
+        let mut d = json!({
+            "id": id.to_string(), "application_id": APP.to_string(), "type": kind,
+            "data": data, "guild_id": GUILD.to_string(), "channel_id": channel.to_string(),
+            "channel": {"id": channel.to_string(), "type": 0},
+            "member": user.member_json(), "token": token, "version": 1,
+            "app_permissions": "2248473465835073", "locale": "en-GB", "guild_locale": "en-GB",
+            "entitlements": [], "authorizing_integration_owners": {"0": GUILD.to_string()},
+            "context": 0, "attachment_size_limit": 10485760
+        });
+        if let (Some(d), Some(extra)) = (d.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                d.insert(k.clone(), v.clone());
+            }
+        }
+        i.dispatch("INTERACTION_CREATE", d, Some(id));
+        id
+    }
+
+    /// A member runs a slash command; `options` as Discord sends them. Returns its id.
+    pub fn slash(&self, user: &FakeUser, channel: u64, name: &str, options: Value) -> u64 {
+        let data = json!({"id": "1400000000000000001", "name": name, "type": 1,
+                          "options": options, "guild_id": GUILD.to_string()});
+        self.interaction(user, channel, 2, data, json!({}))
+    }
+
+    /// A member picks `values` in the select menu `custom_id` of an answer we sent.
+    pub fn choose(&self, user: &FakeUser, channel: u64, custom_id: &str, values: &[&str]) -> u64 {
+        let message = json!({
+            "id": "1400000000000000002", "channel_id": channel.to_string(),
+            "author": {"id": APP.to_string(), "username": "policywatch", "discriminator": "0",
+                       "global_name": null, "avatar": null, "bot": true},
+            "content": "", "timestamp": "2026-03-02T09:00:00.000000+00:00",
+            "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": [],
+            "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 20,
+            "flags": 64, "components": []
+        });
+        let data = json!({"custom_id": custom_id, "component_type": 3, "values": values});
+        self.interaction(user, channel, 3, data, json!({"message": message}))
+    }
+
+    /// A member adds (or, `on = false`, removes) a reaction on a message.
+    pub fn react(&self, user: &FakeUser, channel: u64, message: u64, emoji: &str, on: bool) {
+        let mut d = json!({
+            "user_id": user.id.to_string(), "channel_id": channel.to_string(),
+            "message_id": message.to_string(), "guild_id": GUILD.to_string(),
+            "emoji": {"id": null, "name": emoji}, "burst": false, "type": 0
+        });
+        if on {
+            // Discord sends the member with an add only.
+            d["member"] = user.member_json();
+            d["message_author_id"] = APP.to_string().into();
+        }
+        let t = if on {
+            "MESSAGE_REACTION_ADD"
+        } else {
+            "MESSAGE_REACTION_REMOVE"
+        };
+        self.lock().dispatch(t, d, None);
+    }
+
+    /// From now on, gateway connections hang before the handshake until [`Self::release_gateway`].
+    pub fn hold_gateway(&self) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut i = self.lock();
+        i.gw.hold = Some(tx);
+        i.gw.held = Some(rx);
+    }
+
+    /// Lets held and new gateway connections through.
+    pub fn release_gateway(&self) {
+        let mut i = self.lock();
+        i.gw.held = None;
+        if let Some(tx) = i.gw.hold.take() {
+            let _ = tx.send(true);
+        }
+    }
+
+    /// Connections waiting at the hold.
+    pub fn held_connections(&self) -> usize {
+        self.lock().gw.waiting
+    }
+
+    /// Drops the bot's gateway connection without a close frame (a network cut).
+    pub fn cut_gateway(&self) {
+        let mut i = self.lock();
+        if let Some((_, tx)) = i.gw.conn.take() {
+            let _ = tx.send(Out::Kill);
+        }
+        i.bump();
+    }
+
+    /// Waits for the final answer of an interaction (a deferred one's edit) and returns
+    /// every answer it got.
+    pub async fn answered(&self, interaction: u64) -> Vec<InteractionReply> {
+        self.wait_for("an interaction answer", |f| {
+            let r = f.replies(interaction);
+            r.last().is_some_and(|r| !matches!(r.kind(), 5 | 6))
+        })
+        .await;
+        self.replies(interaction)
+    }
+}
+
+async fn gateway_url(State(inner): State<Shared>) -> Response {
+    let url = inner.lock().unwrap().gw.url.clone();
+    Json(json!({"url": url, "shards": 1, "session_start_limit":
+        {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1}}))
+    .into_response()
+}
+
+async fn serve_gateway(listener: TcpListener, inner: Shared) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        tokio::spawn(gateway_connection(stream, inner.clone()));
+    }
+}
+
+fn frame(v: &Value) -> tokio_tungstenite::tungstenite::Message {
+    tokio_tungstenite::tungstenite::Message::Text(v.to_string())
+}
+
+async fn gateway_connection(stream: TcpStream, inner: Shared) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::{frame::coding::CloseCode, CloseFrame};
+    use tokio_tungstenite::tungstenite::Message;
+    let held = inner.lock().unwrap().gw.held.clone();
+    if let Some(mut held) = held {
+        {
+            let mut i = inner.lock().unwrap();
+            i.gw.waiting += 1;
+            i.bump();
+        }
+        let _ = held.wait_for(|released| *released).await;
+        let mut i = inner.lock().unwrap();
+        i.gw.waiting -= 1;
+        i.bump();
+    }
+    let Ok(ws) = tokio_tungstenite::accept_async(stream).await else {
+        return;
+    };
+    let (mut sink, mut source) = ws.split();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Out>();
+    let me = {
+        let mut i = inner.lock().unwrap();
+        i.gw.conns += 1;
+        i.gw.conns
+    };
+    let hello = json!({"op": 10, "s": null, "t": null, "d": {"heartbeat_interval": HEARTBEAT_MS}});
+    if sink.send(frame(&hello)).await.is_err() {
+        return;
+    }
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(Out::Frame(v)) => {
+                    if sink.send(frame(&v)).await.is_err() {
+                        break;
+                    }
+                }
+                // Dropping the stream closes the socket with no close frame.
+                Some(Out::Kill) | None => return,
+            },
+            msg = source.next() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Binary(_))) => {
+                        let _ = sink.send(close(4002, "Error while decoding payload.")).await;
+                        break;
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => continue,
+                };
+                let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                    let _ = sink.send(close(4002, "Error while decoding payload.")).await;
+                    break;
+                };
+                if let Some((code, reason)) = gateway_op(&inner, &tx, me, &v) {
+                    let _ = sink.send(close(code, reason)).await;
+                    break;
+                }
+            }
+        }
+    }
+    let mut i = inner.lock().unwrap();
+    if i.gw.conn.as_ref().is_some_and(|(c, _)| *c == me) {
+        i.gw.conn = None;
+    }
+    i.bump();
+}
+
+/// Handles one payload from the bot; `Some`: close the connection with this code.
+fn gateway_op(
+    inner: &Shared,
+    tx: &tokio::sync::mpsc::UnboundedSender<Out>,
+    me: u64,
+    v: &Value,
+) -> Option<(u16, &'static str)> {
+    let mut i = inner.lock().unwrap();
+    let token_ok = |i: &Inner, t: &Value| {
+        let t = t.as_str().unwrap_or_default();
+        t == i.token || t == format!("Bot {}", i.token)
+    };
+    match v["op"].as_u64() {
+        Some(1) => {
+            i.gw.heartbeats += 1;
+            let _ = tx.send(Out::Frame(
+                json!({"op": 11, "s": null, "t": null, "d": null}),
+            ));
+        }
+        Some(2) => {
+            if !token_ok(&i, &v["d"]["token"]) {
+                return Some((4004, "Authentication failed."));
+            }
+            i.gw.identifies.push(v["d"].clone());
+            // A new session: what the old one never got is lost.
+            let sent = i.gw.sent;
+            i.gw.lost += i.gw.events.iter().filter(|(s, _, _)| *s > sent).count();
+            i.gw.sessions += 1;
+            let session = format!("session-{}", i.gw.sessions);
+            i.gw.session = Some(session.clone());
+            i.gw.events.clear();
+            i.gw.seq = 0;
+            i.gw.sent = 0;
+            i.gw.conn = Some((me, tx.clone()));
+            let url = i.gw.url.clone();
+            i.dispatch(
+                "READY",
+                json!({
+                    "v": 10,
+                    "user": {"id": APP.to_string(), "username": "policywatch", "discriminator": "0",
+                             "global_name": null, "avatar": null, "bot": true, "verified": true,
+                             "mfa_enabled": false, "flags": 0},
+                    "guilds": [{"id": GUILD.to_string(), "unavailable": true}],
+                    "session_id": session, "resume_gateway_url": url,
+                    "shard": [0, 1],
+                    "application": {"id": APP.to_string(), "flags": 0}
+                }),
+                None,
+            );
+        }
+        Some(6) => {
+            let d = &v["d"];
+            let same = i.gw.session.as_deref() == d["session_id"].as_str();
+            if !token_ok(&i, &d["token"]) || !same {
+                // Not resumable: the bot must identify again.
+                let _ = tx.send(Out::Frame(
+                    json!({"op": 9, "s": null, "t": null, "d": false}),
+                ));
+                return None;
+            }
+            i.gw.resumes.push(d.clone());
+            let from = d["seq"].as_u64().unwrap_or(0);
+            i.gw.conn = Some((me, tx.clone()));
+            let missed: Vec<(u64, Value, Option<u64>)> =
+                i.gw.events
+                    .iter()
+                    .filter(|(s, _, _)| *s > from)
+                    .cloned()
+                    .collect();
+            for (seq, payload, interaction) in missed {
+                let _ = tx.send(Out::Frame(payload));
+                i.gw.sent = i.gw.sent.max(seq);
+                if let Some(p) = interaction.and_then(|x| i.gw.pending.get_mut(&x)) {
+                    p.sent_at.get_or_insert_with(std::time::Instant::now);
+                }
+            }
+            i.dispatch("RESUMED", json!({}), None);
+        }
+        Some(_) => return Some((4001, "Unknown opcode.")),
+        None => {}
+    }
+    i.bump();
+    None
+}
+
+async fn register_commands(
+    State(inner): State<Shared>,
+    Path((app, guild)): Path<(u64, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut i = inner.lock().unwrap();
+    if app != APP || guild != GUILD {
+        return error(404, json!({"message": "Unknown Guild", "code": 10004}));
+    }
+    let Some(list) = body.as_array() else {
+        return error(400, json!({"message": "Invalid Form Body", "code": 50035}));
+    };
+    let name_ok = |n: &Value| {
+        n.as_str().is_some_and(|n| {
+            (1..=32).contains(&n.chars().count())
+                && n.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        })
+    };
+    for c in list {
+        let desc = len(&c["description"]);
+        if !name_ok(&c["name"]) || !(1..=100).contains(&desc) {
+            return error(
+                400,
+                json!({"message": "Invalid Form Body", "code": 50035, "errors": {"name": c["name"].clone()}}),
+            );
+        }
+        for o in c["options"].as_array().into_iter().flatten() {
+            if !name_ok(&o["name"]) || !(1..=100).contains(&len(&o["description"])) {
+                return error(
+                    400,
+                    json!({"message": "Invalid Form Body", "code": 50035, "errors": {"option": o["name"].clone()}}),
+                );
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for c in list {
+        let mut c = c.clone();
+        c["id"] = i.snowflake().to_string().into();
+        c["application_id"] = APP.to_string().into();
+        c["guild_id"] = GUILD.to_string().into();
+        c["version"] = "1".into();
+        c["type"] = c.get("type").cloned().unwrap_or(json!(1));
+        c["default_member_permissions"] = c
+            .get("default_member_permissions")
+            .cloned()
+            .unwrap_or(Value::Null);
+        out.push(c);
+    }
+    i.gw.commands = out.clone();
+    i.bump();
+    Json(Value::Array(out)).into_response()
+}
+
+/// Discord's checks of an interaction response message; Err: its error body.
+fn check_reply_data(d: &Value) -> Result<(), Value> {
+    let invalid = |m: &str| {
+        Err(json!({"message": "Invalid Form Body", "code": 50035, "errors": {"data": m}}))
+    };
+    if len(&d["content"]) > 2000 {
+        return invalid("content: Must be 2000 or fewer in length.");
+    }
+    if d["flags"]
+        .as_u64()
+        .is_some_and(|f| f & !(64 | 4 | 4096) != 0)
+    {
+        return invalid("flags: invalid for an interaction response");
+    }
+    let am = &d["allowed_mentions"];
+    if d.get("content").is_some()
+        && (am.is_null() || am["parse"].as_array().is_some_and(|p| !p.is_empty()))
+    {
+        return Err(
+            json!({"message": "Invalid Form Body", "code": 50035, "errors": {"allowed_mentions": "POLICYWATCH_POLICY: must be set, parse empty"}}),
+        );
+    }
+    let rows = d["components"].as_array().cloned().unwrap_or_default();
+    if rows.len() > 5 {
+        return invalid("components: Must be 5 or fewer in length.");
+    }
+    for row in &rows {
+        for c in row["components"].as_array().into_iter().flatten() {
+            let options = c["options"].as_array().cloned().unwrap_or_default();
+            if options.len() > 25 {
+                return invalid("options: Must be 25 or fewer in length.");
+            }
+            for o in &options {
+                if !(1..=100).contains(&len(&o["label"]))
+                    || len(&o["value"]) > 100
+                    || len(&o["description"]) > 100
+                {
+                    return invalid(
+                        "select option: label, value and description are 1-100 characters",
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn interaction_callback(
+    State(inner): State<Shared>,
+    Path((id, token)): Path<(u64, String)>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let (body, files) = match read_body(&headers, request).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut i = inner.lock().unwrap();
+    let refuse = |i: &mut Inner, status: u16, b: Value| {
+        i.gw.refused.push((status, b.clone()));
+        i.bump();
+        error(status, b)
+    };
+    let unknown = json!({"message": "Unknown interaction", "code": 10062});
+    let Some(p) = i.gw.pending.get(&id).cloned().filter(|p| p.token == token) else {
+        return refuse(&mut i, 404, unknown);
+    };
+    let latency = p.sent_at.map(|t| t.elapsed()).unwrap_or_default();
+    if p.sent_at.is_none() || latency > ANSWER_WINDOW {
+        return refuse(&mut i, 404, unknown);
+    }
+    if p.answered.is_some() {
+        return refuse(
+            &mut i,
+            400,
+            json!({"message": "Interaction has already been acknowledged.", "code": 40060}),
+        );
+    }
+    let kind = body["type"].as_u64().unwrap_or(0);
+    if !matches!(kind, 4..=7) {
+        return refuse(
+            &mut i,
+            400,
+            json!({"message": "Invalid Form Body", "code": 50035, "errors": {"type": "invalid response type"}}),
+        );
+    }
+    if let Err(b) = check_reply_data(&body["data"]) {
+        return refuse(&mut i, 400, b);
+    }
+    i.gw.pending.get_mut(&id).unwrap().answered = Some(kind);
+    i.gw.replies.push(InteractionReply {
+        interaction: id,
+        route: "callback",
+        body,
+        files,
+        latency,
+    });
+    i.bump();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn edit_original(
+    State(inner): State<Shared>,
+    Path((app, token)): Path<(u64, String)>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let (body, files) = match read_body(&headers, request).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut i = inner.lock().unwrap();
+    let found =
+        i.gw.pending
+            .iter()
+            .find(|(_, p)| p.token == token)
+            .map(|(id, p)| (*id, p.clone()));
+    let Some((id, p)) = found.filter(|_| app == APP) else {
+        return error(404, json!({"message": "Unknown Webhook", "code": 10015}));
+    };
+    if p.answered.is_none() {
+        // Nothing to edit until the interaction was answered (or deferred).
+        return error(404, json!({"message": "Unknown Message", "code": 10008}));
+    }
+    if let Err(b) = check_reply_data(&body) {
+        i.gw.refused.push((400, b.clone()));
+        return error(400, b);
+    }
+    let latency = p.sent_at.map(|t| t.elapsed()).unwrap_or_default();
+    i.gw.replies.push(InteractionReply {
+        interaction: id,
+        route: "edit",
+        body: body.clone(),
+        files,
+        latency,
+    });
+    let message_id = i.snowflake();
+    i.bump();
+    let posted = Posted {
+        id: message_id,
+        channel: p.channel,
+        payload: body,
+        files: vec![],
+        pinged: Pinged::default(),
+    };
+    Json(message_json(&posted)).into_response()
+}
+
+async fn own_reaction(
+    State(inner): State<Shared>,
+    Path((channel, message, emoji)): Path<(u64, u64, String)>,
+) -> Response {
+    let mut i = inner.lock().unwrap();
+    i.gw.own_reactions.push((channel, message, emoji));
+    i.bump();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn start_thread(
+    State(inner): State<Shared>,
+    Path((channel, message)): Path<(u64, u64)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut i = inner.lock().unwrap();
+    let name_len = len(&body["name"]);
+    if !(1..=100).contains(&name_len) {
+        return error(
+            400,
+            json!({"message": "Invalid Form Body", "code": 50035, "errors": {"name": "1-100 characters"}}),
+        );
+    }
+    i.gw.threads.push((channel, message, body.clone()));
+    i.bump();
+    Json(
+        json!({"id": message.to_string(), "type": 11, "guild_id": GUILD.to_string(),
+                "parent_id": channel.to_string(), "name": body["name"], "position": 0,
+                "permission_overwrites": [], "nsfw": false, "owner_id": APP.to_string(),
+                "thread_metadata": {"archived": false, "auto_archive_duration": 1440,
+                    "archive_timestamp": "2026-03-02T09:00:00.000000+00:00", "locked": false}}),
+    )
+    .into_response()
 }

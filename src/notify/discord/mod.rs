@@ -160,10 +160,47 @@ impl DiscordToken {
     }
 }
 
+/// serenity's HTTP client for the bot, on a reqwest 0.12 client with timeouts and no
+/// redirects, pointed at `[discord] api_base` when set. The ratelimiter is off: rate limits
+/// are handled by the callers, and serenity's limiter would also bypass the proxy.
+pub fn http_client(token: &DiscordToken, settings: &DiscordSettings) -> Result<(Http, rq::Client)> {
+    let client = rq::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(settings.send_timeout)
+        .redirect(rq::redirect::Policy::none())
+        .user_agent(concat!("policywatch/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::Discord(token.scrub(&error_chain(&e))))?;
+    let mut builder = HttpBuilder::new(&token.0)
+        .client(client.clone())
+        .ratelimiter_disabled(true);
+    if let Some(base) = &settings.api_base {
+        builder = builder.proxy(base.as_str());
+    }
+    Ok((builder.build(), client))
+}
+
+/// A serenity request given at most `limit`; its error as text (serenity's error type is
+/// large, and callers only log it).
+pub async fn within<T>(
+    limit: Duration,
+    request: impl std::future::Future<Output = serenity::Result<T>>,
+) -> std::result::Result<T, String> {
+    match tokio::time::timeout(limit, request).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "no answer from Discord within {}s",
+            limit.as_secs_f64()
+        )),
+    }
+}
+
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq)]
 enum Posted {
-    Ok,
+    /// Posted; the message id Discord gave (for triage reactions).
+    Ok(Option<u64>),
     Retry {
         after: Option<Duration>,
         error: String,
@@ -185,6 +222,12 @@ pub struct DiscordSink {
     global_until: Mutex<Option<Instant>>,
     /// Per channel: Discord said its bucket is empty until this instant.
     channel_until: Mutex<HashMap<u64, Instant>>,
+    /// Triage on (`[discord] guild`): each posted alert message gets the bot's ✅.
+    triage: bool,
+    /// `[discord] threads`: a thread under each message that carries a major alert.
+    threads: bool,
+    /// Messages posted since the dispatcher last asked (see [`Sink::take_posted`]).
+    posted: Mutex<Vec<super::PostedMessage>>,
 }
 
 impl std::fmt::Debug for DiscordSink {
@@ -198,22 +241,9 @@ impl std::fmt::Debug for DiscordSink {
 
 impl DiscordSink {
     pub fn new(token: DiscordToken, settings: &DiscordSettings) -> Result<DiscordSink> {
-        let client = rq::Client::builder()
-            .use_rustls_tls()
-            .connect_timeout(settings.send_timeout)
-            .redirect(rq::redirect::Policy::none())
-            .user_agent(concat!("policywatch/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Discord(token.scrub(&error_chain(&e))))?;
-        let mut builder = HttpBuilder::new(&token.0)
-            .client(client.clone())
-            // Rate limits are handled here; serenity's limiter would also bypass the proxy.
-            .ratelimiter_disabled(true);
-        if let Some(base) = &settings.api_base {
-            builder = builder.proxy(base.as_str());
-        }
+        let (http, client) = http_client(&token, settings)?;
         Ok(DiscordSink {
-            http: builder.build(),
+            http,
             client,
             token,
             default_channel: settings.default_channel,
@@ -221,7 +251,66 @@ impl DiscordSink {
             halted: Mutex::new(None),
             global_until: Mutex::new(None),
             channel_until: Mutex::new(HashMap::new()),
+            triage: settings.chat.guild.is_some(),
+            threads: settings.chat.threads,
+            posted: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The HTTP client serenity builds requests with (the chat side shares it).
+    pub fn http(&self) -> &Http {
+        &self.http
+    }
+
+    /// After a message went through: remember it for reactions, add the bot's ✅ so
+    /// members can tick it, and open a thread for a major alert. Best effort: the alert
+    /// was delivered whatever becomes of these.
+    async fn after_post(
+        &self,
+        channel: u64,
+        message: Option<u64>,
+        ids: &[u64],
+        records: &[ChangeRecord],
+    ) {
+        let Some(message) = message else {
+            return;
+        };
+        self.posted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(super::PostedMessage {
+                message,
+                changes: ids.to_vec(),
+            });
+        if self.triage {
+            let emoji =
+                serenity::model::channel::ReactionType::Unicode(crate::chat::REVIEWED_EMOJI.into());
+            let react = self.http.create_reaction(
+                ChannelId::new(channel),
+                serenity::model::id::MessageId::new(message),
+                &emoji,
+            );
+            if let Err(e) = within(self.send_timeout, react).await {
+                tracing::warn!(message, error = %self.token.scrub(&e), "could not add the triage reaction");
+            }
+        }
+        let major = records
+            .iter()
+            .filter(|r| ids.contains(&r.alert.id))
+            .find(|r| r.alert.severity == crate::data::Severity::Major);
+        if let (true, Some(r)) = (self.threads, major) {
+            let name: String = r.alert.title.chars().take(100).collect();
+            let builder = serenity::builder::CreateThread::new(name);
+            let thread = self.http.create_thread_from_message(
+                ChannelId::new(channel),
+                serenity::model::id::MessageId::new(message),
+                &builder,
+                None,
+            );
+            if let Err(e) = within(self.send_timeout, thread).await {
+                tracing::warn!(message, error = %self.token.scrub(&e), "could not open a thread for the alert");
+            }
+        }
     }
 
     /// Posts one message; never more than `send_timeout` per request.
@@ -272,7 +361,10 @@ impl DiscordSink {
             .await
             .unwrap_or_default();
         if (200..300).contains(&status) {
-            return Posted::Ok;
+            let id = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("id")?.as_str()?.parse().ok());
+            return Posted::Ok(id);
         }
         let body = self.token.scrub(&String::from_utf8_lossy(&body));
         classify(status, &headers, &body, &mut |global_wait| {
@@ -375,6 +467,10 @@ impl Sink for DiscordSink {
         true
     }
 
+    fn take_posted(&self) -> Vec<super::PostedMessage> {
+        std::mem::take(&mut *self.posted.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     fn send<'a>(
         &'a self,
         to: Option<&'a Destination>,
@@ -412,7 +508,9 @@ impl Sink for DiscordSink {
             for message in &messages {
                 let nonce = message_nonce(&message.alert_ids);
                 match self.post(channel, message, &nonce).await {
-                    Posted::Ok => {
+                    Posted::Ok(id) => {
+                        self.after_post(channel, id, &message.alert_ids, records)
+                            .await;
                         outcomes.extend(message.alert_ids.iter().map(|_| Delivery::Delivered))
                     }
                     Posted::Rejected(reason) if message.alert_ids.len() > 1 => {
@@ -424,6 +522,9 @@ impl Sink for DiscordSink {
                             };
                             let single = render::group(vec![render::render(record)]);
                             let outcome = self.post(channel, &single[0], &nonce_for(*id)).await;
+                            if let Posted::Ok(message) = outcome {
+                                self.after_post(channel, message, &[*id], records).await;
+                            }
                             if !self.push_outcome(&mut outcomes, 1, outcome) {
                                 return outcomes;
                             }
@@ -445,7 +546,7 @@ impl DiscordSink {
     /// Records a message's outcome for its `n` alerts; false when sending must stop.
     fn push_outcome(&self, outcomes: &mut Vec<Delivery>, n: usize, posted: Posted) -> bool {
         match posted {
-            Posted::Ok => {
+            Posted::Ok(_) => {
                 outcomes.extend((0..n).map(|_| Delivery::Delivered));
                 true
             }

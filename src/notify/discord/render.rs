@@ -642,6 +642,7 @@ mod tests {
             },
             full_diff: diff.into(),
             delivered_at: None,
+            reviews: Vec::new(),
         }
     }
 

@@ -621,6 +621,10 @@ async fn history_show_and_status_answer_what_the_cli_prints_and_reactions_mark_a
         serde_json::from_str(&h.cli(&["show", &change_id.to_string(), "--format", "json"]))
             .unwrap();
     assert_eq!(json_show["reviews"][0]["by"], "Max");
+    // The history browser's JSON shows the same marks.
+    let web =
+        policywatch::web::api::change_json(&h.store.change(change_id).unwrap().unwrap(), false);
+    assert_eq!(web["reviews"][0]["mark"], "reviewed");
 
     h.discord.react(&officer(), CHANNEL, alert.id, "👀", true);
     eventually("the looking mark", || {

@@ -21,6 +21,9 @@ fn api<T>(r: std::result::Result<T, WebError>) -> std::result::Result<T, WebErro
 pub fn change_json(r: &ChangeRecord, full: bool) -> Value {
     let mut v = serde_json::to_value(&r.alert).unwrap_or(Value::Null);
     v["delivered_at"] = serde_json::to_value(r.delivered_at).unwrap_or(Value::Null);
+    if !r.reviews.is_empty() {
+        v["reviews"] = serde_json::to_value(&r.reviews).unwrap_or(Value::Null);
+    }
     if full {
         v["full_diff"] = r.full_diff.clone().into();
     }

@@ -25,7 +25,7 @@ use crate::config::WebSettings;
 use crate::error::{Error, Result};
 use crate::live::Live;
 
-mod api;
+pub mod api;
 mod atom;
 pub mod auth;
 mod filter;

@@ -164,6 +164,13 @@ pub async fn change(State(st): State<Shared>, Path(id): Path<String>) -> PageRes
             time(a.detected_at),
             r.delivered_at.map_or("not yet".to_string(), time),
         ));
+        if !r.reviews.is_empty() {
+            body.push_str("<h2>Triage</h2><ul class=\"reviews\">");
+            for m in &r.reviews {
+                body.push_str(&format!("<li>{}</li>", esc(&crate::store::review_line(m))));
+            }
+            body.push_str("</ul>");
+        }
         if !a.annotations.is_empty() {
             body.push_str("<h2>Annotations</h2><ul class=\"notes\">");
             for n in &a.annotations {

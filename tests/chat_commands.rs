@@ -71,6 +71,8 @@ struct Bills {
     bills: Arc<Mutex<HashMap<u32, Served>>>,
     search: Arc<Mutex<Value>>,
     log: Arc<Mutex<Vec<String>>>,
+    /// While false, listings wait (a slow API the test releases).
+    open: Arc<Mutex<Option<watch::Receiver<bool>>>>,
 }
 
 impl Bills {
@@ -93,6 +95,10 @@ impl Bills {
 async fn bills_listing(State(b): State<Bills>, RawQuery(q): RawQuery) -> Response {
     let q = q.unwrap_or_default();
     b.log.lock().unwrap().push(format!("/api/v1/Bills?{q}"));
+    let gate = b.open.lock().unwrap().clone();
+    if let Some(mut gate) = gate {
+        let _ = gate.wait_for(|open| *open).await;
+    }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(q.as_bytes())
         .into_owned()
         .collect();
@@ -340,7 +346,7 @@ async fn eventually(what: &str, f: impl Fn() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_bill_by_id_confirms_with_its_stage_checks_it_and_status_names_who() {
-    let mut h = Harness::start("").await;
+    let mut h = Harness::start("threads = true\n").await;
     let intents = h.discord.identifies()[0]["intents"].as_u64().unwrap();
     assert_eq!(
         intents,
@@ -414,6 +420,22 @@ async fn follow_bill_by_id_confirms_with_its_stage_checks_it_and_status_names_wh
         })
         .await;
 
+    // A major alert opens a thread named after the bill.
+    h.discord
+        .wait_for("the thread", |f| !f.threads().is_empty())
+        .await;
+    let threads = h.discord.threads();
+    assert_eq!(threads.len(), 1);
+    assert_eq!((threads[0].0, threads[0].1), (CHANNEL, alert.id));
+    assert!(
+        threads[0].2["name"]
+            .as_str()
+            .unwrap()
+            .contains("High Streets"),
+        "{:?}",
+        threads[0].2
+    );
+
     // Unfollow from chat: gone from status, listed as unfollowed.
     let reply = h
         .slash(
@@ -431,6 +453,43 @@ async fn follow_bill_by_id_confirms_with_its_stage_checks_it_and_status_names_wh
     );
     let status = h.cli(&["status"]);
     assert!(status.contains("bill-3548 [bill]: unfollowed"), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_lookup_is_deferred_within_the_window_and_its_answer_edited_in() {
+    let h = Harness::start("").await;
+    let (release, gate) = watch::channel(false);
+    *h.bills.open.lock().unwrap() = Some(gate);
+    let id = h
+        .discord
+        .slash(&officer(), CHANNEL, "follow", follow("bill", "3548"));
+    // The Bills API does not answer: the bot defers ("thinking…", only the asker sees it).
+    h.discord
+        .wait_for("the deferral", |f| !f.replies(id).is_empty())
+        .await;
+    let first = h.discord.replies(id)[0].clone();
+    assert_eq!(first.kind(), 5, "{:?}", first.body);
+    assert!(first.ephemeral());
+    assert!(
+        first.latency < fake_discord::ANSWER_WINDOW,
+        "{:?}",
+        first.latency
+    );
+    let _ = release.send(true);
+    let replies = h.discord.answered(id).await;
+    let done = replies.last().unwrap();
+    assert_eq!(done.route, "edit");
+    assert!(
+        done.content().starts_with("Following `bill-3548`"),
+        "{}",
+        done.content()
+    );
+    assert!(
+        h.discord.refused_answers().is_empty(),
+        "{:?}",
+        h.discord.refused_answers()
+    );
+    assert_eq!(h.store.follows().unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

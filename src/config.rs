@@ -10,6 +10,8 @@ use url::Url;
 
 use crate::schedule::Schedule;
 
+mod check;
+
 /// Why a config file was refused. Kept apart from [`crate::error::Error`] (which converts
 /// it) so this module, read by `fetch`, imports nothing that imports `fetch`.
 #[derive(Debug, thiserror::Error)]
@@ -200,23 +202,106 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let (line, col) = e
+        use check::{fields_of, Table};
+        // Structs read as a map (none today) would report no fields: then any key goes.
+        let known = |f: &'static [&'static str]| Some(f).filter(|f| !f.is_empty());
+        let tables = [
+            Table {
+                name: "sources",
+                keys: None,
+                entries: None,
+            },
+            Table {
+                name: "fetch",
+                keys: known(fields_of::<RawFetch>()),
+                entries: None,
+            },
+            Table {
+                name: "discord",
+                keys: known(fields_of::<RawDiscord>()),
+                entries: None,
+            },
+            Table {
+                name: "store",
+                keys: known(fields_of::<RawStore>()),
+                entries: None,
+            },
+            Table {
+                name: "health",
+                keys: known(fields_of::<RawHealth>()),
+                entries: None,
+            },
+            Table {
+                name: "bills",
+                keys: known(fields_of::<RawBills>()),
+                entries: None,
+            },
+            Table {
+                name: "web",
+                keys: known(fields_of::<RawWeb>()),
+                entries: None,
+            },
+            Table {
+                name: "destinations",
+                keys: None,
+                entries: known(fields_of::<RawDestination>()),
+            },
+        ];
+        let top = fields_of::<RawConfig>();
+        let problems =
+            check::keys(text, path, top, &tables).map_err(|p| ConfigError::Invalid(vec![p]))?;
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid(problems));
+        }
+        let raw = Self::read_raw(text, path)?;
+        let at = |span: std::ops::Range<usize>| check::location(text, path, span.start);
+        Config::from_raw(raw, &at).map_err(|m| {
+            // Messages start with the key they are about (`fetch.concurrency …`): point at it.
+            let key = m.split([':', ' ']).next().unwrap_or_default();
+            let place = check::position_of(text, key).map_or_else(
+                || path.display().to_string(),
+                |p| check::location(text, path, p),
+            );
+            ConfigError::Invalid(vec![format!("{place}: {m}")])
+        })
+    }
+
+    /// serde's reading of the file, every type mistake reported (not just the first): a
+    /// value in the wrong type is noted, taken out, and the rest read again.
+    fn read_raw(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
+        let mut current = text.to_string();
+        let mut problems = Vec::new();
+        for _ in 0..50 {
+            let e = match toml::from_str::<RawConfig>(&current) {
+                Ok(raw) if problems.is_empty() => return Ok(raw),
+                Ok(_) => break,
+                Err(e) => e,
+            };
+            let key = e
                 .span()
-                .map(|s| crate::line_col(text, s.start))
-                .unwrap_or((1, 1));
-            ConfigError::Invalid(vec![format!(
-                "{}:{line}:{col}: {}",
-                path.display(),
-                e.message()
-            )])
-        })?;
-        let at = |span: std::ops::Range<usize>| {
-            let (line, col) = crate::line_col(text, span.start);
-            format!("{}:{line}:{col}", path.display())
-        };
-        Config::from_raw(raw, &at)
-            .map_err(|m| ConfigError::Invalid(vec![format!("{}: {m}", path.display())]))
+                .and_then(|s| check::key_covering(&current, s.start));
+            let message = check::reword(e.message());
+            let Some(key) = key else {
+                let at = e
+                    .span()
+                    .and_then(|s| {
+                        check::position_of(text, &check::key_covering(&current, s.start)?)
+                    })
+                    .unwrap_or(0);
+                problems.push(format!("{}: {message}", check::location(text, path, at)));
+                break;
+            };
+            let at = check::position_of(text, &key).unwrap_or(0);
+            problems.push(format!(
+                "{}: `{key}`: {message}",
+                check::location(text, path, at)
+            ));
+            match check::without(&current, &key) {
+                Some(rest) => current = rest,
+                None => break,
+            }
+        }
+        Err(ConfigError::Invalid(problems))
     }
 
     fn from_raw(

@@ -63,6 +63,16 @@ pub enum RunResult {
     Failed(String),
 }
 
+/// What one check of a watch would write, for `policywatch test` (nothing is written).
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub run: RunResult,
+    /// The stored version the check started from.
+    pub seq: Option<u64>,
+    /// The version, alerts, state and follows a real check would commit.
+    pub commit: CheckCommit,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CycleReport {
     pub runs: Vec<(String, RunResult)>,
@@ -121,9 +131,28 @@ impl Engine {
         watches: &[Arc<Watch>],
         progress: &(dyn Fn(&str, &RunResult) + Sync),
     ) -> Result<CycleReport> {
+        Ok(self.cycle(watches, progress, None).await?.0)
+    }
+
+    /// Checks the given watches exactly as [`Engine::check`] does, but commits nothing:
+    /// what each check would write comes back instead (`policywatch test`).
+    pub async fn preview(&self, watches: &[Arc<Watch>]) -> Result<Vec<(String, Preview)>> {
+        let (_, previews) = self
+            .cycle(watches, &|_, _| {}, Some(Mutex::new(Vec::new())))
+            .await?;
+        Ok(previews.unwrap_or_default())
+    }
+
+    async fn cycle(
+        &self,
+        watches: &[Arc<Watch>],
+        progress: &(dyn Fn(&str, &RunResult) + Sync),
+        dry_run: Option<Mutex<Vec<(String, Preview)>>>,
+    ) -> Result<(CycleReport, Option<Vec<(String, Preview)>>)> {
         let cycle = Cycle {
             engine: self,
             progress,
+            dry_run,
             now: self.clock.now(),
             ctx: source::Context {
                 fetcher: self.fetcher.clone(),
@@ -164,7 +193,11 @@ impl Engine {
         let (batched, others) = tokio::join!(batched, cycle.others(others));
         batched.into_iter().collect::<Result<Vec<()>>>()?;
         others?;
-        Ok(cycle.report.into_inner().unwrap_or_else(|e| e.into_inner()))
+        let previews = cycle
+            .dry_run
+            .map(|p| p.into_inner().unwrap_or_else(|e| e.into_inner()));
+        let report = cycle.report.into_inner().unwrap_or_else(|e| e.into_inner());
+        Ok((report, previews))
     }
 }
 
@@ -172,6 +205,8 @@ impl Engine {
 struct Cycle<'a> {
     engine: &'a Engine,
     progress: &'a (dyn Fn(&str, &RunResult) + Sync),
+    /// Set for `policywatch test`: each commit is kept here instead of written.
+    dry_run: Option<Mutex<Vec<(String, Preview)>>>,
     now: DateTime<Utc>,
     ctx: source::Context,
     known_targets: HashSet<(String, String)>,
@@ -477,6 +512,16 @@ impl Cycle<'_> {
         };
         commit.state = state;
         self.engine.route(&mut commit.changes);
+        if let Some(previews) = &self.dry_run {
+            let preview = Preview {
+                run: run.clone(),
+                seq,
+                commit,
+            };
+            let mut previews = previews.lock().unwrap_or_else(|e| e.into_inner());
+            previews.push((watch.id.clone(), preview));
+            return;
+        }
         let committed = self.engine.store.commit(commit);
         (self.progress)(&watch.id, &run);
         let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
@@ -693,6 +738,7 @@ fn followed_watch(search: &Watch, f: &Followed) -> Option<Watch> {
         filter: TextFilter::default(),
         follow: false,
         followed_from: Some(search.id.clone()),
+        origin: None,
         // A followed watch is read from the same API as its search.
         allow_redirects: search.allow_redirects.clone(),
     })

@@ -39,6 +39,13 @@ pub struct ListSource {
 /// Reads and validates the config and every watchlist: at startup, and again on each
 /// reload.
 pub fn load_lists(source: &ListSource) -> Result<(Config, Watchlists)> {
+    let config = load_config(source)?;
+    let watchlists = watchlist::load_dir(&source.watchlists, &config, registry::kinds())?;
+    Ok((config, watchlists))
+}
+
+/// The config file alone (commands that need no watchlists, such as `test --url`).
+pub fn load_config(source: &ListSource) -> Result<Config> {
     let config = match &source.config {
         // A file named on purpose that is not there is a usage mistake, not "no config".
         Some(path) if !path.exists() => {
@@ -56,8 +63,7 @@ pub fn load_lists(source: &ListSource) -> Result<(Config, Watchlists)> {
     if !unknown.is_empty() {
         return Err(Error::Invalid(unknown));
     }
-    let watchlists = watchlist::load_dir(&source.watchlists, &config, registry::kinds())?;
-    Ok((config, watchlists))
+    Ok(config)
 }
 
 /// What a reload did.

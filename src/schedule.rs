@@ -43,6 +43,133 @@ impl PartialEq for Schedule {
     }
 }
 
+/// Each cron field's name, what one value is called, and its range (cron 0.17 numbers
+/// weekdays from Sunday = 1).
+const FIELDS: [(&str, &str, u32, u32); 7] = [
+    ("second", "seconds", 0, 59),
+    ("minute", "minutes", 0, 59),
+    ("hour", "hours", 0, 23),
+    ("day-of-month", "days of the month", 1, 31),
+    ("month", "months", 1, 12),
+    ("day-of-week", "days of the week", 1, 7),
+    ("year", "years", 1970, 2099),
+];
+
+/// The names cron 0.17 accepts, with their numbers.
+const MONTHS: &[(&str, u32)] = &[
+    ("jan", 1),
+    ("january", 1),
+    ("feb", 2),
+    ("february", 2),
+    ("mar", 3),
+    ("march", 3),
+    ("apr", 4),
+    ("april", 4),
+    ("may", 5),
+    ("jun", 6),
+    ("june", 6),
+    ("jul", 7),
+    ("july", 7),
+    ("aug", 8),
+    ("august", 8),
+    ("sep", 9),
+    ("september", 9),
+    ("oct", 10),
+    ("october", 10),
+    ("nov", 11),
+    ("november", 11),
+    ("dec", 12),
+    ("december", 12),
+];
+const WEEKDAYS: &[(&str, u32)] = &[
+    ("sun", 1),
+    ("sunday", 1),
+    ("mon", 2),
+    ("monday", 2),
+    ("tue", 3),
+    ("tues", 3),
+    ("tuesday", 3),
+    ("wed", 4),
+    ("wednesday", 4),
+    ("thu", 5),
+    ("thurs", 5),
+    ("thursday", 5),
+    ("fri", 6),
+    ("friday", 6),
+    ("sat", 7),
+    ("saturday", 7),
+];
+
+/// Checks every field of a cron expression (`fields` as the user wrote them; `first` is the
+/// index in [`FIELDS`] of the first one: 1 when seconds are left out), naming the field and
+/// its allowed range in the user's own expression.
+fn check_fields(expr: &str, fields: &[&str], first: usize) -> Result<(), String> {
+    for (i, field) in fields.iter().enumerate() {
+        let Some(&(name, plural, min, max)) = FIELDS.get(first + i) else {
+            break;
+        };
+        let range = match name {
+            "month" => "1–12 or Jan–Dec".to_string(),
+            "day-of-week" => "Sun–Sat (names, e.g. `Mon-Fri`)".to_string(),
+            _ => format!("{min}–{max}"),
+        };
+        let fail = |why: String| {
+            format!("{name} field `{field}` in `{expr}`: {why}; {plural} are {range}")
+        };
+        for item in field.split(',') {
+            let (base, step) = match item.split_once('/') {
+                Some((b, s)) => (b, Some(s)),
+                None => (item, None),
+            };
+            if let Some(step) = step {
+                if !step.parse::<u32>().is_ok_and(|n| n >= 1) {
+                    return Err(fail(format!(
+                        "the step `/{step}` must be a whole number from 1"
+                    )));
+                }
+            }
+            if base == "*" || (base == "?" && matches!(name, "day-of-month" | "day-of-week")) {
+                continue;
+            }
+            if base.is_empty() {
+                return Err(fail(
+                    "a value is missing (two commas, or nothing before `/`?)".into(),
+                ));
+            }
+            let value = |v: &str| -> Result<u32, String> {
+                let names: &[(&str, u32)] = match name {
+                    "month" => MONTHS,
+                    "day-of-week" => WEEKDAYS,
+                    _ => &[],
+                };
+                let lower = v.to_ascii_lowercase();
+                if let Some((_, n)) = names.iter().find(|(n, _)| *n == lower) {
+                    return Ok(*n);
+                }
+                match v.parse::<u32>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    Ok(_) => Err(format!("`{v}` is out of range")),
+                    Err(_) => Err(format!(
+                        "`{v}` is not a number{}",
+                        if names.is_empty() { "" } else { " or a name" }
+                    )),
+                }
+            };
+            let (lo, hi) = match base.split_once('-') {
+                Some((a, b)) => (value(a).map_err(&fail)?, value(b).map_err(&fail)?),
+                None => {
+                    let v = value(base).map_err(&fail)?;
+                    (v, v)
+                }
+            };
+            if lo > hi {
+                return Err(fail(format!("the range `{base}` runs backwards")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Parses a time zone name (`Europe/London`, `UTC`), with a message naming it when unknown.
 pub fn parse_timezone(name: &str) -> Result<Tz, String> {
     name.trim().parse::<Tz>().map_err(|_| {
@@ -93,8 +220,25 @@ impl Schedule {
                 ))
             }
         };
-        let cron = cron::Schedule::from_str(&widened)
-            .map_err(|e| format!("bad cron expression `{trimmed}`: {e}"))?;
+        if !trimmed.starts_with('@') {
+            let first = if fields.len() == 5 { 1 } else { 0 };
+            check_fields(trimmed, &fields, first)?;
+        }
+        // The crate's own messages ("Hours must be less than 23") never reach the user:
+        // the fields were checked above, so what is left is an alias or an odd combination.
+        let cron = cron::Schedule::from_str(&widened).map_err(|_| {
+            if trimmed.starts_with('@') {
+                format!(
+                    "bad cron expression `{trimmed}`: unknown alias; use @yearly, @monthly, \
+                     @weekly, @daily or @hourly"
+                )
+            } else {
+                format!(
+                    "bad cron expression `{trimmed}`: not a schedule cron understands; write 5 \
+                     fields (minute hour day-of-month month day-of-week), e.g. `*/30 * * * *`"
+                )
+            }
+        })?;
         if cron.upcoming(Utc).next().is_none() {
             return Err(format!("cron expression `{trimmed}` never fires"));
         }
@@ -260,6 +404,31 @@ mod tests {
             s.next_after(now, Some(later)),
             Some(Utc.with_ymd_and_hms(2026, 3, 29, 1, 15, 0).unwrap())
         );
+    }
+
+    #[test]
+    fn a_bad_field_is_named_with_its_range_in_the_users_expression() {
+        let cases = [
+            ("0 25 * * *", "hour field `25` in `0 25 * * *`: `25` is out of range; hours are 0–23"),
+            ("0 0 24 * * *", "hour field `24` in `0 0 24 * * *`: `24` is out of range; hours are 0–23"),
+            ("61 * * * *", "minute field `61` in `61 * * * *`: `61` is out of range; minutes are 0–59"),
+            ("0 9 32 * *", "day-of-month field `32` in `0 9 32 * *`: `32` is out of range; days of the month are 1–31"),
+            ("0 9 * Jnu *", "month field `Jnu` in `0 9 * Jnu *`: `Jnu` is not a number or a name; months are 1–12 or Jan–Dec"),
+            ("0 9 * * Mon-Fry", "day-of-week field `Mon-Fry` in `0 9 * * Mon-Fry`: `Fry` is not a number or a name; days of the week are Sun–Sat (names, e.g. `Mon-Fri`)"),
+            ("*/0 * * * *", "minute field `*/0` in `*/0 * * * *`: the step `/0` must be a whole number from 1; minutes are 0–59"),
+            ("0 17-9 * * *", "hour field `17-9` in `0 17-9 * * *`: the range `17-9` runs backwards; hours are 0–23"),
+        ];
+        for (expr, expected) in cases {
+            let e = Schedule::parse(expr).unwrap_err();
+            assert_eq!(e, expected);
+            assert!(!e.contains("must be less than"));
+        }
+        assert!(Schedule::parse("0 9 * Jan,Mar * ").is_ok());
+        assert!(Schedule::parse("0 9 1-7 * Monday").is_ok());
+        assert!(Schedule::parse("0 0 9 ? * Mon-Fri").is_ok());
+        assert!(Schedule::parse("@fortnightly")
+            .unwrap_err()
+            .contains("unknown alias"));
     }
 
     #[test]

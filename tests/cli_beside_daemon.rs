@@ -52,6 +52,8 @@ async fn store_commands_print_the_same_with_the_daemon_running() {
     assert_eq!(stopped[16].0, Some(2), "{:?}", stopped[16]);
 
     let daemon = s.daemon().await;
+    // The status document says when it was made.
+    let when = regex::Regex::new(r#""generated_at":"[^"]*""#).unwrap();
     for (args, before) in commands(&last).iter().zip(&stopped) {
         let (code, out, err) = run(&s, args);
         assert_eq!(code, before.0, "{args:?}: exit code (stderr: {err})");

@@ -558,8 +558,7 @@ async fn run_reports_to_systemd_survives_sighup_and_exits_cleanly_on_sigterm() {
             !via_daemon,
             "{stderr}"
         );
-        let row: serde_json::Value =
-            serde_json::from_slice(live.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+        let row = common::status_watches(&String::from_utf8_lossy(&live.stdout))[0].clone();
         assert_eq!(
             (row["watch"].as_str(), row["versions"].as_u64()),
             (Some("guidance"), Some(1))
@@ -624,8 +623,7 @@ async fn run_reports_to_systemd_survives_sighup_and_exits_cleanly_on_sigterm() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
-    let row: serde_json::Value =
-        serde_json::from_slice(status.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    let row = common::status_watches(&String::from_utf8_lossy(&status.stdout))[0].clone();
     assert_eq!(row["watch"], "guidance");
     assert_eq!(row["versions"], 1);
     assert!(row["last_check"].is_string(), "{row}");

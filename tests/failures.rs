@@ -111,7 +111,7 @@ url = "{u}/latin"
     }
 
     let status = p.stdout(&["status", "--format", "json"]);
-    let rows = common::json_lines(status.as_bytes());
+    let rows = common::status_watches(&status);
     let row = |id: &str| {
         rows.iter()
             .find(|r| r["watch"] == id)
@@ -218,7 +218,7 @@ async fn an_unreadable_stored_state_fails_its_watch_in_status_and_raises_nothing
     );
 
     let status = p.stdout(&["status", "--format", "json"]);
-    let rows = common::json_lines(status.as_bytes());
+    let rows = common::status_watches(&status);
     let row = |id: &str| {
         rows.iter()
             .find(|r| r["watch"] == id || r["id"] == id)

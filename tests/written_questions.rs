@@ -318,7 +318,7 @@ async fn three_pages_are_all_seen_and_a_failure_on_page_two_loses_and_doubles_no
         "nothing partial is reported"
     );
     let status = p.stdout(&["status", "--format", "json"]);
-    let row = common::json_lines(status.as_bytes())
+    let row = common::status_watches(&status)
         .into_iter()
         .find(|r| r["watch"] == "all-commons")
         .unwrap();
@@ -401,7 +401,7 @@ async fn hostile_responses_fail_only_their_watch_with_a_clear_error() {
             .unwrap();
         assert_eq!(out.status.code(), Some(0), "{what}");
         let status = p.stdout(&["status", "--format", "json"]);
-        let rows = common::json_lines(status.as_bytes());
+        let rows = common::status_watches(&status);
         let row = |id: &str| rows.iter().find(|r| r["watch"] == id).unwrap().clone();
         let err = row("ho-questions")["last_error"]
             .as_str()

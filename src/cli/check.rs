@@ -80,7 +80,7 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
 
     for (watch, run) in &report.runs {
         if let RunResult::Failed(reason) = run {
-            eprintln!("policywatch: {watch}: {reason}");
+            super::warn(&format!("{watch}: {reason}"));
         }
     }
     let changed = report
@@ -111,7 +111,7 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
     } else {
         String::new()
     };
-    eprintln!(
+    super::say(&format!(
         "checked {}: {} baseline, {} changed{quiet}, {} failed; {} delivered, {} queued, {} dead",
         plural(report.runs.len(), "watch", "watches"),
         baselines,
@@ -120,9 +120,9 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
         plural(delivered.delivered, "alert", "alerts"),
         delivered.waiting,
         delivered.dead,
-    );
+    ));
     if let Some(reason) = delivered.halted {
-        eprintln!("policywatch: delivery stopped: {reason}");
+        super::warn(&format!("delivery stopped: {reason}"));
     }
     let failed: Vec<&str> = report
         .runs

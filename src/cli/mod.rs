@@ -23,19 +23,59 @@ mod outbox;
 mod query;
 mod recovery;
 mod status;
+mod test;
+mod watches;
 
 /// The history CSV (`history --format csv`, the web timeline's download).
 pub use crate::store::history_csv::write as write_history_csv;
+
+/// The exit codes, as `--help` and the README give them (a macro so that `concat!` can
+/// put them under the top-level help).
+macro_rules! exit_codes {
+    () => {
+        "Exit codes:
+  0  done (a watch that failed is reported and recorded; the cycle still succeeds while any watch did)
+  1  anything else (network, disk, …)
+  2  bad configuration or usage: every problem as file:line:col: message; a --config file that
+     does not exist; a watch, change or version that does not exist
+  3  every watch of a `check` (or the one `test` tried) failed; the last line says what they share
+  4  the store is damaged (`status`, `doctor`): `policywatch doctor` salvages every readable record"
+    };
+}
+
+/// The exit codes (see [`Error::exit_code`]).
+pub const EXIT_CODES: &str = exit_codes!();
+
+/// Top-level help: a first session, then the exit codes.
+const AFTER_HELP: &str = concat!(
+    "Examples:
+  policywatch validate                 # check the config and watchlists
+  policywatch watches                  # every watch, and where it came from
+  policywatch test iasc-home           # what a watch would store now (stores nothing)
+  policywatch check                    # one cycle: baselines first, then alerts
+  policywatch history --watch iasc-home
+  policywatch show 12                  # change #12 in full
+
+",
+    exit_codes!()
+);
 
 #[derive(Debug, Parser)]
 #[command(
     name = "policywatch",
     version,
-    about = "Watches UK bills, GOV.UK guidance and commissioner publications; keeps every version; alerts on change"
+    about = "Watches UK bills, GOV.UK guidance and commissioner publications; keeps every version; alerts on change",
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     /// Config file [default: policywatch.toml if present, else built-in defaults]
-    #[arg(long, global = true, env = "POLICYWATCH_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "POLICYWATCH_CONFIG",
+        value_name = "FILE",
+        help_heading = GLOBAL
+    )]
     pub config: Option<PathBuf>,
     /// Directory of watchlist files (*.toml)
     #[arg(
@@ -43,7 +83,8 @@ pub struct Cli {
         global = true,
         env = "POLICYWATCH_WATCHLISTS",
         default_value = "watchlists",
-        value_name = "DIR"
+        value_name = "DIR",
+        help_heading = GLOBAL
     )]
     pub watchlists: PathBuf,
     /// Data directory (the sled store)
@@ -52,21 +93,26 @@ pub struct Cli {
         global = true,
         env = "POLICYWATCH_DATA",
         default_value = "data",
-        value_name = "DIR"
+        value_name = "DIR",
+        help_heading = GLOBAL
     )]
     pub data: PathBuf,
-    /// Log format on stderr
+    /// Format of every line on stderr (logs, warnings, errors); level via POLICYWATCH_LOG
     #[arg(
         long,
         global = true,
         env = "POLICYWATCH_LOG_FORMAT",
         default_value = "text",
-        value_enum
+        value_enum,
+        help_heading = GLOBAL
     )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// Heading of the options every command takes.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -77,39 +123,91 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: every watch on its schedule, delivering alerts as they come
+    #[command(after_help = "Examples:
+  policywatch run
+  systemctl start policywatch     # as a service (see systemd/)")]
     Run,
     /// Check watches once now, deliver what was found, then exit
+    #[command(after_help = "Examples:
+  policywatch check
+  policywatch check --watch iasc-home --format json")]
     Check(check::CheckArgs),
     /// Validate the config file and watchlists
+    #[command(after_help = "Examples:
+  policywatch validate
+  policywatch --watchlists ./lists validate")]
     Validate,
     /// List recorded changes
+    #[command(after_help = "Examples:
+  policywatch history --watch iasc-home --since 2026-01-01
+  policywatch history --all --format csv > changes.csv
+  policywatch history -S 'reasonable grounds'")]
     History(query::HistoryArgs),
     /// Show one change in full
+    #[command(after_help = "Examples:
+  policywatch show 12
+  policywatch show 12 --format json")]
     Show(query::ShowArgs),
     /// Diff two stored versions of a watch
+    #[command(after_help = "Examples:
+  policywatch diff iasc-home               # the last two versions
+  policywatch diff iasc-home --from 1 --to 3")]
     Diff(query::DiffArgs),
     /// Export every stored version as JSON Lines
+    #[command(after_help = "Examples:
+  policywatch export > versions.jsonl
+  policywatch export --watch iasc-home")]
     Export(query::ExportArgs),
     /// Per-watch health: last check, last change, last error, failures, next run
+    #[command(after_help = "Examples:
+  policywatch status
+  policywatch status --format json | jq '.outbox'")]
     Status(status::StatusArgs),
     /// Inspect and manage queued and dead alerts
+    #[command(after_help = "Examples:
+  policywatch outbox list
+  policywatch outbox retry 12")]
     Outbox(outbox::OutboxArgs),
     /// Stop following a watch that a search started following (it stays unfollowed until `follow`)
+    #[command(after_help = "Examples:
+  policywatch unfollow bill-3548")]
     Unfollow(UnfollowArgs),
     /// Follow again a watch you unfollowed
+    #[command(after_help = "Examples:
+  policywatch follow bill-3548")]
     Follow(UnfollowArgs),
     /// List the source kinds: their watchlist keys, `[sources]` keys and events
+    #[command(after_help = "Examples:
+  policywatch kinds
+  policywatch kinds --json")]
     Kinds(kinds::KindsArgs),
     /// Write a consistent backup of the store to FILE
+    #[command(after_help = "Examples:
+  policywatch backup /var/backups/policywatch-$(date +%F).jsonl")]
     Backup(recovery::BackupArgs),
     /// Restore a backup into --data (a new or empty directory)
+    #[command(after_help = "Examples:
+  policywatch --data /var/lib/policywatch-new restore backup.jsonl")]
     Restore(recovery::RestoreArgs),
     /// Load `export` output into the store at --data
+    #[command(after_help = "Examples:
+  policywatch import versions.jsonl")]
     Import(recovery::ImportArgs),
     /// Check every record of the store; salvage what is readable when it is damaged (exit 4)
+    #[command(after_help = "Examples:
+  policywatch doctor
+  policywatch doctor --into /var/lib/policywatch.salvaged")]
     Doctor(recovery::DoctorArgs),
     /// Ask the running daemon to re-read its config and watchlists now
+    #[command(after_help = "Examples:
+  policywatch reload
+  systemctl reload policywatch     # the same, by SIGHUP")]
     Reload,
+    /// Check one watch (or a URL no watchlist names yet) now and print what it would store
+    /// and alert, and the diff against its stored version; stores nothing
+    Test(test::TestArgs),
+    /// List every watch: kind, schedule, destination, and where it came from
+    Watches(watches::WatchesArgs),
 }
 
 impl Command {
@@ -127,6 +225,7 @@ impl Command {
                 | Command::Unfollow(_)
                 | Command::Follow(_)
                 | Command::Backup(_)
+                | Command::Watches(_)
         )
     }
 }
@@ -137,7 +236,15 @@ pub struct UnfollowArgs {
     pub watch: String,
 }
 
-/// Output format shared by the query commands.
+/// `--format` of the commands that print text or JSON, and nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum TextOrJson {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Output format of `history` (the only command with CSV).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum TableFormat {
     #[default]
@@ -159,14 +266,7 @@ pub struct App {
 impl App {
     /// Loads and validates the config and watchlists named by the flags.
     pub fn load(cli: &Cli) -> Result<App> {
-        let config_path = cli
-            .config
-            .clone()
-            .or_else(|| Some(PathBuf::from("policywatch.toml")).filter(|p| Path::new(p).exists()));
-        let source = ListSource {
-            config: config_path,
-            watchlists: cli.watchlists.clone(),
-        };
+        let source = list_source(cli);
         let (config, watchlists) = load_lists(&source)?;
         Ok(App {
             config: Arc::new(config),
@@ -197,6 +297,18 @@ impl App {
 
 pub use crate::live::load_lists;
 
+/// Where the flags say the config and watchlists are.
+fn list_source(cli: &Cli) -> ListSource {
+    let config = cli
+        .config
+        .clone()
+        .or_else(|| Some(PathBuf::from("policywatch.toml")).filter(|p| Path::new(p).exists()));
+    ListSource {
+        config,
+        watchlists: cli.watchlists.clone(),
+    }
+}
+
 /// Runs a parsed command line; the binary maps the error to an exit code.
 pub async fn run(cli: Cli) -> Result<()> {
     // The catalogue needs no config or watchlists.
@@ -213,6 +325,22 @@ pub async fn run(cli: Cli) -> Result<()> {
             ))),
         };
     }
+    // A URL to try needs the config, not the watchlists.
+    if let Command::Test(args) = &cli.command {
+        if args.url.is_some() {
+            let config = crate::live::load_config(&list_source(&cli))?;
+            let Command::Test(args) = cli.command else {
+                return Ok(());
+            };
+            let mut out = std::io::stdout().lock();
+            return test::test_url(Arc::new(config), args, &mut out).await;
+        }
+        let app = App::load(&cli)?;
+        let Command::Test(args) = cli.command else {
+            return Ok(());
+        };
+        return test::test_watch(&app, args, &mut std::io::stdout().lock()).await;
+    }
     let app = match App::load(&cli) {
         Ok(app) => app,
         // A half-edited watchlist must not hide the running daemon's answers.
@@ -228,6 +356,13 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Validate => {
             let lists = app.watchlists.lists.len();
             let watches = app.watchlists.watches().count();
+            if lists == 0 {
+                warn(&format!(
+                    "warning: no watchlists in {} (no *.toml files): nothing will be checked; \
+                     see `watchlists/` in the README, or point --watchlists at yours",
+                    app.source.watchlists.display()
+                ));
+            }
             println!(
                 "{lists} watchlist{}, {watches} watch{}: OK",
                 if lists == 1 { "" } else { "s" },
@@ -238,11 +373,45 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::check(&app, args).await,
         Command::Run => check::run(&app).await,
         Command::Kinds(args) => kinds::kinds(&args),
+        // Answered above, before the watchlists are needed.
+        Command::Test(_) => Ok(()),
         // These write a store of their own, or need the store to themselves.
         Command::Restore(args) => recovery::restore(&app, args),
         Command::Import(args) => recovery::import(&app, args),
         Command::Doctor(args) => recovery::doctor(&app, args),
         command => read_or_ask(&app, command),
+    }
+}
+
+/// The `--log-format` this process logs in, set once by `main`.
+static LOG_FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+/// Records the log format (`main`, before any command runs).
+pub fn set_log_format(format: LogFormat) {
+    let _ = LOG_FORMAT.set(format);
+}
+
+/// Whether stderr lines are JSON (`--log-format json`).
+pub fn json_logs() -> bool {
+    LOG_FORMAT.get() == Some(&LogFormat::Json)
+}
+
+/// A line for the person at the terminal on stderr: as it is in text mode, a JSON log line
+/// (level INFO) with `--log-format json`, so every stderr line parses.
+pub fn say(line: &str) {
+    if json_logs() {
+        tracing::info!(target: "policywatch", "{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}
+
+/// [`say`] at level WARN.
+pub fn warn(line: &str) {
+    if json_logs() {
+        tracing::warn!(target: "policywatch", "{line}");
+    } else {
+        eprintln!("policywatch: {line}");
     }
 }
 
@@ -312,6 +481,7 @@ pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
         }
         Command::Outbox(args) => outbox::outbox(store, &engine.config, args, w),
         Command::Backup(args) => recovery::backup(store, args, w),
+        Command::Watches(args) => watches::watches(&engine, args, w),
         Command::Unfollow(args) => {
             if store.unfollow(&args.watch)? {
                 store.flush()?;
@@ -342,11 +512,12 @@ pub fn execute(live: &Live, command: Command, w: &mut dyn Write) -> Result<()> {
         | Command::Check(_)
         | Command::Validate
         | Command::Kinds(_)
+        | Command::Test(_)
         | Command::Restore(_)
         | Command::Import(_)
         | Command::Doctor(_) => Err(Error::Usage(
             "the daemon serves only history, show, diff, export, status, outbox, unfollow, \
-             follow, backup and reload"
+             follow, backup, watches and reload"
                 .into(),
         )),
     }

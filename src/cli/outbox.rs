@@ -22,6 +22,7 @@ pub enum OutboxAction {
     /// Queue a dead or waiting alert for delivery again, now (every destination it waits
     /// for, or only --to)
     Retry {
+        /// Change id of the alert (see `outbox list`)
         id: u64,
         /// Only its delivery to this destination: a `[destinations.NAME]`, or the
         /// destination as `outbox list` shows it (`slack:team`, `discord:123…`, `default`)
@@ -31,6 +32,7 @@ pub enum OutboxAction {
     /// Remove an alert from the outbox without delivering it (every destination, or only
     /// --to)
     Drop {
+        /// Change id of the alert (see `outbox list`)
         id: u64,
         /// Only its delivery to this destination (as for `retry`)
         #[arg(long, value_name = "NAME")]

@@ -15,8 +15,8 @@ use crate::store::{
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// Only this watch
-    #[arg(long)]
+    /// Only this watch (its id, see `watches`)
+    #[arg(long, value_name = "WATCH")]
     pub watch: Option<String>,
     /// From this time on (RFC 3339 or YYYY-MM-DD)
     #[arg(long, value_parser = parse_time)]
@@ -25,7 +25,7 @@ pub struct HistoryArgs {
     #[arg(long, value_parser = parse_time_end)]
     pub until: Option<DateTime<Utc>>,
     /// Only changes whose title, summary, annotations or diff match this regex
-    #[arg(long)]
+    #[arg(long, value_name = "REGEX")]
     pub grep: Option<String>,
     /// Instead of changes: the versions where this phrase first appeared and where it
     /// disappeared (case and line breaks ignored), like `git log -S`
@@ -35,33 +35,36 @@ pub struct HistoryArgs {
     /// each with why it stayed quiet
     #[arg(long)]
     pub all: bool,
+    /// Output format (`csv` only for the change history, not with -S)
     #[arg(long, value_enum, default_value = "text")]
     pub format: TableFormat,
 }
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Change id (from `history`)
+    /// Change id: the number `history` and each alert start with (`#12`)
+    #[arg(value_name = "ID")]
     pub change: u64,
     #[arg(long, value_enum, default_value = "text")]
-    pub format: TableFormat,
+    pub format: super::TextOrJson,
 }
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
+    /// Watch id (see `watches`)
     pub watch: String,
-    /// Older version [default: the one before --to]
-    #[arg(long)]
+    /// Older version: its sequence number, 1 for the baseline (see `export`) [default: the one before --to]
+    #[arg(long, value_name = "SEQ")]
     pub from: Option<u64>,
-    /// Newer version [default: the latest]
-    #[arg(long)]
+    /// Newer version: its sequence number [default: the latest]
+    #[arg(long, value_name = "SEQ")]
     pub to: Option<u64>,
 }
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Only this watch
-    #[arg(long)]
+    /// Only this watch (its id)
+    #[arg(long, value_name = "WATCH")]
     pub watch: Option<String>,
 }
 
@@ -126,7 +129,7 @@ pub fn history(store: &dyn Store, args: HistoryArgs, w: &mut dyn Write) -> Resul
                     w,
                     "{:>5}  {}  {:<24} {:<26} {}{}",
                     a.id,
-                    a.detected_at.format("%Y-%m-%d %H:%M"),
+                    a.detected_at.format("%Y-%m-%d %H:%M UTC"),
                     a.watch,
                     a.event,
                     a.summary,
@@ -157,6 +160,11 @@ fn phrase_log(
     phrase: &str,
     w: &mut dyn Write,
 ) -> Result<()> {
+    if args.format == TableFormat::Csv {
+        return Err(Error::Usage(
+            "history -S prints text or json; csv is for the change history (without -S)".into(),
+        ));
+    }
     let matcher = phrase_matcher(phrase)?;
     let watches: Vec<String> = match &args.watch {
         Some(id) => vec![id.clone()],
@@ -181,7 +189,7 @@ fn phrase_log(
                     "{:<24} v{:<4} {}  {:<11} {}",
                     c.watch,
                     c.seq,
-                    c.fetched_at.format("%Y-%m-%d %H:%M"),
+                    c.fetched_at.format("%Y-%m-%d %H:%M UTC"),
                     c.kind(),
                     c.context
                 )
@@ -195,7 +203,9 @@ fn phrase_log(
 /// A damaged record is passed over with a warning naming it: the rest is still worth
 /// reading (see `doctor`).
 fn warn_unreadable(u: Unreadable) -> Result<()> {
-    eprintln!("policywatch: warning: skipped: {u}; `policywatch doctor` salvages the rest");
+    super::warn(&format!(
+        "warning: skipped: {u}; `policywatch doctor` salvages the rest"
+    ));
     Ok(())
 }
 
@@ -213,17 +223,16 @@ pub fn show(store: &dyn Store, args: ShowArgs, w: &mut dyn Write) -> Result<()> 
         id: args.change.to_string(),
     })?;
     match args.format {
-        TableFormat::Json | TableFormat::Csv => {
+        super::TextOrJson::Json => {
             let mut v = serde_json::to_value(&record.alert)?;
             v["full_diff"] = record.full_diff.clone().into();
             v["delivered_at"] = serde_json::to_value(record.delivered_at)?;
             v["reviews"] = serde_json::to_value(&record.reviews)?;
             writeln!(w, "{v}").map_err(io)?;
         }
-        TableFormat::Text => {
+        super::TextOrJson::Text => {
             let mut alert = record.alert.clone();
             alert.diff = String::new();
-            write!(w, "#{} ", alert.id).map_err(io)?;
             write!(w, "{}", render_text(&alert)).map_err(io)?;
             writeln!(
                 w,

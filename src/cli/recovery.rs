@@ -45,17 +45,17 @@ pub fn backup(store: &dyn Store, args: BackupArgs, w: &mut dyn std::io::Write) -
 
 pub fn restore(app: &App, args: RestoreArgs) -> Result<()> {
     let n = recovery::restore(&args.file, &app.data, app.config.store.cache_capacity)?;
-    eprintln!("restored {n} records into {}", app.data.display());
+    super::say(&format!("restored {n} records into {}", app.data.display()));
     Ok(())
 }
 
 pub fn import(app: &App, args: ImportArgs) -> Result<()> {
     let store = app.open_store()?;
     let (added, known) = recovery::import(&args.file, &store)?;
-    eprintln!(
+    super::say(&format!(
         "imported {added} versions into {} ({known} already there)",
         app.data.display()
-    );
+    ));
     Ok(())
 }
 

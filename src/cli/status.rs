@@ -31,11 +31,11 @@ pub fn from_snapshot(app: &App, args: StatusArgs, busy: Error, w: &mut dyn Write
     // No readable snapshot: the store's own error says more than the snapshot's.
     match status::read_snapshot(&status::snapshot_path(&app.data)).unwrap_or(None) {
         Some(report) => {
-            eprintln!(
-                "policywatch: cannot open the store ({reason}; is the daemon running?); \
+            super::warn(&format!(
+                "cannot open the store ({reason}; is the daemon running?); \
                  showing the daemon's report of {}",
                 report.generated_at.format("%Y-%m-%d %H:%M:%S UTC")
-            );
+            ));
             print(&report, args, w)
         }
         // The daemon holds the store and has not finished its first cycle.
@@ -74,17 +74,27 @@ pub fn print(report: &StatusReport, args: StatusArgs, w: &mut dyn Write) -> Resu
     };
     match args.format {
         StatusFormat::Json => {
-            for r in &report.watches {
-                writeln!(w, "{}", serde_json::to_string(r)?).map_err(io)?;
-            }
-            // JSON lines stay one object per watch; refused edits go to stderr.
-            for p in &report.watchlist_problems {
-                eprintln!("policywatch: watchlist edit not loaded: {p}");
-            }
+            writeln!(w, "{}", serde_json::to_string(&json(report))?).map_err(io)?;
         }
         StatusFormat::Text => print_text(report, w).map_err(io)?,
     }
     w.flush().map_err(io)
+}
+
+/// The whole report as one JSON document: watches, outbox, delivery, unfollowed watches and
+/// any watchlist edit the daemon refused.
+pub fn json(report: &StatusReport) -> serde_json::Value {
+    serde_json::json!({
+        "generated_at": report.generated_at,
+        "watches": report.watches,
+        "outbox": { "queued": report.queued, "dead": report.dead },
+        "delivery": {
+            "state": if report.delivery_halt.is_some() { "stopped" } else { "running" },
+            "halt": report.delivery_halt,
+        },
+        "unfollowed": report.unfollowed,
+        "watchlist_problems": report.watchlist_problems,
+    })
 }
 
 fn print_text(report: &StatusReport, w: &mut dyn Write) -> std::io::Result<()> {

@@ -73,10 +73,21 @@ impl Sink for StdoutSink {
 }
 
 /// The readable form of an alert, for a terminal or a log.
+/// How a severity reads in text: `MAJOR` stands out, the others do not.
+pub fn severity_word(severity: crate::data::Severity) -> &'static str {
+    match severity {
+        crate::data::Severity::Info => "info",
+        crate::data::Severity::Notice => "notice",
+        crate::data::Severity::Major => "MAJOR",
+    }
+}
+
+/// Starts with the change id (`show ID` has it all) and the severity.
 pub fn render_text(a: &Alert) -> String {
+    let severity = severity_word(a.severity);
     let mut s = format!(
-        "[{}] {} — {}\n  {}\n  {}\n",
-        a.event, a.watch, a.title, a.summary, a.url
+        "#{} {severity} [{}] {} — {}\n  {}\n  {}\n",
+        a.id, a.event, a.watch, a.title, a.summary, a.url
     );
     for note in &a.annotations {
         s.push_str(&format!("  • {note}\n"));

@@ -34,9 +34,42 @@ pub fn is_disk_full(message: &str) -> bool {
         || message.contains("os error 28")
 }
 
+/// The user this process runs as, for "permission denied" messages: `name (uid N)`.
+fn running_as() -> String {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        });
+    let name = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok();
+    match (name, uid) {
+        (Some(n), Some(u)) => format!("user `{n}` (uid {u})"),
+        (Some(n), None) => format!("user `{n}`"),
+        (None, Some(u)) => format!("uid {u}"),
+        (None, None) => "this user".into(),
+    }
+}
+
+/// A data directory that is something else (a file): said before sled tries it.
+pub fn not_a_directory(dir: &Path) -> Option<Error> {
+    (dir.exists() && !dir.is_dir()).then(|| Error::StoreOpen {
+        path: dir.to_path_buf(),
+        reason: "it is a file, not a directory".into(),
+        hint: "Point --data (POLICYWATCH_DATA) at the data directory; to start a new store \
+               there, move the file aside",
+    })
+}
+
 /// The error for a store that would not open.
 pub fn open_error(dir: &Path, e: &sled::Error) -> Error {
     let path = dir.to_path_buf();
+    if let Some(e) = not_a_directory(dir) {
+        return e;
+    }
     match e {
         sled::Error::Io(io) => {
             let text = io.to_string();
@@ -58,7 +91,15 @@ pub fn open_error(dir: &Path, e: &sled::Error) -> Error {
                            with the store",
                 };
             }
-            let cause = io_cause(io);
+            let cause = match io.raw_os_error() {
+                Some(13) | Some(1) => format!(
+                    "permission denied: {} may not read and write {}",
+                    running_as(),
+                    dir.display()
+                ),
+                Some(20) => "a part of the path is a file, not a directory".into(),
+                _ => io_cause(io),
+            };
             let hint = match io.raw_os_error() {
                 Some(28) | Some(122) => {
                     "Free some space (or grow the file system) and try again; the store is \
@@ -121,5 +162,71 @@ pub fn describe(e: &Error) -> String {
         format!("the disk is full ({text})")
     } else {
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(code: i32) -> sled::Error {
+        sled::Error::Io(std::io::Error::from_raw_os_error(code))
+    }
+
+    #[test]
+    fn each_cause_is_named_with_what_to_do_and_only_damage_sends_to_doctor() {
+        let dir = Path::new("/var/lib/policywatch");
+        let denied = open_error(dir, &io(13));
+        assert_eq!(denied.exit_code(), 1);
+        let text = denied.to_string();
+        assert!(
+            text.starts_with("cannot open the store at /var/lib/policywatch: permission denied: "),
+            "{text}"
+        );
+        assert!(
+            text.contains("may not read and write /var/lib/policywatch"),
+            "{text}"
+        );
+        assert!(text.contains("uid "), "names the user: {text}");
+        assert!(
+            text.contains("Run as the user that owns the data directory"),
+            "{text}"
+        );
+        assert!(text.contains("the store itself is fine"), "{text}");
+
+        let full = open_error(dir, &io(28)).to_string();
+        assert!(full.contains("the disk is full"), "{full}");
+
+        let damaged = open_error(
+            dir,
+            &sled::Error::Corruption {
+                at: None,
+                bt: Default::default(),
+            },
+        );
+        assert_eq!(damaged.exit_code(), 4);
+        assert!(damaged.to_string().contains("policywatch doctor"));
+        for e in [denied, open_error(dir, &io(28))] {
+            let text = e.to_string();
+            assert!(
+                !text.contains("doctor")
+                    && !text.contains("delete")
+                    && !text.contains("remove the"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_file_where_the_data_directory_belongs_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        std::fs::write(&file, "not a store").unwrap();
+        let e = not_a_directory(&file).unwrap();
+        assert_eq!(e.exit_code(), 1);
+        assert!(
+            e.to_string().contains("it is a file, not a directory"),
+            "{e}"
+        );
     }
 }

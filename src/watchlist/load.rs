@@ -11,7 +11,6 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::schedule::Schedule;
-use crate::text::html::validate_selector;
 
 use super::kind::{KindKeys, Kinds};
 use super::reader::{did_you_mean, parse_id, start, Reader};
@@ -251,7 +250,7 @@ impl Reader<'_> {
     fn selectors(&mut self, list: Vec<(String, usize)>) -> Vec<String> {
         let mut out = Vec::new();
         for (s, at) in list {
-            match validate_selector(&s) {
+            match super::css::check(&s) {
                 Ok(()) => out.push(s),
                 Err(e) => self.problem(at, e),
             }
@@ -662,6 +661,10 @@ impl Reader<'_> {
             },
             follow,
             followed_from: None,
+            origin: self
+                .location(at)
+                .rsplit_once(':')
+                .map(|(file_line, _col)| file_line.to_string()),
             allow_redirects,
         })
     }

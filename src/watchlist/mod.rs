@@ -46,6 +46,8 @@ pub struct Watch {
     pub follow: bool,
     /// Set on watches created by a search's `follow`: the search watch's id.
     pub followed_from: Option<String>,
+    /// Where a watchlist defines it, `file:line` (`None` for a followed watch).
+    pub origin: Option<String>,
     /// Hosts a redirect may lead to besides the watch's own site.
     pub allow_redirects: Vec<String>,
 }
@@ -76,6 +78,7 @@ impl Watchlists {
     }
 }
 
+pub mod css;
 mod kind;
 mod load;
 mod reader;

@@ -214,30 +214,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// ` (did you mean `x`?)` for the closest allowed word within two edits, else nothing.
-pub(crate) fn did_you_mean(word: &str, allowed: &[&str]) -> String {
-    allowed
-        .iter()
-        .map(|a| (edit_distance(word, a), a))
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map_or(String::new(), |(_, a)| format!(" (did you mean `{a}`?)"))
-}
-
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = diagonal + usize::from(ca != *cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
-        }
-    }
-    row[b.len()]
-}
+pub(crate) use crate::text::did_you_mean;
 
 /// Where an item starts, else `fallback`.
 pub(crate) fn start(item: &Item, fallback: usize) -> usize {

@@ -73,6 +73,7 @@ pub fn filter_query(p: &FilterParams) -> String {
         ("q", p.q.clone()),
         ("before", p.before.clone()),
         ("limit", p.limit.clone()),
+        ("all", p.all.clone()),
     ])
 }
 

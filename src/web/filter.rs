@@ -98,6 +98,9 @@ pub struct FilterParams {
     /// Paging cursor: only changes older than this id.
     pub before: Option<String>,
     pub limit: Option<String>,
+    /// `all=1`: also the quiet records (versions stored without an alert: settings edits,
+    /// invisible changes), hidden by default as `history` hides them without `--all`.
+    pub all: Option<String>,
 }
 
 /// The validated filter.
@@ -113,6 +116,8 @@ pub struct Filter {
     pub q: Option<String>,
     pub before: Option<u64>,
     pub limit: usize,
+    /// Include quiet records.
+    pub all: bool,
 }
 
 /// Shown per page unless `limit` says otherwise.
@@ -190,6 +195,7 @@ impl FilterParams {
             q: nonempty(&self.q).map(|q| q.to_lowercase()),
             before: number("before", &self.before)?,
             limit,
+            all: nonempty(&self.all).is_some_and(|v| !matches!(v.as_str(), "0" | "false" | "off")),
         })
     }
 }
@@ -205,6 +211,11 @@ impl Filter {
             || self.severity.is_some_and(|s| rank(r.severity) < rank(s))
             || self.since.is_some_and(|t| r.at < t)
             || self.until.is_some_and(|t| r.at > t)
+        {
+            return false;
+        }
+        // A quiet record shows with `all`, or when its event is asked for by name.
+        if !self.all && crate::data::is_quiet(&r.event) && self.event.as_deref() != Some(&*r.event)
         {
             return false;
         }
@@ -290,4 +301,49 @@ pub fn query(index: &ChangeIndex, store: &dyn Store, filter: &Filter) -> Result<
         records,
         next_before,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: u64, event: &str) -> Row {
+        Row {
+            id,
+            at: Utc::now(),
+            watch: Arc::from("w"),
+            watchlist: Arc::from("l"),
+            event: Arc::from(event),
+            severity: Severity::Info,
+            keywords: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn quiet_records_show_only_when_asked_for() {
+        let quiet = row(2, "watch.settings_changed");
+        let change = row(1, "page.changed");
+        let filter = |params: FilterParams| params.validate(PAGE).unwrap();
+        let default = filter(FilterParams::default());
+        assert!(default.row_matches(&change));
+        assert!(
+            !default.row_matches(&quiet),
+            "hidden by default, as in `history`"
+        );
+        let all = filter(FilterParams {
+            all: Some("1".into()),
+            ..Default::default()
+        });
+        assert!(all.row_matches(&quiet) && all.row_matches(&change));
+        let named = filter(FilterParams {
+            event: Some("watch.settings_changed".into()),
+            ..Default::default()
+        });
+        assert!(named.row_matches(&quiet), "asked for by name");
+        let off = filter(FilterParams {
+            all: Some("0".into()),
+            ..Default::default()
+        });
+        assert!(!off.row_matches(&quiet));
+    }
 }

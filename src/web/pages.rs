@@ -72,8 +72,14 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
         };
         let chart = svg::weekly_chart(&index.rows, st.live.engine().clock.now());
         let mut body = String::new();
+        // Quiet records (versions stored without an alert) only when asked, as `history --all`.
+        let quiet_box = format!(
+            "<label><input type=\"checkbox\" name=\"all\" value=\"1\"{}> Quiet records too \
+             (versions stored without an alert)</label>",
+            if f.all { " checked" } else { "" }
+        );
         body.push_str(&format!(
-            "<form class=\"filters\" method=\"get\" action=\"/\">{}{}{}{}{}{}{}{}\
+            "<form class=\"filters\" method=\"get\" action=\"/\">{}{}{}{}{}{}{}{}{}\
              <button type=\"submit\">Filter</button> <a href=\"/\">Clear</a></form>",
             select("watchlist", "Watchlist", f.watchlist.as_deref(), &names(&index.watchlists)),
             select("watch", "Watch", f.watch.as_deref(), &names(&index.watches)),
@@ -88,6 +94,7 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
             input("since", "From", "date", params.since.as_deref()),
             input("until", "To", "date", params.until.as_deref()),
             input("q", "Text", "search", params.q.as_deref()),
+            quiet_box,
         ));
         drop(index);
         body.push_str(&format!("<figure class=\"chart\">{chart}<figcaption>Changes per week, by watchlist (last 12 weeks)</figcaption></figure>"));

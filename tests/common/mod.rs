@@ -108,6 +108,13 @@ pub fn process_on(root: &Path, data: &str) -> std::process::Command {
     c
 }
 
+/// The watches of `status --format json` (one document; its `watches` array).
+pub fn status_watches(stdout: &str) -> Vec<Value> {
+    let doc: Value = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("status is not one JSON document: {e}: {stdout}"));
+    doc["watches"].as_array().cloned().unwrap_or_default()
+}
+
 pub fn json_lines(bytes: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(bytes)
         .lines()

@@ -61,6 +61,7 @@ fn watch(follow: bool) -> Watch {
         filter: TextFilter::default(),
         follow,
         followed_from: None,
+        origin: None,
         allow_redirects: vec![],
     }
 }

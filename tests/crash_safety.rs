@@ -390,7 +390,7 @@ fn a_data_directory_that_is_a_file_is_reported_with_a_way_out() {
         &out,
         &[
             "cannot open the store at data",
-            "Not a directory",
+            "it is a file, not a directory",
             "Point --data (POLICYWATCH_DATA) at a directory; to start a new store, move the file aside",
         ],
     );

@@ -128,7 +128,7 @@ fn a_file_where_the_data_directory_belongs_is_named() {
     assert_eq!(
         stderr,
         "policywatch: cannot open the store at data: it is a file, not a directory. Point --data \
-         (POLICYWATCH_DATA) at the data directory; to start a new store there, move the file aside\n"
+         (POLICYWATCH_DATA) at a directory; to start a new store, move the file aside\n"
     );
 }
 
@@ -182,4 +182,35 @@ fn with_json_logs_every_stderr_line_is_json() {
     let (code, _, stderr) = run(&p, &["--log-format", "json", "show"]);
     assert_eq!(code, Some(2));
     assert_eq!(json(&stderr)[0]["fields"]["exit_code"], 2);
+}
+
+#[test]
+fn a_store_held_by_another_process_is_named_with_its_pid_and_status_says_starting() {
+    let p = Project::new();
+    p.watchlist("team.toml", "name = \"team\"\n");
+    // This test process holds the store, as a daemon would.
+    let _held = policywatch::store::SledStore::open(&p.data(), 1 << 20).unwrap();
+    let (code, _, stderr) = run(&p, &["history"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "policywatch: cannot open the store at data: it is in use by another policywatch process (pid {})",
+            std::process::id()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Nothing is wrong with the store"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("doctor"), "{stderr}");
+
+    // Before the daemon's first report, `status` says it is starting.
+    let (code, stdout, stderr) = run(&p, &["status"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stdout,
+        "starting: the daemon holds the store and has not finished its first cycle yet; its \
+         report follows each cycle\n"
+    );
 }

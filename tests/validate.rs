@@ -77,7 +77,7 @@ fn bad_css_selector_points_at_the_selector_itself() {
     // The second of three selectors: the column is that string's, not the array's.
     assert_rejected(
         "bad_selector.toml",
-        "watchlists/bad_selector.toml:7:19: bad CSS selector `div[class=`: Unexpected EOL",
+        "watchlists/bad_selector.toml:7:19: bad CSS selector `div[class=`: `[` is never closed (an attribute test looks like `[name]` or `[name=\"value\"]`)",
     );
 }
 

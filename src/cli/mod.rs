@@ -266,12 +266,16 @@ pub struct App {
 impl App {
     /// Loads and validates the config and watchlists named by the flags.
     pub fn load(cli: &Cli) -> Result<App> {
-        let source = list_source(cli);
+        App::from_source(list_source(cli), cli.data.clone())
+    }
+
+    /// [`App::load`] from where the config and watchlists are, and the data directory.
+    pub fn from_source(source: ListSource, data: PathBuf) -> Result<App> {
         let (config, watchlists) = load_lists(&source)?;
         Ok(App {
             config: Arc::new(config),
             watchlists: Arc::new(watchlists),
-            data: cli.data.clone(),
+            data,
             clock: Arc::new(SystemClock),
             source,
         })
@@ -326,20 +330,16 @@ pub async fn run(cli: Cli) -> Result<()> {
         };
     }
     // A URL to try needs the config, not the watchlists.
-    if let Command::Test(args) = &cli.command {
-        if args.url.is_some() {
-            let config = crate::live::load_config(&list_source(&cli))?;
-            let Command::Test(args) = cli.command else {
-                return Ok(());
-            };
-            let mut out = std::io::stdout().lock();
-            return test::test_url(Arc::new(config), args, &mut out).await;
-        }
-        let app = App::load(&cli)?;
-        let Command::Test(args) = cli.command else {
-            return Ok(());
+    let (source, data) = (list_source(&cli), cli.data.clone());
+    if let Command::Test(args) = cli.command {
+        let mut out = std::io::stdout().lock();
+        return match args.url {
+            Some(_) => {
+                let config = crate::live::load_config(&source)?;
+                test::test_url(Arc::new(config), args, &mut out).await
+            }
+            None => test::test_watch(&App::from_source(source, data)?, args, &mut out).await,
         };
-        return test::test_watch(&app, args, &mut std::io::stdout().lock()).await;
     }
     let app = match App::load(&cli) {
         Ok(app) => app,
@@ -373,7 +373,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Check(args) => check::check(&app, args).await,
         Command::Run => check::run(&app).await,
         Command::Kinds(args) => kinds::kinds(&args),
-        // Answered above, before the watchlists are needed.
+        // Answered above (`--url` needs no watchlists).
         Command::Test(_) => Ok(()),
         // These write a store of their own, or need the store to themselves.
         Command::Restore(args) => recovery::restore(&app, args),

@@ -59,8 +59,8 @@ pub fn not_a_directory(dir: &Path) -> Option<Error> {
     (dir.exists() && !dir.is_dir()).then(|| Error::StoreOpen {
         path: dir.to_path_buf(),
         reason: "it is a file, not a directory".into(),
-        hint: "Point --data (POLICYWATCH_DATA) at the data directory; to start a new store \
-               there, move the file aside",
+        hint: "Point --data (POLICYWATCH_DATA) at a directory; to start a new store, move \
+               the file aside",
     })
 }
 

@@ -8,6 +8,8 @@
 mod common;
 #[path = "common/fake_discord.rs"]
 mod fake_discord;
+#[path = "common/parliament.rs"]
+mod parliament;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -188,6 +190,11 @@ impl Harness {
     /// gateway, both running; returns once the bot is connected and its commands registered
     /// and the first cycle is delivered.
     async fn start(extra_discord: &str) -> Harness {
+        Harness::start_with("", extra_discord).await
+    }
+
+    /// [`Harness::start`] with more `[sources]` lines.
+    async fn start_with(extra_sources: &str, extra_discord: &str) -> Harness {
         let discord = FakeDiscord::start(TOKEN).await;
         let bills = Bills::default();
         bills.serve_3548("GET_Bills_3548__detail.json");
@@ -205,7 +212,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let config_text = format!(
             "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\nretries = 0\ntimeout_secs = 5.0\n\
-             [sources]\nparliament_bills = \"{bills_uri}/\"\n\
+             [sources]\nparliament_bills = \"{bills_uri}/\"\n{extra_sources}\
              [discord]\napi_base = \"{}\"\nguild = {GUILD}\nmanage_roles = [{OFFICER_ROLE}]\n\
              send_timeout_secs = 5.0\nretry_base_secs = 0.01\nretry_max_secs = 0.05\n{extra_discord}",
             discord.base
@@ -812,5 +819,63 @@ async fn pages_outside_follow_hosts_are_refused_without_any_request() {
             .starts_with("Following `page-localhost-consultations`"),
         "{}",
         reply.content()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_question_by_uin_confirms_its_state_and_follows_it_by_id() {
+    // The real rows of 111 questions tabled on 2024-11-01, none answered yet.
+    let fake = parliament::FakeParliament::start().await;
+    let items: Vec<Value> = serde_json::from_slice(&fixture(
+        "questions-statements/GET_writtenquestions_questions__results_only_111_unanswered_as_of_2024-11-02.json",
+    ))
+    .unwrap();
+    fake.with(|f| f.questions = items);
+    let h = Harness::start_with(
+        &format!(
+            "questions_statements = \"{0}\"\nmembers = \"{0}\"\n",
+            fake.uri
+        ),
+        "",
+    )
+    .await;
+    let reply = h
+        .slash(&officer(), "follow", follow("question", "12355"))
+        .await;
+    assert_eq!(
+        reply.content(),
+        "Following `question-1738759` in watchlist `team`: Written question 12355 to Cabinet \
+         Office: awaiting an answer \\(due 5 November 2024\\). Its changes will be posted here."
+    );
+    assert!(fake.with(|f| f.log.iter().any(|r| r.contains("uIN=12355"))));
+    let follows = h.store.follows().unwrap();
+    assert_eq!(follows.len(), 1);
+    assert_eq!(
+        (
+            follows[0].target.kind.as_str(),
+            follows[0].target.target.as_str()
+        ),
+        ("written_questions", "1738759")
+    );
+
+    // By id, the same question: already followed.
+    let again = h
+        .slash(&officer(), "follow", follow("question", "1738759"))
+        .await;
+    assert!(
+        again
+            .content()
+            .starts_with("Already watched as `question-1738759`"),
+        "{}",
+        again.content()
+    );
+    let bad = h
+        .slash(&officer(), "follow", follow("question", "12 355; DROP"))
+        .await;
+    assert!(
+        bad.content()
+            .contains("is not a written question id or UIN"),
+        "{}",
+        bad.content()
     );
 }

@@ -66,6 +66,7 @@ pub async fn resolve(
     match kind {
         FollowKind::Bill => bill(engine, what).await,
         FollowKind::Guidance => Ok(guidance(what)),
+        FollowKind::Question => question(engine, what).await,
         FollowKind::Page => Ok(page(settings, what)),
     }
 }
@@ -172,6 +173,45 @@ fn cut(s: &str, max: usize) -> String {
     let mut out: String = s.chars().take(max - 1).collect();
     out.push('…');
     out
+}
+
+/// A written question by id (`1738745`) or UIN (`12348`, `HL1234`), looked up on the
+/// Written Questions API (`[sources] questions_statements`) and followed by its id.
+async fn question(engine: &Engine, what: &str) -> Result<Resolved> {
+    use crate::source::written_questions::{look_up, QuestionRef};
+    let what = what.trim_start_matches('#');
+    // Question ids run to seven digits and more; Commons UINs are shorter numbers, Lords
+    // UINs start with `HL`.
+    let q = if what.len() >= 7 && what.chars().all(|c| c.is_ascii_digit()) {
+        match what.parse() {
+            Ok(id) => QuestionRef::Id(id),
+            Err(_) => return Ok(Resolved::Refused("That question id is too long.".into())),
+        }
+    } else {
+        let letters = what.chars().take_while(char::is_ascii_alphabetic).count();
+        let digits = &what[letters..];
+        if letters > 4
+            || digits.is_empty()
+            || digits.len() > 7
+            || !digits.chars().all(|c| c.is_ascii_digit())
+        {
+            return Ok(Resolved::Refused(format!(
+                "`{}` is not a written question id or UIN (e.g. `1738745` or `HL1234`).",
+                quote(what, 100)
+            )));
+        }
+        QuestionRef::Uin(what.to_ascii_uppercase())
+    };
+    let (id, about) = look_up(&context(engine), &q).await?;
+    Ok(Resolved::One {
+        target: FollowTarget {
+            id: format!("question-{id}"),
+            kind: "written_questions".into(),
+            target: id.to_string(),
+            title: about.clone(),
+        },
+        about: quote(&about, 400),
+    })
 }
 
 /// A GOV.UK path (`/guidance/…`) or page URL on www.gov.uk.

@@ -124,6 +124,11 @@ pub fn definitions() -> Vec<CreateCommand> {
                 "GOV.UK path or www.gov.uk link",
             ))
             .add_option(follow(
+                "question",
+                "Follow a written parliamentary question",
+                "Question id or UIN, e.g. 1738745 or HL1234",
+            ))
+            .add_option(follow(
                 "page",
                 "Follow a web page (allowed hosts only)",
                 "The page's full link",

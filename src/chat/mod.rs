@@ -53,6 +53,7 @@ impl Member {
 pub enum FollowKind {
     Bill,
     Guidance,
+    Question,
     Page,
 }
 
@@ -61,6 +62,7 @@ impl FollowKind {
         match s {
             "bill" => Some(FollowKind::Bill),
             "guidance" => Some(FollowKind::Guidance),
+            "question" => Some(FollowKind::Question),
             "page" => Some(FollowKind::Page),
             _ => None,
         }

@@ -181,6 +181,56 @@ impl SourceKind for WrittenQuestionsKind {
     fn compare(&self, _: &Watch, previous: &Document, next: &Document) -> Result<Vec<Event>> {
         compare(previous, next)
     }
+    /// One question followed from chat (`/follow question`): the key is its id.
+    fn follow_target(&self, key: &str) -> Option<Target> {
+        Some(Target::new(Query {
+            question: Some(QuestionRef::Id(key.parse().ok()?)),
+            ..Query::default()
+        }))
+    }
+}
+
+/// Looks up one question (by id, or the latest tabled with a UIN) as a `question = …` watch
+/// reads it: its id and a line about it (who it is to, its heading, whether it is answered).
+pub async fn look_up(ctx: &Context, q: &QuestionRef) -> Result<(u32, String)> {
+    let bases = Bases {
+        api: ctx.base(&QUESTIONS_STATEMENTS),
+        members: ctx.base(&MEMBERS),
+        allow_redirects: Vec::new(),
+    };
+    let rows = one_question(ctx, &bases, &Query::default(), q).await?;
+    let Some((row, id)) = rows.first().and_then(|r| Some((r, r.id?))) else {
+        return Err(Error::extract(
+            bases.api.as_str(),
+            format!("{API}: no such written question"),
+        ));
+    };
+    let status = if row.date_answered.is_some() && row.answer_is_holding != Some(true) {
+        "answered".to_string()
+    } else if row.answer_is_holding == Some(true) {
+        "holding answer given".to_string()
+    } else {
+        match row.date_for_answer.as_deref() {
+            Some(d) => format!(
+                "awaiting an answer (due {})",
+                long_day(d.get(..10).unwrap_or(d))
+            ),
+            None => "awaiting an answer".to_string(),
+        }
+    };
+    let about = format!(
+        "Written question {} to {}{}: {status}",
+        row.uin.as_deref().unwrap_or("?"),
+        row.answering_body_name
+            .as_deref()
+            .unwrap_or("an unnamed body"),
+        row.heading
+            .as_deref()
+            .filter(|h| !h.is_empty())
+            .map(|h| format!(", “{h}”"))
+            .unwrap_or_default(),
+    );
+    Ok((id, about))
 }
 
 /// `question = 1679326` (id) or `= "HL1234"` (uin).

@@ -112,8 +112,8 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
         .unwrap()
 }
 
-/// Whether a row passes the search term (every word, anywhere, any case), the answering
-/// bodies and the house asked for.
+/// Whether a row passes the search term (every word, anywhere, any case), the UIN, the
+/// answering bodies and the house asked for.
 fn passes(row: &Value, q: &HashMap<String, String>, prefix: &str) -> bool {
     let v = if row.get("value").is_some() {
         &row["value"]
@@ -136,6 +136,11 @@ fn passes(row: &Value, q: &HashMap<String, String>, prefix: &str) -> bool {
         .to_lowercase();
         let words = term.trim_matches('"').to_lowercase();
         if !words.split_whitespace().all(|w| text.contains(w)) {
+            return false;
+        }
+    }
+    if let Some(uin) = q.get("uIN") {
+        if v["uin"].as_str() != Some(uin.as_str()) {
             return false;
         }
     }

@@ -720,6 +720,7 @@ fn chat_followed_watch(list: &crate::watchlist::Watchlist, f: &Followed) -> Opti
         filter: TextFilter::default(),
         follow: false,
         followed_from: Some(f.followed_by.clone()),
+        origin: None,
         allow_redirects: Vec::new(),
     })
 }

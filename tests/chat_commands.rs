@@ -392,6 +392,11 @@ async fn follow_bill_by_id_confirms_with_its_stage_checks_it_and_status_names_wh
 
     // The follow wakes the scheduler: the bill's baseline is the next cycle.
     h.settled(2).await;
+    let watches = h.cli(&["watches"]);
+    assert!(
+        watches.contains("bill-3548 [bill] list team: schedule `*/10 * * * *` (Europe/London), to discord:1200000000000000042; from followed in chat by Olivia on Discord (user 1600000000000000001) since 2026-01-05 09:00 UTC"),
+        "{watches}"
+    );
     let status = h.cli(&["status"]);
     assert!(
         status.contains(

@@ -42,13 +42,21 @@ pub struct WatchInfo {
     /// When the search started following it (RFC 3339, UTC).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub followed_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Followed from chat (`/follow`): `followed_by` names the member, not a search.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub followed_in_chat: bool,
 }
 
 impl WatchInfo {
-    /// "watchlists/team.toml:12", or "followed by search `bills-slavery` since …".
+    /// "watchlists/team.toml:12", "followed by search `bills-slavery` since …", or
+    /// "followed in chat by Olivia on Discord (user …) since …".
     pub fn origin(&self) -> String {
         match (&self.file, &self.followed_by, self.followed_since) {
             (Some(file), _, _) => file.clone(),
+            (None, Some(by), Some(since)) if self.followed_in_chat => format!(
+                "followed in chat by {by} since {}",
+                since.format("%Y-%m-%d %H:%M UTC")
+            ),
             (None, Some(by), Some(since)) => format!(
                 "followed by search `{by}` since {}",
                 since.format("%Y-%m-%d %H:%M UTC")
@@ -91,6 +99,7 @@ pub fn list(engine: &crate::cycle::Engine) -> Result<Vec<WatchInfo>> {
                 file: w.origin.clone(),
                 followed_by: w.followed_from.clone(),
                 followed_since: follow.map(|f| f.since),
+                followed_in_chat: follow.is_some_and(|f| f.watchlist.is_some()),
             }
         })
         .collect())

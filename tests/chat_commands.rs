@@ -314,6 +314,7 @@ impl Harness {
         let id = self.discord.slash(user, CHANNEL, name, options);
         let replies = self.discord.answered(id).await;
         let first = &replies[0];
+        eprintln!("/{name}: first answer after {:?}", first.latency);
         assert!(
             first.latency < fake_discord::ANSWER_WINDOW,
             "answered after {:?}",
@@ -640,6 +641,44 @@ async fn history_show_and_status_answer_what_the_cli_prints_and_reactions_mark_a
     assert_eq!(
         String::from_utf8_lossy(&files[0].1),
         shown["full_diff"].as_str().unwrap()
+    );
+
+    // /diff: the latest two versions' diff, as `diff` prints its lines.
+    let reply = h
+        .slash(
+            &member(),
+            "diff",
+            json!([{"name": "watch", "type": 3, "value": "ico-news"}]),
+        )
+        .await;
+    let cli_diff = h.cli(&["diff", "ico-news"]);
+    assert!(
+        reply
+            .content()
+            .starts_with("```diff\n--- ico-news v1\n+++ ico-news v2\n"),
+        "{}",
+        reply.content()
+    );
+    for line in cli_diff
+        .lines()
+        .filter(|l| l.starts_with('+') || l.starts_with('-'))
+        .skip(2)
+    {
+        assert!(
+            reply.content().contains(line),
+            "{line} not in {}",
+            reply.content()
+        );
+    }
+
+    // /watches: each watch, its kind and health.
+    let reply = h.slash(&member(), "watches", json!([])).await;
+    assert!(
+        reply
+            .content()
+            .starts_with("**1 watch**\n`ico-news` [page] in team: last change <t:"),
+        "{}",
+        reply.content()
     );
 
     // /status: the CLI's counts.

@@ -70,9 +70,12 @@ pub fn doctor(app: &App, args: DoctorArgs) -> Result<()> {
         println!("{tree}: {n} records readable");
     }
     if let Some(e) = &report.snapshot_error {
+        // Rebuilt from the log, the store is sled's last intact state: a log cut short
+        // loses its newest writes in a way nothing left can show, so no "nothing lost".
         println!(
-            "snapshot: damaged ({e}); every record was read from sled's log instead, so the \
-             snapshot itself loses nothing"
+            "snapshot: damaged ({e}); every record still in sled's log was read instead. If \
+             the log was cut short too (a truncated `db` file), its newest writes are gone \
+             without a trace: compare with your latest backup"
         );
     }
     for lost in &report.lost {
@@ -82,7 +85,17 @@ pub fn doctor(app: &App, args: DoctorArgs) -> Result<()> {
         println!("store OK: nothing damaged");
         return Ok(());
     }
-    let into = report.salvaged_into.unwrap_or(into);
+    let Some(into) = report.salvaged_into else {
+        println!(
+            "nothing could be read, so nothing was salvaged: restore the latest backup \
+             (`policywatch restore FILE` into an empty directory); {} is left as it was",
+            app.data.display()
+        );
+        return Err(Error::StoreDamaged {
+            path: app.data.clone(),
+            reason: "no record could be read".into(),
+        });
+    };
     println!(
         "salvaged every readable record into {}. To use it: stop the daemon, move {} aside \
          (keep it until you are satisfied), move {} to {}, start again.",
@@ -94,7 +107,7 @@ pub fn doctor(app: &App, args: DoctorArgs) -> Result<()> {
     Err(Error::StoreDamaged {
         path: app.data.clone(),
         reason: if report.lost.is_empty() {
-            "its snapshot was unreadable (no record was lost)".into()
+            "its snapshot was unreadable; every record still in sled's log was salvaged".into()
         } else {
             format!(
                 "{} unreadable record(s) or runs of records",

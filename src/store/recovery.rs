@@ -16,6 +16,7 @@ use super::codec::Unframed;
 use super::sled_store::{decode_change, decode_version, id_of, version_name};
 use super::{SledStore, Store, Version};
 use crate::error::{Error, Result};
+use crate::text::one_line;
 
 const FORMAT: u32 = 1;
 
@@ -211,44 +212,194 @@ impl DoctorReport {
     }
 }
 
+/// Copies a store's files but its snapshot and lock (so sled rebuilds from its log), with
+/// the directory of large values (`blobs/`) whole: without it those values are lost.
+fn copy_store(from: &Path, to: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(from).map_err(io_err(from))? {
+        let entry = entry.map_err(io_err(from))?;
+        let name = entry.file_name();
+        let path = entry.path();
+        let lossy = name.to_string_lossy();
+        if lossy.starts_with("snap.") || lossy == "owner.pid" || lossy == "control.sock" {
+            continue;
+        }
+        if path.is_dir() {
+            std::fs::create_dir_all(to.join(&name)).map_err(io_err(to))?;
+            copy_store(&path, &to.join(&name))?;
+        } else if path.is_file() {
+            std::fs::copy(&path, to.join(&name)).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the readable records say exist but that are not among them: sled rebuilding
+/// its index from a log cut short drops the newest records without a word. Each head names
+/// its watch's latest version, the change counter the last id given out (none is ever
+/// deleted), and each outbox entry its change.
+fn missing(good: &[(Vec<u8>, Vec<u8>, Vec<u8>)], unreadable: &[(Vec<u8>, Vec<u8>)]) -> Vec<String> {
+    use std::collections::{BTreeMap, BTreeSet};
+    fn tree<'g>(
+        good: &'g [(Vec<u8>, Vec<u8>, Vec<u8>)],
+        name: &'static str,
+    ) -> impl Iterator<Item = (&'g [u8], &'g [u8])> {
+        good.iter()
+            .filter(move |(t, _, _)| t.as_slice() == name.as_bytes())
+            .map(|(_, k, v)| (k.as_slice(), v.as_slice()))
+    }
+    let id = |k: &[u8]| {
+        <[u8; 8]>::try_from(k.get(..8)?)
+            .ok()
+            .map(u64::from_be_bytes)
+    };
+    let mut versions: BTreeMap<&[u8], BTreeSet<u64>> = BTreeMap::new();
+    let undecoded = unreadable
+        .iter()
+        .filter(|(t, _)| t.as_slice() == b"versions")
+        .map(|(_, k)| k.as_slice());
+    for k in tree(good, "versions").map(|(k, _)| k).chain(undecoded) {
+        if let Some(i) = k.iter().position(|b| *b == 0) {
+            if let Some(seq) = k.get(i + 1..).and_then(id) {
+                versions.entry(&k[..i]).or_default().insert(seq);
+            }
+        }
+    }
+    let mut lost = Vec::new();
+    for (watch, v) in tree(good, "heads") {
+        let head = super::codec::decode::<serde_json::Value>(v, Unframed::Json)
+            .ok()
+            .and_then(|h| h["seq"].as_u64())
+            .unwrap_or(0);
+        // Likewise each watch's newest versions.
+        let newest = versions
+            .get(watch)
+            .and_then(|h| h.last().copied())
+            .unwrap_or(0);
+        let gone: Vec<u64> = (newest + 1..=head).collect();
+        if !gone.is_empty() {
+            lost.push(format!(
+                "versions {} of {} (its latest is v{head}; they are not in sled's log)",
+                runs(&gone, "v"),
+                String::from_utf8_lossy(watch)
+            ));
+        }
+    }
+    // Changes found but undecodable were named with their reason already.
+    let changes: BTreeSet<u64> = tree(good, "changes")
+        .map(|(k, _)| k)
+        .chain(
+            unreadable
+                .iter()
+                .filter(|(t, _)| t.as_slice() == b"changes")
+                .map(|(_, k)| k.as_slice()),
+        )
+        .filter_map(id)
+        .collect();
+    let given = tree(good, "meta")
+        .find(|(k, _)| *k == b"next_change_id")
+        .and_then(|(_, v)| id(v))
+        .map_or(0, |next| next.saturating_sub(1));
+    let referenced: BTreeSet<u64> = tree(good, "outbox").filter_map(|(k, _)| id(k)).collect();
+    // A cut log loses the newest: the ids after the last readable one. (Gaps below it are
+    // records named unreadable, or lost before a salvage.)
+    let newest = changes.last().copied().unwrap_or(0);
+    let gone: Vec<u64> = (newest + 1..=given)
+        .chain(referenced)
+        .filter(|i| !changes.contains(i))
+        .collect::<BTreeSet<u64>>()
+        .into_iter()
+        .collect();
+    if !gone.is_empty() {
+        lost.push(format!(
+            "changes {} (ids up to {} were given out; they are not in sled's log)",
+            runs(&gone, ""),
+            given.max(*gone.last().unwrap_or(&0))
+        ));
+    }
+    lost
+}
+
+/// `3–5, 9` for [3, 4, 5, 9], each number after `prefix`.
+fn runs(sorted: &[u64], prefix: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1] == sorted[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            format!("{prefix}{}", sorted[i])
+        } else {
+            format!("{prefix}{}–{prefix}{}", sorted[i], sorted[j])
+        });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+/// Opens the store for `doctor`, a panic inside sled (which some damage provokes) read as
+/// damage, so `doctor` can still report and salvage.
+fn open_or_damaged(dir: &Path, cache_capacity: u64) -> Result<SledStore> {
+    // sled's panic message would be printed as if policywatch had crashed: the damage is
+    // reported instead.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let opened = std::panic::catch_unwind(|| SledStore::open(dir, cache_capacity));
+    std::panic::set_hook(hook);
+    opened.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no reason given");
+        Err(Error::StoreDamaged {
+            path: dir.to_path_buf(),
+            reason: format!("sled gave up reading its files ({})", one_line(why)),
+        })
+    })
+}
+
 /// Checks every record of the store at `dir`; when anything is damaged, copies every
 /// readable record into a new store at `into`. The damaged store is never modified.
 pub fn doctor(dir: &Path, into: &Path, cache_capacity: u64) -> Result<DoctorReport> {
     let mut report = DoctorReport::default();
     let mut scratch = None;
-    let store = match SledStore::open(dir, cache_capacity) {
+    let store = match open_or_damaged(dir, cache_capacity) {
         Ok(s) => s,
         Err(Error::StoreDamaged { reason, .. }) => {
             // sled rebuilds its index from the log when the snapshot is gone: try that on a
             // copy, never on the original.
             let copy = Scratch(dir.with_extension(format!("doctor-{}", std::process::id())));
             std::fs::create_dir_all(copy.path()).map_err(io_err(copy.path()))?;
-            for entry in std::fs::read_dir(dir).map_err(io_err(dir))? {
-                let entry = entry.map_err(io_err(dir))?;
-                let name = entry.file_name();
-                let name = name.to_string_lossy();
-                if name.starts_with("snap.") || name == "owner.pid" || !entry.path().is_file() {
-                    continue;
-                }
-                std::fs::copy(entry.path(), copy.path().join(&*name)).map_err(io_err(dir))?;
-            }
-            let opened = SledStore::open(copy.path(), cache_capacity).map_err(|e| {
-                Error::StoreDamaged {
-                    path: dir.to_path_buf(),
-                    reason: format!(
-                        "{reason}; it does not open without its snapshot either ({e}), so no record can be read"
-                    ),
-                }
-            })?;
+            copy_store(dir, copy.path())?;
             report.snapshot_damaged = true;
             report.snapshot_error = Some(reason);
-            scratch = Some(copy);
-            opened
+            match open_or_damaged(copy.path(), cache_capacity) {
+                Ok(opened) => {
+                    scratch = Some(copy);
+                    opened
+                }
+                Err(e) => {
+                    // The reason alone: the scratch copy's path means nothing to anyone.
+                    let why = match e {
+                        Error::StoreDamaged { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
+                    report.lost.push(format!(
+                        "every record: the store does not open without its snapshot either \
+                         ({why}), so no record can be read"
+                    ));
+                    return Ok(report);
+                }
+            }
         }
         Err(e) => return Err(e),
     };
 
     let mut good: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
+    // Records found but not decodable (named already).
+    let mut unreadable: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for tree in store.tree_names() {
         let name = String::from_utf8_lossy(&tree).into_owned();
         let mut read = 0u64;
@@ -279,7 +430,10 @@ pub fn doctor(dir: &Path, into: &Path, cache_capacity: u64) -> Result<DoctorRepo
                             last = Some(k.clone());
                             good.push((tree.clone(), k, v));
                         }
-                        Err(why) => report.lost.push(format!("{}: {why}", named(&k))),
+                        Err(why) => {
+                            report.lost.push(format!("{}: {why}", named(&k)));
+                            unreadable.push((tree.clone(), k));
+                        }
                     }
                 }
                 Err(why) => {
@@ -300,7 +454,18 @@ pub fn doctor(dir: &Path, into: &Path, cache_capacity: u64) -> Result<DoctorRepo
             report.read.push((name, read));
         }
     }
-    if report.damaged() {
+    // Rebuilt from a log that gave nothing back, from a store that held something: sled
+    // could not read its log (cut short, overwritten), and every record is lost. Say so
+    // rather than report an empty store as whole.
+    let log_bytes = std::fs::metadata(dir.join("db")).map_or(0, |m| m.len());
+    if report.snapshot_damaged && good.is_empty() && log_bytes > 0 {
+        report.lost.push(format!(
+            "every record: sled could not read its log ({log_bytes} bytes in `db`) without its \
+             snapshot either, so nothing could be salvaged"
+        ));
+    }
+    report.lost.extend(missing(&good, &unreadable));
+    if report.damaged() && !good.is_empty() {
         empty_target(into)?;
         let salvaged = SledStore::open(into, cache_capacity)?;
         for (t, k, v) in &good {

@@ -415,10 +415,14 @@ fn everything(p: &common::Project, env: &[(&str, String)], args: &[&str]) -> Str
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_webhook_url_appears_in_no_log_error_status_or_outbox_listing_whatever_the_webhook_does()
-{
-    let hooks = FakeWebhooks::start().await;
+/// A project with one page watch (its text moved by the returned counter) routed to the
+/// Slack destination `team-slack` and the Teams destination `team-teams`; `check` waits
+/// at most a second for deliveries.
+async fn webhook_project() -> (
+    common::Project,
+    wiremock::MockServer,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
     let pages = wiremock::MockServer::start().await;
     let version = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     struct Page(Arc<std::sync::atomic::AtomicUsize>);
@@ -435,7 +439,6 @@ async fn a_webhook_url_appears_in_no_log_error_status_or_outbox_listing_whatever
         .respond_with(Page(version.clone()))
         .mount(&pages)
         .await;
-
     let p = common::Project::new();
     p.config(
         "[fetch]\nallow_private = true\nper_host_interval_secs = 0.0\ntimeout_secs = 5.0\n\
@@ -450,6 +453,80 @@ async fn a_webhook_url_appears_in_no_log_error_status_or_outbox_listing_whatever
             pages.uri()
         ),
     );
+    (p, pages, version)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn outbox_retry_and_drop_can_take_one_destination_of_an_alert() {
+    let hooks = FakeWebhooks::start().await;
+    let (p, _pages, version) = webhook_project().await;
+    let env = [
+        (
+            "POLICYWATCH_WEBHOOK_TEAM_SLACK",
+            format!("{}/slack/a", hooks.base),
+        ),
+        (
+            "POLICYWATCH_WEBHOOK_TEAM_TEAMS",
+            format!("{}/teams/b", hooks.base),
+        ),
+    ];
+    let run = |args: &[&str]| {
+        let out = p
+            .cmd()
+            .envs(env.iter().cloned())
+            .args(args)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    run(&["check"]);
+    version.store(1, std::sync::atomic::Ordering::SeqCst);
+    // Both services refuse the message: a dead letter for each destination.
+    hooks.script(Step::ClientError(400), 2);
+    run(&["check"]);
+    let (_, list) = run(&["outbox", "list"]);
+    assert_eq!(list.matches("dead: ").count(), 2, "{list}");
+    let id = list.split_whitespace().next().unwrap().to_string();
+
+    // Only the Slack copy again, by the destination's name.
+    let (code, said) = run(&["outbox", "retry", &id, "--to", "team-slack"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(
+        said.trim(),
+        format!("alert {id} queued for delivery to slack:team-slack")
+    );
+    let (_, list) = run(&["outbox", "list"]);
+    assert!(list.contains("to slack:team-slack: retrying"), "{list}");
+    assert!(list.contains("to teams:team-teams: dead: "), "{list}");
+    // A destination the alert does not wait for is an error naming both.
+    let (code, said) = run(&["outbox", "drop", &id, "--to", "nowhere"]);
+    assert_eq!(code, Some(2), "{said}");
+    assert!(said.contains(&format!("{id} to nowhere")), "{said}");
+    // The Teams copy dropped, as `outbox list` names it.
+    let (code, said) = run(&["outbox", "drop", &id, "--to", "teams:team-teams"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(
+        said.trim(),
+        format!("alert {id} dropped for teams:team-teams")
+    );
+
+    let before = hooks.received().len();
+    run(&["check"]);
+    let sent: Vec<&str> = hooks.received()[before..]
+        .iter()
+        .map(|r| r.service)
+        .collect();
+    assert_eq!(sent, ["slack"], "only the Slack copy goes out");
+    assert_eq!(run(&["outbox", "list"]).1.trim(), "outbox is empty");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_url_appears_in_no_log_error_status_or_outbox_listing_whatever_the_webhook_does()
+{
+    let hooks = FakeWebhooks::start().await;
+    let (p, _pages, version) = webhook_project().await;
     // The secrets: each webhook's path (as Slack's and Teams' are), and a port where
     // nothing listens for "connection refused".
     let slack = format!("{}/slack/T0SECRET1-B0SECRET2-slacktoken", hooks.base);

@@ -4,8 +4,12 @@ installs urlwatch 2.29 into a throwaway virtualenv and removes everything afterw
 
 For each server mode (conditional GET honoured / ignored) it times a bare parallel fetch of
 the corpus, then three cycles of each tool from an empty state: baseline, no change, and 10%
-of pages changed. Wall time is measured here; CPU (user+sys) and peak RSS come from
-/usr/bin/time, or from wait4() when that is missing (the same kernel accounting).
+of pages changed (`--baseline-only`: the first only). Each job runs in two forms: `select`
+(policywatch `select = "main"`, urlwatch `css: main` + `html2text`) and `whole` (the whole
+page: no select, urlwatch `html2text` alone); urlwatch on raw HTML (no filter) is timed once
+per server mode as its cheapest set-up. Wall time is measured here; CPU (user+sys) and peak
+RSS come from /usr/bin/time, or from wait4() when that is missing (the same kernel
+accounting). policywatch's data directory is measured (bytes on disk) after each cycle.
 """
 
 import argparse
@@ -200,11 +204,23 @@ def bare_fetch(work, server, n, concurrency, repeats=3):
     return best
 
 
-class Policywatch:
-    name = "policywatch"
+def dir_bytes(path):
+    """Bytes on disk under path (allocated blocks, as `du` counts them)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.stat(os.path.join(root, f)).st_blocks * 512
+            except OSError:
+                pass
+    return total
 
-    def __init__(self, binary, work, server, n, concurrency):
-        self.binary, self.dir = binary, work / "policywatch"
+
+class Policywatch:
+    def __init__(self, binary, work, server, n, concurrency, job):
+        self.name = "policywatch"
+        self.job = job
+        self.binary, self.dir = binary, work / f"policywatch-{job}"
         shutil.rmtree(self.dir, ignore_errors=True)
         (self.dir / "watchlists").mkdir(parents=True)
         (self.dir / "policywatch.toml").write_text(
@@ -212,7 +228,7 @@ class Policywatch:
             f"[fetch]\nallow_private = true\nconcurrency = {concurrency}\nper_host_interval_secs = 0.0\n")
         watches = "".join(
             f'\n[[watch]]\nid = "page-{i:04d}"\nkind = "page"\nurl = "{server.base}/{i:04d}.html"\n'
-            f'select = "main"\n' for i in range(n))
+            + ('select = "main"\n' if job == "select" else "") for i in range(n))
         (self.dir / "watchlists" / "bench.toml").write_text(
             f'name = "bench"\nschedule = "0 */30 * * * *"\nkeywords = {json.dumps(KEYWORDS)}\n'
             + watches)
@@ -224,17 +240,25 @@ class Policywatch:
                      "check", "--format", "json"], out, self.dir / f"{label}.err")
         alerts = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
         m["alerts"] = sum(1 for a in alerts if a.get("event") == "page.changed")
+        m["data_bytes"] = dir_bytes(self.dir / "data")
         return m
 
 
+URLWATCH_FILTERS = {
+    "select": ("urlwatch (css+html2text)", "filter:\n  - css: main\n  - html2text\n"),
+    "whole": ("urlwatch (html2text)", "filter:\n  - html2text\n"),
+    "raw": ("urlwatch (raw HTML)", ""),
+}
+
+
 class Urlwatch:
-    def __init__(self, venv, work, server, n, concurrency, filtered):
+    def __init__(self, venv, work, server, n, concurrency, job):
         self.venv = venv
-        self.name = "urlwatch" + (" (css+html2text)" if filtered else " (raw HTML)")
-        self.dir = work / ("urlwatch-filtered" if filtered else "urlwatch-raw")
+        self.job = job
+        self.name, job_filter = URLWATCH_FILTERS[job]
+        self.dir = work / f"urlwatch-{job}"
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True)
-        job_filter = "filter:\n  - css: main\n  - html2text\n" if filtered else ""
         (self.dir / "urls.yaml").write_text("---\n".join(
             f"name: page-{i:04d}\nurl: {server.base}/{i:04d}.html\n{job_filter}" for i in range(n)))
         (self.dir / "urlwatch.yaml").write_text(
@@ -276,25 +300,31 @@ def run(args):
                             "cycle": "full fetch", **bare, "alerts": None, "served": None})
             print(f"[{time.monotonic() - started:6.1f}s] {mode}: bare fetch {bare['wall']:.2f}s",
                   file=sys.stderr)
-            tools = [Policywatch(args.policywatch, work, server, args.pages, args.concurrency)]
+            tools = [Policywatch(args.policywatch, work, server, args.pages, args.concurrency, job)
+                     for job in args.jobs]
             if args.urlwatch_venv:
                 tools += [Urlwatch(Path(args.urlwatch_venv), work, server, args.pages,
-                                   args.concurrency, filtered)
-                          for filtered in (True, False)]
+                                   args.concurrency, job)
+                          for job in [*args.jobs, "raw"]]
+            cycles = ["baseline"] if args.baseline_only else ["baseline", "no change",
+                                                                "10% changed"]
             for tool in tools:
                 shutil.rmtree(pages, ignore_errors=True)
                 write_corpus(pages, args.pages)
                 server.take_counts()
-                for cycle in ("baseline", "no change", "10% changed"):
+                for cycle in cycles:
                     if cycle == "10% changed":
                         change_corpus(pages, args.pages)
                     m = tool.run(cycle.replace(" ", "-").replace("%", "pc"))
                     served = server.take_counts()
-                    results.append({"tool": tool.name, "mode": mode, "cycle": cycle, **m,
-                                    "served": served})
-                    print(f"[{time.monotonic() - started:6.1f}s] {mode}: {tool.name} {cycle}: "
-                          f"{m['wall']:.2f}s wall, {m['cpu']:.2f}s CPU, {m['rss_mb']:.0f} MB, "
-                          f"{m['alerts']} changes; served {served}", file=sys.stderr)
+                    results.append({"tool": tool.name, "job": tool.job, "mode": mode,
+                                    "cycle": cycle, **m, "served": served})
+                    data = (f", data {m['data_bytes'] / 1e6:.1f} MB" if "data_bytes" in m
+                            else "")
+                    print(f"[{time.monotonic() - started:6.1f}s] {mode}: {tool.name} "
+                          f"[{tool.job}] {cycle}: {m['wall']:.2f}s wall, {m['cpu']:.2f}s CPU, "
+                          f"{m['rss_mb']:.0f} MB, {m['alerts']} changes{data}; served {served}",
+                          file=sys.stderr)
         finally:
             server.stop()
     return results
@@ -302,34 +332,45 @@ def run(args):
 
 def report(results, args):
     expected = len(changed_pages(args.pages))
-    lines = ["| tool | server | cycle | wall s | CPU s | peak RSS MB | changes reported | served 200/304 |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = ["| tool | job | server | cycle | wall s | CPU s | peak RSS MB | data dir MB "
+             "| changes reported | served 200/304 |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
         served = f"{r['served']['200']}/{r['served']['304']}" if r["served"] else "-"
         alerts = "-" if r["alerts"] is None else str(r["alerts"])
-        lines.append(f"| {r['tool']} | {r['mode']} | {r['cycle']} | {r['wall']:.2f} | "
-                     f"{r['cpu']:.2f} | {r['rss_mb']:.1f} | {alerts} | {served} |")
+        data = f"{r['data_bytes'] / 1e6:.2f}" if "data_bytes" in r else "-"
+        lines.append(f"| {r['tool']} | {r.get('job', '-')} | {r['mode']} | {r['cycle']} | "
+                     f"{r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mb']:.1f} | {data} | "
+                     f"{alerts} | {served} |")
     lines.append("")
     ok = True
-    key = {(r["tool"], r["mode"], r["cycle"]): r for r in results}
+    key = {(r["tool"], r.get("job"), r["mode"], r["cycle"]): r for r in results}
     for r in results:
         if r["tool"] != "policywatch":
             continue
-        bare = key[("bare fetch (curl --parallel)", r["mode"], "full fetch")]
+        bare = key[("bare fetch (curl --parallel)", None, r["mode"], "full fetch")]
+        label = f"{r['job']} / {r['mode']} / {r['cycle']}"
         checks = [("wall ≤ 2× bare fetch", r["wall"] <= 2 * bare["wall"],
                    f"{r['wall'] / bare['wall']:.2f}× bare"),
                   ("peak RSS < 100 MB", r["rss_mb"] < 100, f"{r['rss_mb']:.0f} MB")]
-        for name in ("urlwatch (css+html2text)", "urlwatch (raw HTML)"):
-            u = key.get((name, r["mode"], r["cycle"]))
-            if u:
-                ratio = u["cpu"] / max(r["cpu"], 1e-9)
-                checks.append((f"CPU ≥ 10× less than {name}", ratio >= 10, f"{ratio:.1f}×"))
+        # The same job in urlwatch: on the baseline policywatch must use at most a fifth of
+        # its CPU (issue 17); the raw-HTML set-up is shown for reference only.
+        same = key.get((URLWATCH_FILTERS[r["job"]][0], r["job"], r["mode"], r["cycle"]))
+        if same:
+            ratio = same["cpu"] / max(r["cpu"], 1e-9)
+            if r["cycle"] == "baseline":
+                checks.append((f"CPU ≤ 1/5 of {same['tool']}", ratio >= 5, f"{ratio:.1f}×"))
+            else:
+                lines.append(f"- info {label}: CPU vs {same['tool']}: {ratio:.1f}× less")
+        raw = key.get(("urlwatch (raw HTML)", "raw", r["mode"], r["cycle"]))
+        if raw:
+            lines.append(f"- info {label}: CPU vs urlwatch (raw HTML): "
+                         f"{raw['cpu'] / max(r['cpu'], 1e-9):.1f}× less")
         want = expected if r["cycle"] == "10% changed" else 0
         checks.append(("alerts as expected", r["alerts"] == want, f"{r['alerts']} (want {want})"))
         for name, passed, figure in checks:
             ok &= passed
-            lines.append(f"- {'PASS' if passed else 'MISS'} {r['mode']} / {r['cycle']}: "
-                         f"{name}: {figure}")
+            lines.append(f"- {'PASS' if passed else 'MISS'} {label}: {name}: {figure}")
     return "\n".join(lines), ok
 
 
@@ -342,6 +383,11 @@ def main():
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--modes", nargs="+", default=["conditional", "ignore"],
                     choices=["conditional", "ignore"])
+    ap.add_argument("--jobs", nargs="+", default=["select", "whole"],
+                    choices=["select", "whole"],
+                    help="select: `select = \"main\"`; whole: the whole page, no select")
+    ap.add_argument("--baseline-only", action="store_true",
+                    help="only the first cycle (every page new) of each tool")
     ap.add_argument("--lifetime", type=float, default=1800.0,
                     help="the page server exits after this many seconds whatever happens")
     ap.add_argument("--json-out", type=Path, help="also write the raw figures here")

@@ -4,7 +4,12 @@
 # conditional GET, against urlwatch 2.29 and a bare `curl --parallel` fetch.
 #
 #   bench/cycle.sh [--pages N] [--concurrency N] [--modes conditional ignore]
-#                  [--json-out FILE] [--no-urlwatch]
+#                  [--jobs select whole] [--baseline-only] [--json-out FILE] [--no-urlwatch]
+#
+# --jobs: `select` watches `select = "main"` (urlwatch: css + html2text), `whole` the whole
+# page (urlwatch: html2text); both by default. --baseline-only: the first cycle only.
+# BENCH_BIN=path times that binary instead of building one; URLWATCH_VENV=dir reuses a
+# virtualenv that already has urlwatch 2.29.
 #
 # Needs cargo, python3 (with venv), curl, and PyPI for urlwatch. Everything it creates
 # lives in one temp dir, removed on exit; the whole run is bounded by BENCH_TIMEOUT seconds.
@@ -29,12 +34,18 @@ if [[ ! -x /usr/bin/time ]] && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev
   apt-get install -y -qq time >/dev/null 2>&1 || echo "bench: no GNU time, using wait4()" >&2
 fi
 
-echo "bench: building policywatch (release)" >&2
-(cd "$ROOT" && CARGO_TERM_PROGRESS_WHEN=never cargo build --release --quiet)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/policywatch"
+if [[ -n "${BENCH_BIN:-}" ]]; then
+  BIN="$BENCH_BIN"
+else
+  echo "bench: building policywatch (release)" >&2
+  (cd "$ROOT" && CARGO_TERM_PROGRESS_WHEN=never cargo build --release --quiet)
+  BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/policywatch"
+fi
 
 VENV_ARGS=()
-if [[ "$WITH_URLWATCH" == 1 ]]; then
+if [[ "$WITH_URLWATCH" == 1 && -n "${URLWATCH_VENV:-}" ]]; then
+  VENV_ARGS=(--urlwatch-venv "$URLWATCH_VENV")
+elif [[ "$WITH_URLWATCH" == 1 ]]; then
   echo "bench: installing urlwatch 2.29 into a throwaway virtualenv" >&2
   python3 -m venv "$WORK/venv"
   "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check urlwatch==2.29

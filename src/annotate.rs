@@ -41,13 +41,15 @@ pub fn find_keywords(keywords: &[String], text: &str) -> Vec<KeywordHit> {
 }
 
 /// Keyword patterns compiled once per process: watches share their list's keywords, and
-/// compiling them per alert dominated cycles with many changes.
-fn cached_regex(keyword: &str) -> Option<Regex> {
-    static CACHE: LazyLock<Mutex<HashMap<String, Option<Regex>>>> = LazyLock::new(Default::default);
+/// compiling them per alert dominated cycles with many changes. Shared through an `Arc`:
+/// a cloned `Regex` starts with empty search caches and rebuilds them on every alert.
+fn cached_regex(keyword: &str) -> Option<std::sync::Arc<Regex>> {
+    type Cache = HashMap<String, Option<std::sync::Arc<Regex>>>;
+    static CACHE: LazyLock<Mutex<Cache>> = LazyLock::new(Default::default);
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     cache
         .entry(keyword.to_string())
-        .or_insert_with(|| keyword_regex(keyword))
+        .or_insert_with(|| keyword_regex(keyword).map(std::sync::Arc::new))
         .clone()
 }
 

@@ -38,18 +38,22 @@ pub enum Unframed {
 
 /// `v` as a record: JSON, compressed when `compress`.
 pub fn encode<T: Serialize>(v: &T, compress: bool) -> Result<Vec<u8>> {
-    let json = serde_json::to_vec(v)?;
+    Ok(encode_json(&serde_json::to_vec(v)?, compress))
+}
+
+/// A value already serialised to JSON, as a record.
+pub fn encode_json(json: &[u8], compress: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(json.len() / if compress { 3 } else { 1 } + 8);
     out.extend_from_slice(MAGIC);
     out.push(FORMAT);
     if compress {
         out.push(LZ4_JSON);
-        out.extend_from_slice(&lz4_flex::compress_prepend_size(&json));
+        out.extend_from_slice(&lz4_flex::compress_prepend_size(json));
     } else {
         out.push(JSON);
-        out.extend_from_slice(&json);
+        out.extend_from_slice(json);
     }
-    Ok(out)
+    out
 }
 
 /// A record's value.

@@ -460,3 +460,9 @@ pub fn document_hash(document: &Document) -> String {
     let _ = serde_json::to_writer(&mut hasher, document);
     hex::encode(hasher.finalize())
 }
+
+/// [`document_hash`] of a document already serialised to JSON.
+pub(crate) fn json_hash(json: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(json))
+}

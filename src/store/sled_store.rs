@@ -274,6 +274,30 @@ fn encode_version(v: &Version) -> Result<Vec<u8>> {
     codec::encode(v, true)
 }
 
+/// A [`Version`]'s JSON exactly as serde writes it, around a document already serialised
+/// (so committing a version serialises its document once, for the hash and the record).
+fn version_record_json(
+    watch: &str,
+    seq: u64,
+    fetched_at: DateTime<Utc>,
+    hash: &str,
+    document_json: &[u8],
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(document_json.len() + watch.len() + 160);
+    out.extend_from_slice(b"{\"watch\":");
+    serde_json::to_writer(&mut out, watch)?;
+    out.extend_from_slice(b",\"seq\":");
+    serde_json::to_writer(&mut out, &seq)?;
+    out.extend_from_slice(b",\"fetched_at\":");
+    serde_json::to_writer(&mut out, &fetched_at)?;
+    out.extend_from_slice(b",\"hash\":");
+    serde_json::to_writer(&mut out, hash)?;
+    out.extend_from_slice(b",\"document\":");
+    out.extend_from_slice(document_json);
+    out.push(b'}');
+    Ok(out)
+}
+
 pub(super) fn decode_version(bytes: &[u8]) -> Result<Version> {
     codec::decode(bytes, Unframed::Lz4).map_err(|e| Error::Store(format!("corrupt version: {e}")))
 }
@@ -359,7 +383,16 @@ fn insert_change(
 impl Store for SledStore {
     fn commit(&self, c: CheckCommit) -> Result<Committed> {
         let _w = self.writing();
-        let new_hash = c.document.as_ref().map(document_hash);
+        // The document is serialised once: its JSON is hashed and then stored as it is.
+        let new_doc = c
+            .document
+            .as_ref()
+            .map(|doc| -> Result<(Vec<u8>, String)> {
+                let json = serde_json::to_vec(doc)?;
+                let hash = super::json_hash(&json);
+                Ok((json, hash))
+            })
+            .transpose()?;
         let (state_bytes, checked_bytes) = split_state(&c.state)?;
         let result = (
             &self.versions,
@@ -374,7 +407,7 @@ impl Store for SledStore {
             .transaction(
                 |(versions, heads, changes, outbox, state, checked, follows, meta)| {
                     let mut committed = Committed::default();
-                    if let (Some(doc), Some(hash)) = (&c.document, &new_hash) {
+                    if let Some((doc_json, hash)) = &new_doc {
                         let head: Option<Head> = heads
                             .get(c.watch.as_bytes())?
                             .map(|b| decode(&b))
@@ -382,16 +415,12 @@ impl Store for SledStore {
                             .map_err(abort)?;
                         if head.as_ref().map(|h| &h.hash) != Some(hash) {
                             let seq = head.map_or(1, |h| h.seq + 1);
-                            let version = Version {
-                                watch: c.watch.clone(),
-                                seq,
-                                fetched_at: c.fetched_at,
-                                hash: hash.clone(),
-                                document: doc.clone(),
-                            };
+                            let json =
+                                version_record_json(&c.watch, seq, c.fetched_at, hash, doc_json)
+                                    .map_err(abort)?;
                             versions.insert(
                                 version_key(&c.watch, seq),
-                                encode_version(&version).map_err(abort)?,
+                                codec::encode_json(&json, true),
                             )?;
                             let head = Head {
                                 seq,
@@ -862,6 +891,31 @@ mod tests {
             full_diff: "+b\n".into(),
             outgoing: vec![],
         }
+    }
+
+    #[test]
+    fn a_version_record_is_what_serde_writes_and_its_hash_the_documents() {
+        let document = Document {
+            title: "T \"q\"".into(),
+            url: "https://example.org/é".into(),
+            text: "line\n\u{2028}tab\t".into(),
+            fields: serde_json::json!({"links": [{"url": "u", "text": "t"}]}),
+        };
+        let json = serde_json::to_vec(&document).unwrap();
+        let hash = super::super::json_hash(&json);
+        assert_eq!(hash, document_hash(&document));
+        let at = Utc.with_ymd_and_hms(2026, 11, 27, 12, 0, 0).unwrap();
+        let version = Version {
+            watch: "w\"1".into(),
+            seq: 42,
+            fetched_at: at,
+            hash: hash.clone(),
+            document,
+        };
+        assert_eq!(
+            version_record_json("w\"1", 42, at, &hash, &json).unwrap(),
+            serde_json::to_vec(&version).unwrap()
+        );
     }
 
     fn commit(store: &SledStore, text: &str, changes: Vec<NewChange>, hour: u32) -> Committed {

@@ -4,6 +4,7 @@
 
 pub mod diff;
 pub mod html;
+mod stream;
 
 pub use html::fold as one_line;
 

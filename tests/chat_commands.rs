@@ -750,6 +750,39 @@ async fn history_show_and_status_answer_what_the_cli_prints_and_reactions_mark_a
     assert!(!h
         .cli(&["show", &change_id.to_string()])
         .contains("reviewed by"));
+
+    // An add and a removal in one burst may be handled in either order (serenity gives
+    // each event its own task): the marks follow who has the reaction in the end.
+    let reads = h.discord.reaction_reads();
+    h.discord.react(&officer(), CHANNEL, alert.id, "✅", true);
+    h.discord.react(&officer(), CHANNEL, alert.id, "✅", false);
+    h.discord.react(&member(), CHANNEL, alert.id, "✅", true);
+    h.discord
+        .wait_for("three reads of the reactions", |f| {
+            f.reaction_reads() >= reads + 3
+        })
+        .await;
+    eventually("Max's mark", || {
+        store
+            .change(change_id)
+            .unwrap()
+            .unwrap()
+            .reviews
+            .iter()
+            .any(|r| r.mark == "reviewed" && r.by == "Max")
+    })
+    .await;
+    let reviewed: Vec<String> = h
+        .store
+        .change(change_id)
+        .unwrap()
+        .unwrap()
+        .reviews
+        .iter()
+        .filter(|r| r.mark == "reviewed")
+        .map(|r| r.by.clone())
+        .collect();
+    assert_eq!(reviewed, vec!["Max".to_string()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

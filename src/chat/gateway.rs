@@ -420,21 +420,27 @@ impl EventHandler for Handler {
         }
     }
 
-    async fn reaction_add(&self, _ctx: Context, r: Reaction) {
-        self.reaction(r, true);
+    async fn reaction_add(&self, ctx: Context, r: Reaction) {
+        self.reaction(&ctx, r, true).await;
     }
 
-    async fn reaction_remove(&self, _ctx: Context, r: Reaction) {
-        self.reaction(r, false);
+    async fn reaction_remove(&self, ctx: Context, r: Reaction) {
+        self.reaction(&ctx, r, false).await;
     }
 }
 
 impl Handler {
     /// A member's ✅ / 👀 on an alert message marks (or, removed, unmarks) its alerts.
-    fn reaction(&self, r: Reaction, on: bool) {
+    /// serenity hands each event to a task of its own, so an add and a removal in quick
+    /// succession may be handled in either order: the marks are set from Discord's list of
+    /// who has the reaction now, which is the same whichever event is handled last.
+    async fn reaction(&self, ctx: &Context, r: Reaction, on: bool) {
         let ReactionType::Unicode(emoji) = &r.emoji else {
             return;
         };
+        if super::mark_of(emoji).is_none() {
+            return;
+        }
         let Some(user) = r.user_id else {
             return;
         };
@@ -453,8 +459,48 @@ impl Handler {
                 bot: false,
             },
         };
-        if let Err(e) = self.commands.mark(r.message_id.get(), emoji, &who, on) {
-            tracing::warn!(error = %e, message = r.message_id.get(), "could not record a triage mark");
+        let message = r.message_id.get();
+        match self.commands.is_alert_message(message) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, message, "could not read the alert message's record");
+                return;
+            }
+        }
+        let users = within(
+            REQUEST_TIMEOUT,
+            ctx.http
+                .get_reaction_users(r.channel_id, r.message_id, &r.emoji, 100, None),
+        )
+        .await;
+        let result = match users {
+            Ok(users) => {
+                let me = self.me.get().copied();
+                let present: Vec<Member> = users
+                    .iter()
+                    .filter(|u| Some(u.id.get()) != me)
+                    .map(|u| {
+                        if u.id == user {
+                            // The event's member carries the name the guild shows.
+                            Member {
+                                bot: u.bot,
+                                ..who.clone()
+                            }
+                        } else {
+                            member_of(None, u)
+                        }
+                    })
+                    .collect();
+                self.commands.reconcile(message, emoji, &present)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, message, "could not read the message's reactions; recording the event alone");
+                self.commands.mark(message, emoji, &who, on)
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, message, "could not record a triage mark");
         }
     }
 }

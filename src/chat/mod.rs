@@ -156,6 +156,15 @@ fn quote_cut(s: String) -> String {
     out
 }
 
+/// The mark a reaction stands for, if any.
+fn mark_of(emoji: &str) -> Option<&'static str> {
+    match emoji {
+        REVIEWED_EMOJI => Some(REVIEWED),
+        LOOKING_EMOJI => Some(LOOKING),
+        _ => None,
+    }
+}
+
 /// Answers commands against the running engine.
 pub struct Commands {
     pub live: Arc<Live>,
@@ -365,14 +374,69 @@ impl Commands {
         )))
     }
 
-    /// Records (or, `on = false`, clears) a member's mark on the alerts of a message.
-    /// Returns how many alerts changed; reactions on messages that are not ours change
-    /// nothing.
+    /// Whether a message is one of our alert messages (reactions on others mean nothing).
+    pub fn is_alert_message(&self, message: u64) -> Result<bool> {
+        Ok(!self
+            .live
+            .engine()
+            .store
+            .message_changes(message)?
+            .is_empty())
+    }
+
+    /// Makes the marks of one emoji on a message's alerts match the members who have that
+    /// reaction on it now (Discord's list): the outcome does not depend on the order the
+    /// reaction events are handled in, and a later event repairs marks an earlier one lost.
+    /// Returns how many marks changed.
+    pub fn reconcile(&self, message: u64, emoji: &str, present: &[Member]) -> Result<usize> {
+        let Some(mark) = mark_of(emoji) else {
+            return Ok(0);
+        };
+        let engine = self.live.engine();
+        let store = &engine.store;
+        let present: Vec<&Member> = present.iter().filter(|m| !m.bot).collect();
+        let mut changed = 0;
+        for change in store.message_changes(message)? {
+            let Some(record) = store.change(change)? else {
+                continue;
+            };
+            let marked: Vec<&Review> = record.reviews.iter().filter(|r| r.mark == mark).collect();
+            for r in &marked {
+                if !present
+                    .iter()
+                    .any(|m| r.user.as_deref() == Some(&m.id.to_string()))
+                {
+                    changed += usize::from(store.set_review(change, r, false)?);
+                }
+            }
+            for m in &present {
+                if !marked
+                    .iter()
+                    .any(|r| r.user.as_deref() == Some(&m.id.to_string()))
+                {
+                    let review = Review {
+                        by: m.name.clone(),
+                        mark: mark.to_string(),
+                        at: engine.clock.now(),
+                        user: Some(m.id.to_string()),
+                    };
+                    changed += usize::from(store.set_review(change, &review, true)?);
+                }
+            }
+        }
+        if changed > 0 {
+            store.flush()?;
+            tracing::info!(message, mark, changed, "triage marks brought up to date");
+        }
+        Ok(changed)
+    }
+
+    /// Records (or, `on = false`, clears) a member's mark on the alerts of a message, from
+    /// the event alone (when Discord's list of reactions cannot be read). Returns how many
+    /// alerts changed; reactions on messages that are not ours change nothing.
     pub fn mark(&self, message: u64, emoji: &str, who: &Member, on: bool) -> Result<usize> {
-        let mark = match emoji {
-            REVIEWED_EMOJI => REVIEWED,
-            LOOKING_EMOJI => LOOKING,
-            _ => return Ok(0),
+        let Some(mark) = mark_of(emoji) else {
+            return Ok(0);
         };
         if who.bot {
             return Ok(0);

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
@@ -180,6 +180,10 @@ impl FakeDiscord {
             .route(
                 "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}/@me",
                 put(own_reaction),
+            )
+            .route(
+                "/api/v10/channels/{channel}/messages/{message}/reactions/{emoji}",
+                get(reaction_users),
             )
             .route(
                 "/api/v10/channels/{channel}/messages/{message}/threads",
@@ -763,7 +767,7 @@ pub struct FakeUser {
 impl FakeUser {
     fn user_json(&self) -> Value {
         json!({"id": self.id.to_string(), "username": self.name, "discriminator": "0",
-               "global_name": self.name, "avatar": null})
+               "global_name": self.name, "avatar": null, "bot": self.id == APP})
     }
     fn member_json(&self) -> Value {
         json!({"user": self.user_json(), "roles": self.roles.iter().map(u64::to_string).collect::<Vec<_>>(),
@@ -863,6 +867,10 @@ struct Gateway {
     refused: Vec<(u16, Value)>,
     commands: Vec<Value>,
     own_reactions: Vec<(u64, u64, String)>,
+    /// Who has each reaction on each message now: (message, emoji) → users, oldest first.
+    reactions: HashMap<(u64, String), Vec<Value>>,
+    /// `GET …/reactions/{emoji}` requests answered.
+    reaction_reads: usize,
     threads: Vec<(u64, u64, Value)>,
     /// While set, new connections are accepted at TCP level and then left hanging (no
     /// websocket handshake) until released: an outage the bot cannot get past.
@@ -922,6 +930,10 @@ impl FakeDiscord {
     /// The bot's own reactions: (channel, message, emoji).
     pub fn own_reactions(&self) -> Vec<(u64, u64, String)> {
         self.lock().gw.own_reactions.clone()
+    }
+    /// How many times the bot read a message's list of reactions.
+    pub fn reaction_reads(&self) -> usize {
+        self.lock().gw.reaction_reads
     }
     pub fn threads(&self) -> Vec<(u64, u64, Value)> {
         self.lock().gw.threads.clone()
@@ -1050,7 +1062,17 @@ impl FakeDiscord {
         } else {
             "MESSAGE_REACTION_REMOVE"
         };
-        self.lock().dispatch(t, d, None);
+        let mut i = self.lock();
+        let users =
+            i.gw.reactions
+                .entry((message, emoji.to_string()))
+                .or_default();
+        let id = user.id.to_string();
+        users.retain(|u| u["id"].as_str() != Some(id.as_str()));
+        if on {
+            users.push(user.user_json());
+        }
+        i.dispatch(t, d, None);
     }
 
     /// From now on, gateway connections hang before the handshake until [`Self::release_gateway`].
@@ -1484,9 +1506,42 @@ async fn own_reaction(
     Path((channel, message, emoji)): Path<(u64, u64, String)>,
 ) -> Response {
     let mut i = inner.lock().unwrap();
+    let bot = json!({"id": APP.to_string(), "username": "policywatch", "discriminator": "0",
+                     "global_name": null, "avatar": null, "bot": true});
+    let users = i.gw.reactions.entry((message, emoji.clone())).or_default();
+    if !users.iter().any(|u| u["id"] == bot["id"]) {
+        users.push(bot);
+    }
     i.gw.own_reactions.push((channel, message, emoji));
     i.bump();
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /channels/{c}/messages/{m}/reactions/{emoji}?limit=`: who reacted, oldest first.
+async fn reaction_users(
+    State(inner): State<Shared>,
+    Path((_channel, message, emoji)): Path<(u64, u64, String)>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let limit: usize = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "limit")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(25);
+    if !(1..=100).contains(&limit) {
+        return error(
+            400,
+            json!({"message": "Invalid Form Body", "code": 50035, "errors": {"limit": "1-100"}}),
+        );
+    }
+    let mut i = inner.lock().unwrap();
+    i.gw.reaction_reads += 1;
+    let users: Vec<Value> =
+        i.gw.reactions
+            .get(&(message, emoji))
+            .map(|u| u.iter().take(limit).cloned().collect())
+            .unwrap_or_default();
+    i.bump();
+    Json(Value::Array(users)).into_response()
 }
 
 async fn start_thread(

@@ -213,6 +213,35 @@ impl<T: Tracked + DeserializeOwned> Listing<T> {
     pub fn from_document(doc: &Document) -> Result<Listing<T>> {
         stored(&doc.fields)
     }
+
+    /// The listing of a watch's previous document; empty on its first run.
+    pub fn previous(doc: Option<&Document>) -> Result<Listing<T>> {
+        doc.map_or_else(|| Ok(Listing::default()), Listing::from_document)
+    }
+}
+
+impl<T: Tracked + Serialize> Listing<T> {
+    /// The stored document: `# title`, then each item's `record` (or `empty` when there is
+    /// none), the listing itself as its fields.
+    pub fn document(
+        &self,
+        title: String,
+        url: &str,
+        empty: &str,
+        record: impl Fn(&T) -> String,
+    ) -> Result<Document> {
+        let mut text = vec![format!("# {title}")];
+        if self.items.is_empty() {
+            text.push(empty.to_string());
+        }
+        text.extend(self.items.iter().map(record));
+        Ok(Document {
+            title,
+            url: url.to_string(),
+            text: text.join("\n\n"),
+            fields: serde_json::to_value(self)?,
+        })
+    }
 }
 
 impl<T: Tracked> Listing<T> {
@@ -294,6 +323,39 @@ impl<'de, T: Tracked + Deserialize<'de>> Deserialize<'de> for Listing<T> {
         }
         d.deserialize_map(ListingVisitor(PhantomData))
     }
+}
+
+/// A Written Questions or Statements API list: `path?searchTerm=&answeringBodies=&house=`,
+/// then `extra` (the kind's own filters, in order), then `expandMember=true&skip=&take=`.
+pub fn list_url(
+    base: &Url,
+    path: &str,
+    search_term: Option<&str>,
+    answering_body: Option<u32>,
+    house: Option<House>,
+    extra: &[(&str, String)],
+    skip: usize,
+) -> Result<Url> {
+    let mut url = endpoint(base, path)?;
+    {
+        let mut q = url.query_pairs_mut();
+        if let Some(t) = search_term {
+            q.append_pair("searchTerm", t);
+        }
+        if let Some(b) = answering_body {
+            q.append_pair("answeringBodies", &b.to_string());
+        }
+        if let Some(h) = house {
+            q.append_pair("house", h.api());
+        }
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+        q.append_pair("expandMember", "true");
+        q.append_pair("skip", &skip.to_string());
+        q.append_pair("take", &PAGE_SIZE.to_string());
+    }
+    Ok(url)
 }
 
 /// The watch's phrases found in `text` (case-insensitive, whole words, as keywords are

@@ -470,10 +470,7 @@ pub async fn observe(
     state: &Value,
 ) -> Result<(Document, Value)> {
     let mut st: State = stored(state)?;
-    let prev = match previous {
-        Some(doc) => Listing::from_document(doc)?,
-        None => Listing::default(),
-    };
+    let prev = Listing::previous(previous)?;
     let today = uk_today(ctx.now);
     let rows = match &query.question {
         Some(q) => one_question(ctx, bases, query, q).await?,
@@ -528,17 +525,12 @@ pub async fn observe(
 
 /// The stored document of a listing.
 pub fn document(title: String, listing: &Listing) -> Result<Document> {
-    let mut text = vec![format!("# {title}")];
-    if listing.items.is_empty() {
-        text.push("(no questions followed)".into());
-    }
-    text.extend(listing.items.iter().map(Question::text));
-    Ok(Document {
+    listing.document(
         title,
-        url: "https://questions-statements.parliament.uk/written-questions".into(),
-        text: text.join("\n\n"),
-        fields: serde_json::to_value(listing)?,
-    })
+        "https://questions-statements.parliament.uk/written-questions",
+        "(no questions followed)",
+        Question::text,
+    )
 }
 
 /// The rows of the two queries (tabled since, corrected since).

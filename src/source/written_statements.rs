@@ -23,7 +23,7 @@ use crate::source::kind::{target_of, EventInfo, SourceKind};
 use crate::source::parliament::{
     self, day, endpoint, first_paragraph, html_to_text, long_day, looks_cut, observed, read_body,
     read_search, search_each, stored, uk_today, window_start, AnsweringBody, Bases, ExpandedMember,
-    House, MemberCache, Page, Tracked, MEMBERS, PAGE_SIZE, QUESTIONS_STATEMENTS,
+    House, MemberCache, Page, Tracked, MEMBERS, QUESTIONS_STATEMENTS,
 };
 use crate::source::{Context, Document, Job, Observed};
 use crate::text::diff;
@@ -263,24 +263,15 @@ pub fn list_url(
     since: NaiveDate,
     skip: usize,
 ) -> Result<Url> {
-    let mut url = endpoint(base, "api/writtenstatements/statements")?;
-    {
-        let mut q = url.query_pairs_mut();
-        if let Some(t) = search_term {
-            q.append_pair("searchTerm", t);
-        }
-        if let Some(d) = department {
-            q.append_pair("answeringBodies", &d.to_string());
-        }
-        if let Some(h) = house {
-            q.append_pair("house", h.api());
-        }
-        q.append_pair("madeWhenFrom", &since.to_string());
-        q.append_pair("expandMember", "true");
-        q.append_pair("skip", &skip.to_string());
-        q.append_pair("take", &PAGE_SIZE.to_string());
-    }
-    Ok(url)
+    parliament::list_url(
+        base,
+        "api/writtenstatements/statements",
+        search_term,
+        department,
+        house,
+        &[("madeWhenFrom", since.to_string())],
+        skip,
+    )
 }
 
 pub fn detail_url(base: &Url, id: u32) -> Result<Url> {
@@ -337,10 +328,7 @@ pub async fn observe(
     state: &Value,
 ) -> Result<(Document, Value)> {
     let mut st: State = stored(state)?;
-    let prev = match previous {
-        Some(doc) => Listing::from_document(doc)?,
-        None => Listing::default(),
-    };
+    let prev = Listing::previous(previous)?;
     let today = uk_today(ctx.now);
     let since = window_start(st.last_poll, today - Duration::days(FIRST_RUN_DAYS));
     let department = query.department.as_ref().and_then(|d| d.api_id(st.body_id));
@@ -398,17 +386,12 @@ pub async fn observe(
 
 /// The stored document of a listing.
 pub fn document(title: String, listing: &Listing) -> Result<Document> {
-    let mut text = vec![format!("# {title}")];
-    if listing.items.is_empty() {
-        text.push("(no statements yet)".into());
-    }
-    text.extend(listing.items.iter().map(Statement::record));
-    Ok(Document {
+    listing.document(
         title,
-        url: "https://questions-statements.parliament.uk/written-statements".into(),
-        text: text.join("\n\n"),
-        fields: serde_json::to_value(listing)?,
-    })
+        "https://questions-statements.parliament.uk/written-statements",
+        "(no statements yet)",
+        Statement::record,
+    )
 }
 
 /// A list page's rows.

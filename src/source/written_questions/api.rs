@@ -6,7 +6,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::error::Result;
-use crate::source::parliament::{endpoint, ExpandedMember, House, Page, PAGE_SIZE};
+use crate::source::parliament::{self, endpoint, ExpandedMember, House, Page};
 
 pub const API: &str = "the Written Questions API";
 
@@ -105,35 +105,24 @@ pub struct Filters<'a> {
 /// `api/writtenquestions/questions?searchTerm=&answeringBodies=&house=&tabledWhenFrom=|
 /// correctedWhenFrom=&expandMember=true&skip=&take=`.
 pub fn list_url(base: &Url, f: &Filters, since: Option<Since>, skip: usize) -> Result<Url> {
-    let mut url = endpoint(base, "api/writtenquestions/questions")?;
-    {
-        let mut q = url.query_pairs_mut();
-        if let Some(t) = f.search_term {
-            q.append_pair("searchTerm", t);
-        }
-        if let Some(b) = f.answering_body {
-            q.append_pair("answeringBodies", &b.to_string());
-        }
-        if let Some(h) = f.house {
-            q.append_pair("house", h.api());
-        }
-        if let Some(u) = f.uin {
-            q.append_pair("uIN", u);
-        }
-        match since {
-            Some(Since::Tabled(d)) => {
-                q.append_pair("tabledWhenFrom", &d.to_string());
-            }
-            Some(Since::Corrected(d)) => {
-                q.append_pair("correctedWhenFrom", &d.to_string());
-            }
-            None => {}
-        }
-        q.append_pair("expandMember", "true");
-        q.append_pair("skip", &skip.to_string());
-        q.append_pair("take", &PAGE_SIZE.to_string());
+    let mut extra = Vec::new();
+    if let Some(u) = f.uin {
+        extra.push(("uIN", u.to_string()));
     }
-    Ok(url)
+    match since {
+        Some(Since::Tabled(d)) => extra.push(("tabledWhenFrom", d.to_string())),
+        Some(Since::Corrected(d)) => extra.push(("correctedWhenFrom", d.to_string())),
+        None => {}
+    }
+    parliament::list_url(
+        base,
+        "api/writtenquestions/questions",
+        f.search_term,
+        f.answering_body,
+        f.house,
+        &extra,
+        skip,
+    )
 }
 
 /// `api/writtenquestions/questions/{id}?expandMember=true`: one question in full (list rows

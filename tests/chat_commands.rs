@@ -195,7 +195,16 @@ impl Harness {
 
     /// [`Harness::start`] with more `[sources]` lines.
     async fn start_with(extra_sources: &str, extra_discord: &str) -> Harness {
-        let discord = FakeDiscord::start(TOKEN).await;
+        Harness::start_on(
+            FakeDiscord::start(TOKEN).await,
+            extra_sources,
+            extra_discord,
+        )
+        .await
+    }
+
+    /// [`Harness::start_with`] on a fake Discord the test set up.
+    async fn start_on(discord: FakeDiscord, extra_sources: &str, extra_discord: &str) -> Harness {
         let bills = Bills::default();
         bills.serve_3548("GET_Bills_3548__detail.json");
         let bills_uri = serve(
@@ -954,5 +963,33 @@ async fn follow_question_by_uin_confirms_its_state_and_follows_it_by_id() {
             .contains("is not a written question id or UIN"),
         "{}",
         bad.content()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_that_refuses_the_bot_is_tried_again_later_while_alerts_go_out() {
+    // The gateway refuses the first identify (close 4004): serenity's client gives up, and
+    // policywatch starts a new one after a pause. Delivery does not wait for any of it.
+    let discord = FakeDiscord::start(TOKEN).await;
+    discord.refuse_identifies(1);
+    let mut h = Harness::start_on(discord, "", "").await;
+    assert_eq!(h.discord.refused_identifies(), 1);
+    assert_eq!(h.discord.identifies().len(), 1);
+    *h.pages.text.lock().unwrap() = "News after the gateway came back.".into();
+    h.clock.set(at(9, 10));
+    h.settled(2).await;
+    assert!(h
+        .discord
+        .posted()
+        .last()
+        .unwrap()
+        .payload
+        .to_string()
+        .contains("News after the gateway came back"));
+    let reply = h.slash(&member(), "status", json!([])).await;
+    assert!(
+        reply.content().starts_with("**1 watch**"),
+        "{}",
+        reply.content()
     );
 }

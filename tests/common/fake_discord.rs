@@ -856,6 +856,9 @@ struct Gateway {
     conns: u64,
     /// Connections waiting at a hold.
     waiting: usize,
+    /// The next this many identifies are refused as a bad token would be (close 4004).
+    refuse_identifies: usize,
+    refused_identifies: usize,
     identifies: Vec<Value>,
     resumes: Vec<Value>,
     heartbeats: usize,
@@ -931,6 +934,14 @@ impl FakeDiscord {
     pub fn own_reactions(&self) -> Vec<(u64, u64, String)> {
         self.lock().gw.own_reactions.clone()
     }
+    /// Refuses the next `n` identifies with close code 4004 (authentication failed).
+    pub fn refuse_identifies(&self, n: usize) {
+        self.lock().gw.refuse_identifies = n;
+    }
+    pub fn refused_identifies(&self) -> usize {
+        self.lock().gw.refused_identifies
+    }
+
     /// How many times the bot read a message's list of reactions.
     pub fn reaction_reads(&self) -> usize {
         self.lock().gw.reaction_reads
@@ -1233,7 +1244,10 @@ fn gateway_op(
             ));
         }
         Some(2) => {
-            if !token_ok(&i, &v["d"]["token"]) {
+            if !token_ok(&i, &v["d"]["token"]) || i.gw.refuse_identifies > 0 {
+                i.gw.refuse_identifies = i.gw.refuse_identifies.saturating_sub(1);
+                i.gw.refused_identifies += 1;
+                i.bump();
                 return Some((4004, "Authentication failed."));
             }
             i.gw.identifies.push(v["d"].clone());

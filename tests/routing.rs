@@ -613,10 +613,15 @@ async fn a_webhook_url_appears_in_no_log_error_status_or_outbox_listing_whatever
         "delivered in the end"
     );
     // …and no URL, nor any part of one that is secret, was ever printed.
+    // Not even the webhooks' host and port (the page watch's server is another port).
+    let hooks_at = hooks.base.trim_start_matches("http://").to_string();
+    let refused_at = format!("127.0.0.1:{closed}");
     for secret in [
         slack.as_str(),
         teams.as_str(),
         refused.as_str(),
+        hooks_at.as_str(),
+        refused_at.as_str(),
         "SECRET",
         "slacktoken",
         "teamssig",

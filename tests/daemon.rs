@@ -757,12 +757,20 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
     store.set_failing(false);
     clock.advance(chrono::Duration::seconds(31));
     // Rounds cut short by the pause end too, so count rounds from here on, not exactly.
+    // "Resumed and settled" can be reported before the rerun of what could not be
+    // recorded, so wait for that rerun's alerts too (on progress reports, not on time).
     let quiet = |p: &Progress| p.paused.is_none() && p.settled() && p.next_check == Some(at(9, 20));
-    let p = tokio::time::timeout(Duration::from_secs(20), daemon.progress.wait_for(quiet))
-        .await
-        .expect("checks resume and settle")
-        .unwrap()
-        .clone();
+    let p = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let p = daemon.progress.borrow_and_update().clone();
+            if quiet(&p) && out.alerts().len() >= 4 {
+                return p;
+            }
+            daemon.progress.changed().await.expect("daemon alive");
+        }
+    })
+    .await
+    .expect("checks resume, rerun and settle");
     let mut watches: Vec<String> = out.alerts().into_iter().map(|a| a.watch).collect();
     watches.sort();
     assert_eq!(watches, ["a", "b", "c", "d"], "each change once, none lost");

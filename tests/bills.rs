@@ -607,6 +607,22 @@ async fn a_new_bill_in_a_search_raises_one_bill_new_and_is_followed_from_the_nex
         (Some("bill-2818"), Some("bill.renamed"))
     );
 
+    // `watches` says where each watch came from: the file, or the search that follows it.
+    let watches = p.stdout(&["watches"]);
+    let followed = watches
+        .lines()
+        .find(|l| l.starts_with("bill-2818 [bill]"))
+        .unwrap_or_else(|| panic!("{watches}"));
+    assert!(
+        followed.contains("; from followed by search `rates` since "),
+        "{watches}"
+    );
+    assert!(
+        watches.lines().any(|l| l.starts_with("rates [bill_search]")
+            && l.ends_with("; from watchlists/bills.toml:5")),
+        "{watches}"
+    );
+
     // Unfollow holds across cycles and restarts (each command is a new process), while
     // the search still finds the bill; status says so.
     assert_eq!(

@@ -52,7 +52,8 @@ pub async fn check(app: &App, args: CheckArgs) -> Result<()> {
             .collect::<Result<Vec<_>>>()?
     };
 
-    let bar = std::io::stderr().is_terminal().then(|| {
+    // No bar between JSON log lines.
+    let bar = (std::io::stderr().is_terminal() && !super::json_logs()).then(|| {
         let bar = indicatif::ProgressBar::new(chosen.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template(
             "{spinner} checking {pos}/{len} watches {wide_bar} {elapsed} {msg}",

@@ -132,7 +132,7 @@ fn print_text(report: &StatusReport, w: &mut dyn Write) -> std::io::Result<()> {
     }
     writeln!(w, "outbox: {} queued, {} dead", report.queued, report.dead)?;
     if let Some(h) = &report.delivery_halt {
-        let since = h.since.format("%Y-%m-%d %H:%M");
+        let since = h.since.format("%Y-%m-%d %H:%M UTC");
         writeln!(w, "delivery: STOPPED since {since}: {}", h.reason)?;
     }
     for u in &report.unfollowed {

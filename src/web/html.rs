@@ -47,7 +47,7 @@ pub fn time(t: DateTime<Utc>) -> String {
     format!(
         "<time datetime=\"{}\">{}</time>",
         t.to_rfc3339(),
-        t.format("%Y-%m-%d %H:%M")
+        t.format("%Y-%m-%d %H:%M UTC")
     )
 }
 

@@ -309,7 +309,7 @@ pub async fn watch(
                     .iter()
                     .map(|v| {
                         let sel = if v.seq == chosen { " selected" } else { "" };
-                        format!("<option value=\"{0}\"{sel}>v{0} ({1})</option>", v.seq, v.fetched_at.format("%Y-%m-%d %H:%M"))
+                        format!("<option value=\"{0}\"{sel}>v{0} ({1})</option>", v.seq, v.fetched_at.format("%Y-%m-%d %H:%M UTC"))
                     })
                     .collect::<String>()
             };

@@ -34,6 +34,10 @@ pub struct FollowTarget {
     pub title: String,
 }
 
+/// The reaction the Discord sink puts on every alert message; a member's marks the alert
+/// reviewed (see `chat`).
+pub const REVIEWED_EMOJI: &str = "✅";
+
 /// Someone the watchlist asks to be pinged with its alerts, in one service's terms: each
 /// destination pings only its own kind of mention (the ids are checked when the watchlist
 /// is read, so a sink can write them into its markup as they are).

@@ -20,8 +20,9 @@ pub mod render;
 
 pub use follow::{resolve, Resolved};
 
-/// The bot's reaction on every alert message; a member's marks the alert reviewed.
-pub const REVIEWED_EMOJI: &str = "✅";
+/// The bot's reaction on every alert message; a member's marks the alert reviewed. (Plain
+/// data, so the Discord sink can add it without depending on chat.)
+pub use crate::data::REVIEWED_EMOJI;
 /// A member's marks the alert "looking into it".
 pub const LOOKING_EMOJI: &str = "👀";
 

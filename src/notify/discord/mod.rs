@@ -284,7 +284,7 @@ impl DiscordSink {
             });
         if self.triage {
             let emoji =
-                serenity::model::channel::ReactionType::Unicode(crate::chat::REVIEWED_EMOJI.into());
+                serenity::model::channel::ReactionType::Unicode(crate::data::REVIEWED_EMOJI.into());
             let react = self.http.create_reaction(
                 ChannelId::new(channel),
                 serenity::model::id::MessageId::new(message),

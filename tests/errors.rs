@@ -68,6 +68,26 @@ fn every_config_problem_is_listed_with_its_place_and_a_suggestion() {
 }
 
 #[test]
+fn a_value_out_of_bounds_points_at_its_key() {
+    let p = Project::new();
+    p.config("timezone = \"Europe/Lundon\"\n[fetch]\nallow_private = true\n");
+    p.watchlist("team.toml", "name = \"team\"\n");
+    let (code, _, stderr) = run(&p, &["validate"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "policywatch.toml:1:1: timezone: unknown time zone `Europe/Lundon`: use an IANA name such as `Europe/London` or `UTC`\n"
+    );
+    p.config("[fetch]\nallow_private = true\nconcurrency = 0\n");
+    let (code, _, stderr) = run(&p, &["validate"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "policywatch.toml:3:1: fetch.concurrency must be at least 1\n"
+    );
+}
+
+#[test]
 fn values_of_the_wrong_type_are_all_named_in_words() {
     let p = Project::new();
     p.config(

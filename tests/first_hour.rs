@@ -258,8 +258,18 @@ fn help_separates_global_options_describes_arguments_and_gives_examples_and_exit
         "unfollow", "follow", "kinds", "backup", "restore", "import", "doctor", "reload", "test",
         "watches",
     ];
+    // Every option and argument says what it is.
+    let bare =
+        regex::Regex::new(r"^\s+(-\w, )?(--[a-z-]+|\[[A-Z_]+\]|<[A-Z_]+>)( <[A-Z_]+>)?\s*(\[.*)?$")
+            .unwrap();
     for command in commands {
         let help = p.stdout(&[command, "--help"]);
+        for line in help.lines() {
+            assert!(
+                !bare.is_match(line),
+                "{command}: undescribed `{line}` in {help}"
+            );
+        }
         assert!(
             help.contains("Examples:\n  policywatch"),
             "{command}: {help}"

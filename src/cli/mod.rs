@@ -104,6 +104,7 @@ pub struct Cli {
         env = "POLICYWATCH_LOG_FORMAT",
         default_value = "text",
         value_enum,
+        value_name = "FORMAT",
         help_heading = GLOBAL
     )]
     pub log_format: LogFormat,

@@ -45,6 +45,7 @@ pub struct ShowArgs {
     /// Change id: the number `history` and each alert start with (`#12`)
     #[arg(value_name = "ID")]
     pub change: u64,
+    /// `text` for people, or `json`: the alert with its full diff, one object
     #[arg(long, value_enum, default_value = "text")]
     pub format: super::TextOrJson,
 }

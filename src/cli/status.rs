@@ -12,6 +12,7 @@ use crate::status::{self, StatusReport};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
+    /// `text` for people, or `json`: one document with the watches, outbox and delivery
     #[arg(long, value_enum, default_value = "text")]
     pub format: StatusFormat,
 }

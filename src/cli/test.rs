@@ -47,6 +47,7 @@ pub struct TestArgs {
     /// With --url and a page: `text` (readable text) or `links` (the page's links)
     #[arg(long, value_enum, requires = "url")]
     pub mode: Option<PageMode>,
+    /// `text` for people, or `json`: one object (result, text, fields, diff, alerts)
     #[arg(long, value_enum, default_value = "text")]
     pub format: super::TextOrJson,
 }

@@ -241,6 +241,12 @@ class Policywatch:
         alerts = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
         m["alerts"] = sum(1 for a in alerts if a.get("event") == "page.changed")
         m["data_bytes"] = dir_bytes(self.dir / "data")
+        # Every stored version as JSON (what `export` writes): the versions uncompressed.
+        export = subprocess.run(
+            [str(self.binary), "--config", str(self.dir / "policywatch.toml"),
+             "--watchlists", str(self.dir / "watchlists"), "--data", str(self.dir / "data"),
+             "export"], capture_output=True, timeout=COMMAND_TIMEOUT, check=True)
+        m["versions_json_bytes"] = len(export.stdout)
         return m
 
 
@@ -333,14 +339,15 @@ def run(args):
 def report(results, args):
     expected = len(changed_pages(args.pages))
     lines = ["| tool | job | server | cycle | wall s | CPU s | peak RSS MB | data dir MB "
-             "| changes reported | served 200/304 |",
-             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| versions as JSON MB | changes reported | served 200/304 |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for r in results:
         served = f"{r['served']['200']}/{r['served']['304']}" if r["served"] else "-"
         alerts = "-" if r["alerts"] is None else str(r["alerts"])
         data = f"{r['data_bytes'] / 1e6:.2f}" if "data_bytes" in r else "-"
+        raw = f"{r['versions_json_bytes'] / 1e6:.2f}" if "versions_json_bytes" in r else "-"
         lines.append(f"| {r['tool']} | {r.get('job', '-')} | {r['mode']} | {r['cycle']} | "
-                     f"{r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mb']:.1f} | {data} | "
+                     f"{r['wall']:.2f} | {r['cpu']:.2f} | {r['rss_mb']:.1f} | {data} | {raw} | "
                      f"{alerts} | {served} |")
     lines.append("")
     ok = True

@@ -507,14 +507,32 @@ pub fn fold(s: &str) -> String {
     out
 }
 
-/// [`fold`], appended to `out`, in one pass. It runs over every line of every page, so
-/// words are found with a tight byte loop and runs of words already separated by single
-/// spaces are copied as one slice; only characters outside ASCII are decoded.
-fn fold_into(s: &str, out: &mut String) {
-    const fn ascii_space(b: u8) -> bool {
-        // `char::is_whitespace` on ASCII.
-        matches!(b, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
+/// How [`fold_into`] reads a byte: part of a word, ASCII whitespace, or the start of a
+/// character outside ASCII (decoded only then).
+const WORD: u8 = 0;
+const SPACE: u8 = 1;
+const WIDE: u8 = 2;
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [WORD; 256];
+    let mut b = 128;
+    while b < 256 {
+        t[b] = WIDE;
+        b += 1;
     }
+    // `char::is_whitespace` on ASCII.
+    t[b'\t' as usize] = SPACE;
+    t[b'\n' as usize] = SPACE;
+    t[0x0B] = SPACE;
+    t[0x0C] = SPACE;
+    t[b'\r' as usize] = SPACE;
+    t[b' ' as usize] = SPACE;
+    t
+};
+
+/// [`fold`], appended to `out`, in one pass. It runs over every line of every page, so
+/// text already folded (ASCII words each followed by one space) is found with a tight
+/// table-driven loop and copied as one slice; only what breaks that is looked at closely.
+fn fold_into(s: &str, out: &mut String) {
     // (is whitespace, is invisible, byte length) of the character at `i`, outside ASCII.
     let wide = |i: usize| {
         let c = s[i..].chars().next().unwrap_or(' ');
@@ -526,6 +544,7 @@ fn fold_into(s: &str, out: &mut String) {
     };
     let bytes = s.as_bytes();
     let n = bytes.len();
+    let class = |i: usize| BYTE_CLASS[bytes[i] as usize];
     let mut any = false;
     // A run of words to copy as it is: [from, to).
     let mut run: Option<(usize, usize)> = None;
@@ -534,40 +553,43 @@ fn fold_into(s: &str, out: &mut String) {
         let gap = i;
         let mut space = false;
         while i < n {
-            let b = bytes[i];
-            if b.is_ascii() {
-                if !ascii_space(b) {
-                    break;
+            match class(i) {
+                WORD => break,
+                SPACE => {
+                    space = true;
+                    i += 1;
                 }
-                space = true;
-                i += 1;
-            } else {
-                let (white, invisible, len) = wide(i);
-                if !white && !invisible {
-                    break;
+                _ => {
+                    let (white, invisible, len) = wide(i);
+                    if !white && !invisible {
+                        break;
+                    }
+                    space |= white;
+                    i += len;
                 }
-                space |= white;
-                i += len;
             }
         }
         if i >= n {
             break;
         }
         let word = i;
-        while i < n {
-            let b = bytes[i];
-            if b.is_ascii() {
-                if ascii_space(b) {
-                    break;
-                }
+        loop {
+            while i < n && class(i) == WORD {
                 i += 1;
-            } else {
-                let (white, invisible, len) = wide(i);
-                if white || invisible {
-                    break;
-                }
-                i += len;
             }
+            // A single space between two ASCII words keeps the text as it is.
+            if i + 1 < n && bytes[i] == b' ' && class(i + 1) == WORD {
+                i += 1;
+                continue;
+            }
+            if i < n && class(i) == WIDE {
+                let (white, invisible, len) = wide(i);
+                if !white && !invisible {
+                    i += len;
+                    continue;
+                }
+            }
+            break;
         }
         match run {
             // One plain space since the run: the run goes on.

@@ -515,6 +515,57 @@ async fn a_slow_lookup_is_deferred_within_the_window_and_its_answer_edited_in() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_answer_is_retried_after_retry_after_and_arrives_once() {
+    let h = Harness::start("").await;
+    // A short retry_after: the answer itself is sent again after it, still in the window.
+    h.discord.rate_limit_answer("callback", 0.2);
+    let id = h
+        .discord
+        .slash(&officer(), CHANNEL, "follow", follow("bill", "3548"));
+    let replies = h.discord.answered(id).await;
+    assert_eq!(h.discord.rate_limited_answers(), vec![("callback", id)]);
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let answer = &replies[0];
+    assert_eq!((answer.route, answer.kind()), ("callback", 4));
+    assert!(
+        answer.content().starts_with("Following `bill-3548`"),
+        "{}",
+        answer.content()
+    );
+    assert!(
+        answer.latency >= Duration::from_millis(200)
+            && answer.latency < fake_discord::ANSWER_WINDOW,
+        "{:?}",
+        answer.latency
+    );
+    assert_eq!(h.store.follows().unwrap().len(), 1);
+
+    // A retry_after that would miss the 3 s window: the bot defers at once and edits the
+    // answer in after the wait; that edit's own 429 is waited out too.
+    h.discord.rate_limit_answer("callback", 2.6);
+    h.discord.rate_limit_answer("edit", 0.1);
+    let id = h.discord.slash(&officer(), CHANNEL, "status", json!([]));
+    let replies = h.discord.answered(id).await;
+    assert_eq!(
+        h.discord.rate_limited_answers()[1..],
+        [("callback", id), ("edit", id)]
+    );
+    let routes: Vec<_> = replies.iter().map(|r| (r.route, r.kind())).collect();
+    assert_eq!(routes, [("callback", 5), ("edit", 0)], "{replies:?}");
+    assert!(replies[0].latency < fake_discord::ANSWER_WINDOW);
+    assert!(
+        replies[1].content().contains("bill-3548"),
+        "{}",
+        replies[1].content()
+    );
+    assert!(
+        h.discord.refused_answers().is_empty(),
+        "{:?}",
+        h.discord.refused_answers()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn follow_bill_by_title_offers_a_choice_and_follows_the_one_chosen() {
     let h = Harness::start("").await;
     *h.bills.search.lock().unwrap() =

@@ -19,13 +19,25 @@ use serenity::all::{
     Interaction, Reaction, ReactionType, Ready, ResolvedOption, ResolvedValue, ResumedEvent,
 };
 
+use reqwest012 as rq;
+use serenity::http::{
+    Http, LightMethod, Multipart, MultipartUpload, Request as HttpRequest, Route,
+};
+
 use super::{Commands, FollowKind, Member, Reply, Request, CHOOSE_BILL};
 use crate::live::Live;
-use crate::notify::discord::{within, DiscordToken};
+use crate::notify::discord::{retry_after_of, within, DiscordToken};
 
 /// Work that is not done by then is deferred ("thinking…") and its answer edited in:
 /// Discord drops an interaction not answered within 3 seconds.
 pub const DEFER_AFTER: Duration = Duration::from_millis(1500);
+/// Discord drops an interaction whose first answer does not arrive within this long of
+/// its dispatch.
+const ANSWER_WINDOW: Duration = Duration::from_secs(3);
+/// Kept free at the end of the window for a retried first answer's own trip.
+const WINDOW_MARGIN: Duration = Duration::from_millis(500);
+/// 429s an edit of a deferred answer is retried through (its token lasts 15 minutes).
+const EDIT_RETRIES: u32 = 5;
 /// No single request to Discord waits longer.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pauses between restarts of a client that gave up: 1 s doubling to 5 minutes; reset
@@ -68,9 +80,10 @@ async fn session(live: &Arc<Live>, token: &DiscordToken) -> std::result::Result<
     let Some(guild) = settings.chat.guild else {
         return Err("no `[discord] guild` is set".into());
     };
-    let (http, _) =
+    let (http, client) =
         crate::notify::discord::http_client(token, &settings).map_err(|e| e.to_string())?;
     let handler = Handler {
+        client,
         commands: Arc::new(Commands { live: live.clone() }),
         guild,
         me: OnceLock::new(),
@@ -83,6 +96,8 @@ async fn session(live: &Arc<Live>, token: &DiscordToken) -> std::result::Result<
 }
 
 struct Handler {
+    /// Interaction answers are sent on it directly (see [`Asked::send`]).
+    client: rq::Client,
     commands: Arc<Commands>,
     guild: u64,
     /// The bot's own user id (its ✅ on each alert is not a member's mark).
@@ -297,25 +312,184 @@ enum Asked<'a> {
     Component(&'a ComponentInteraction),
 }
 
-impl Asked<'_> {
-    async fn respond(&self, ctx: &Context, r: CreateInteractionResponse) -> Result<(), String> {
+/// Why an answer did not go through.
+enum Failed {
+    /// 429: Discord asks to try again after this long.
+    RateLimited(Duration),
+    Other(String),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Asked::Command(c) => within(REQUEST_TIMEOUT, c.create_response(&ctx.http, r)).await,
-            Asked::Component(c) => within(REQUEST_TIMEOUT, c.create_response(&ctx.http, r)).await,
+            Failed::RateLimited(after) => write!(
+                f,
+                "rate limited by Discord, retry after {:.2}s",
+                after.as_secs_f64()
+            ),
+            Failed::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+impl Asked<'_> {
+    fn id_token(
+        &self,
+    ) -> (
+        serenity::all::InteractionId,
+        &str,
+        serenity::all::ApplicationId,
+    ) {
+        match self {
+            Asked::Command(c) => (c.id, &c.token, c.application_id),
+            Asked::Component(c) => (c.id, &c.token, c.application_id),
         }
     }
 
-    async fn edit(&self, ctx: &Context, e: EditInteractionResponse) -> Result<(), String> {
-        let edited = match self {
-            Asked::Command(c) => within(REQUEST_TIMEOUT, c.edit_response(&ctx.http, e)).await,
-            Asked::Component(c) => within(REQUEST_TIMEOUT, c.edit_response(&ctx.http, e)).await,
+    /// Sends one answer: serenity builds the payload and the request, and we execute it,
+    /// because serenity's error for a 429 has lost the `retry_after` that says when to
+    /// try again (its own rate limiter is off; see `notify::discord`).
+    async fn send(
+        &self,
+        http: &Http,
+        client: &rq::Client,
+        original: bool,
+        payload: &impl serde::Serialize,
+        file: Option<CreateAttachment>,
+    ) -> Result<(), Failed> {
+        let (id, token, app) = self.id_token();
+        let route = if original {
+            Route::WebhookOriginalInteractionResponse {
+                application_id: app,
+                token,
+            }
+        } else {
+            Route::InteractionResponse {
+                interaction_id: id,
+                token,
+            }
         };
-        edited.map(|_| ())
+        let method = if original {
+            LightMethod::Patch
+        } else {
+            LightMethod::Post
+        };
+        // The payload describes the file (id 0, its bytes skipped); the bytes go as `files[0]`.
+        let json = serde_json::to_string(payload).map_err(|e| Failed::Other(e.to_string()))?;
+        let request = match file {
+            None => HttpRequest::new(route, method).body(Some(json.into_bytes())),
+            Some(f) => HttpRequest::new(route, method).multipart(Some(Multipart {
+                upload: MultipartUpload::Attachments(vec![f]),
+                fields: vec![],
+                payload_json: Some(json),
+            })),
+        };
+        let built = request
+            .build(client, http.token(), http.proxy.as_deref())
+            .map_err(|e| Failed::Other(format!("cannot build the Discord request: {e}")))?;
+        let sent = tokio::time::timeout(REQUEST_TIMEOUT, async {
+            let response = built.send().await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.text().await?;
+            Ok::<_, rq::Error>((status, headers, body))
+        })
+        .await;
+        let (status, headers, body) = match sent {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => return Err(Failed::Other(e.without_url().to_string())),
+            Err(_) => {
+                return Err(Failed::Other(format!(
+                    "no answer from Discord within {}s",
+                    REQUEST_TIMEOUT.as_secs_f64()
+                )))
+            }
+        };
+        match status {
+            200..=299 => Ok(()),
+            429 => {
+                let json = serde_json::from_str(&body).unwrap_or_default();
+                Err(Failed::RateLimited(
+                    retry_after_of(&headers, &json).unwrap_or(Duration::from_secs(1)),
+                ))
+            }
+            _ => Err(Failed::Other(format!(
+                "Discord answered {status}: {}",
+                crate::notify::snippet(&body)
+            ))),
+        }
+    }
+
+    /// The first answer, retried after a 429 while it can still land within
+    /// [`ANSWER_WINDOW`] of `dispatched`; a wait that would miss it comes back as
+    /// `RateLimited`.
+    async fn respond(
+        &self,
+        ctx: &Context,
+        client: &rq::Client,
+        r: &CreateInteractionResponse,
+        file: Option<CreateAttachment>,
+        dispatched: tokio::time::Instant,
+    ) -> Result<(), Failed> {
+        loop {
+            match self.send(&ctx.http, client, false, r, file.clone()).await {
+                Err(Failed::RateLimited(after))
+                    if dispatched.elapsed() + after + WINDOW_MARGIN <= ANSWER_WINDOW =>
+                {
+                    tracing::info!(
+                        seconds = after.as_secs_f64(),
+                        "interaction answer rate limited; retrying"
+                    );
+                    tokio::time::sleep(after).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Edits the deferred answer in, retrying after 429s.
+    async fn edit(&self, ctx: &Context, client: &rq::Client, reply: &Reply) -> Result<(), Failed> {
+        let e = edit(reply);
+        let mut tries = 0;
+        loop {
+            match self
+                .send(&ctx.http, client, true, &e, attachment(reply))
+                .await
+            {
+                Err(Failed::RateLimited(after)) if tries < EDIT_RETRIES => {
+                    tries += 1;
+                    tracing::info!(
+                        seconds = after.as_secs_f64(),
+                        "interaction edit rate limited; retrying"
+                    );
+                    tokio::time::sleep(after).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The deferral: "thinking…" for a command, a silent acknowledgement for a choice.
+    fn deferral(&self) -> CreateInteractionResponse {
+        match self {
+            Asked::Command(_) => CreateInteractionResponse::Defer(
+                CreateInteractionResponseMessage::new().ephemeral(true),
+            ),
+            Asked::Component(_) => CreateInteractionResponse::Acknowledge,
+        }
     }
 
     /// Answers with `work`'s reply, deferring first when it is not ready in
-    /// [`DEFER_AFTER`] so the 3-second window is kept however long the work takes.
-    async fn answer(&self, ctx: &Context, work: impl std::future::Future<Output = Reply>) {
+    /// [`DEFER_AFTER`] so the 3-second window is kept however long the work takes. A 429
+    /// is retried after Discord's `retry_after`; when that would miss the window, the
+    /// answer is deferred at once and edited in after the wait.
+    async fn answer(
+        &self,
+        ctx: &Context,
+        client: &rq::Client,
+        work: impl std::future::Future<Output = Reply>,
+    ) {
+        let dispatched = tokio::time::Instant::now();
         tokio::pin!(work);
         let ready = tokio::select! {
             reply = &mut work => Some(reply),
@@ -328,23 +502,39 @@ impl Asked<'_> {
                     Asked::Command(_) => CreateInteractionResponse::Message(m),
                     Asked::Component(_) => CreateInteractionResponse::UpdateMessage(m),
                 };
-                self.respond(ctx, r).await
-            }
-            None => {
-                let r = match self {
-                    Asked::Command(_) => CreateInteractionResponse::Defer(
-                        CreateInteractionResponseMessage::new().ephemeral(true),
-                    ),
-                    Asked::Component(_) => CreateInteractionResponse::Acknowledge,
-                };
-                match self.respond(ctx, r).await {
-                    Ok(()) => {
-                        let reply = work.await;
-                        self.edit(ctx, edit(&reply)).await
+                match self
+                    .respond(ctx, client, &r, attachment(&reply), dispatched)
+                    .await
+                {
+                    Err(Failed::RateLimited(after)) => {
+                        tracing::info!(
+                            seconds = after.as_secs_f64(),
+                            "interaction answer rate limited past its window; deferring"
+                        );
+                        match self
+                            .respond(ctx, client, &self.deferral(), None, dispatched)
+                            .await
+                        {
+                            Ok(()) => {
+                                tokio::time::sleep(after).await;
+                                self.edit(ctx, client, &reply).await
+                            }
+                            Err(e) => Err(e),
+                        }
                     }
-                    Err(e) => Err(e),
+                    other => other,
                 }
             }
+            None => match self
+                .respond(ctx, client, &self.deferral(), None, dispatched)
+                .await
+            {
+                Ok(()) => {
+                    let reply = work.await;
+                    self.edit(ctx, client, &reply).await
+                }
+                Err(e) => Err(e),
+            },
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "could not answer a Discord interaction");
@@ -377,7 +567,7 @@ impl EventHandler for Handler {
                 let asked = Asked::Command(&cmd);
                 if cmd.guild_id.map(|g| g.get()) != Some(self.guild) {
                     asked
-                        .answer(&ctx, async {
+                        .answer(&ctx, &self.client, async {
                             Reply::private("policywatch answers only in its own server.")
                         })
                         .await;
@@ -388,7 +578,7 @@ impl EventHandler for Handler {
                 let commands = self.commands.clone();
                 let request = request_of(&cmd);
                 asked
-                    .answer(&ctx, async move {
+                    .answer(&ctx, &self.client, async move {
                         match request {
                             Some(r) => commands.answer(r, &who, channel).await,
                             None => Reply::private("I do not know that command."),
@@ -408,7 +598,7 @@ impl EventHandler for Handler {
                 };
                 let commands = self.commands.clone();
                 asked
-                    .answer(&ctx, async move {
+                    .answer(&ctx, &self.client, async move {
                         match request {
                             Some(r) => commands.answer(r, &who, channel).await,
                             None => Reply::private("Nothing followed."),

@@ -22,7 +22,8 @@
 //! and the dispatches a test sends: slash commands, component choices, reactions. It checks
 //! interaction answers as Discord does: unknown or already answered interactions, the
 //! 3-second window (from when the dispatch went out), flags, content and component limits,
-//! `allowed_mentions`; deferred answers are edited in through the webhook route. Slash
+//! `allowed_mentions`; deferred answers are edited in through the webhook route. An answer
+//! (first or edit) can be given a 429 with a chosen `retry_after` ([`FakeDiscord::rate_limit_answer`]). Slash
 //! command registration, the bot's own reactions and threads are recorded.
 //!
 //! Included with `#[path = "common/fake_discord.rs"] mod fake_discord;`.
@@ -875,6 +876,11 @@ struct Gateway {
     /// `GET …/reactions/{emoji}` requests answered.
     reaction_reads: usize,
     threads: Vec<(u64, u64, Value)>,
+    /// The next interaction answers on a route (`callback` / `edit`) get a 429 with this
+    /// `retry_after` (seconds), one per entry, oldest first.
+    limit_answers: Vec<(&'static str, f64)>,
+    /// Answers given a 429: (route, interaction).
+    limited: Vec<(&'static str, u64)>,
     /// While set, new connections are accepted at TCP level and then left hanging (no
     /// websocket handshake) until released: an outage the bot cannot get past.
     held: Option<tokio::sync::watch::Receiver<bool>>,
@@ -957,6 +963,16 @@ impl FakeDiscord {
             .filter(|r| r.interaction == interaction)
             .cloned()
             .collect()
+    }
+    /// Answers the next interaction answer on `route` (`callback`, the first answer, or
+    /// `edit`, `PATCH @original`) with a 429 carrying `retry_after` seconds in the body
+    /// and `Retry-After` header, as Discord does.
+    pub fn rate_limit_answer(&self, route: &'static str, retry_after: f64) {
+        self.lock().gw.limit_answers.push((route, retry_after));
+    }
+    /// Answers given a 429: (route, interaction).
+    pub fn rate_limited_answers(&self) -> Vec<(&'static str, u64)> {
+        self.lock().gw.limited.clone()
     }
     /// Interaction answers Discord would have refused.
     pub fn refused_answers(&self) -> Vec<(u16, Value)> {
@@ -1368,6 +1384,22 @@ async fn register_commands(
 }
 
 /// Discord's checks of an interaction response message; Err: its error body.
+/// A scripted 429 for this answer, if one is queued for its route.
+fn rate_limited(i: &mut Inner, route: &'static str, interaction: u64) -> Option<Response> {
+    let at = i.gw.limit_answers.iter().position(|(r, _)| *r == route)?;
+    let (_, after) = i.gw.limit_answers.remove(at);
+    i.gw.limited.push((route, interaction));
+    i.bump();
+    let mut r = error(
+        429,
+        json!({"message": "You are being rate limited.", "retry_after": after, "global": false}),
+    );
+    let headers = r.headers_mut();
+    headers.insert("retry-after", (after.ceil() as u64).into());
+    headers.insert("x-ratelimit-scope", HeaderValue::from_static("user"));
+    Some(r)
+}
+
 fn check_reply_data(d: &Value) -> Result<(), Value> {
     let invalid = |m: &str| {
         Err(json!({"message": "Invalid Form Body", "code": 50035, "errors": {"data": m}}))
@@ -1438,6 +1470,9 @@ async fn interaction_callback(
     if p.sent_at.is_none() || latency > ANSWER_WINDOW {
         return refuse(&mut i, 404, unknown);
     }
+    if let Some(r) = rate_limited(&mut i, "callback", id) {
+        return r;
+    }
     if p.answered.is_some() {
         return refuse(
             &mut i,
@@ -1490,6 +1525,9 @@ async fn edit_original(
     if p.answered.is_none() {
         // Nothing to edit until the interaction was answered (or deferred).
         return error(404, json!({"message": "Unknown Message", "code": 10008}));
+    }
+    if let Some(r) = rate_limited(&mut i, "edit", id) {
+        return r;
     }
     if let Err(b) = check_reply_data(&body) {
         i.gw.refused.push((400, b.clone()));

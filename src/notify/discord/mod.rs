@@ -609,12 +609,7 @@ fn classify(
         .unwrap_or_else(|| snippet(body));
     match status {
         429 => {
-            let after = json
-                .get("retry_after")
-                .and_then(|v| v.as_f64())
-                .or_else(|| header_f64(headers, "retry-after"))
-                .or_else(|| header_f64(headers, "x-ratelimit-reset-after"))
-                .map(secs);
+            let after = retry_after_of(headers, &json);
             let global = json
                 .get("global")
                 .and_then(|g| g.as_bool())
@@ -669,6 +664,19 @@ fn classify(
             error: format!("Discord answered {status}: {message}"),
         },
     }
+}
+
+/// The wait a 429 asks for: the body's `retry_after` (seconds, a float), else the
+/// `Retry-After` or `X-RateLimit-Reset-After` header.
+pub fn retry_after_of(
+    headers: &rq::header::HeaderMap,
+    json: &serde_json::Value,
+) -> Option<Duration> {
+    json.get("retry_after")
+        .and_then(|v| v.as_f64())
+        .or_else(|| header_f64(headers, "retry-after"))
+        .or_else(|| header_f64(headers, "x-ratelimit-reset-after"))
+        .map(secs)
 }
 
 /// Discord's nested `errors` object as `path: message` lines.

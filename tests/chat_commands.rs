@@ -843,6 +843,46 @@ async fn history_show_and_status_answer_what_the_cli_prints_and_reactions_mark_a
         .map(|r| r.by.clone())
         .collect();
     assert_eq!(reviewed, vec!["Max".to_string()]);
+
+    // Beyond 100 reactors the list is read page by page: Olivia and Max sort after a
+    // crowd of 100 (by user id), so a first page alone would drop Max's mark and miss hers.
+    let crowd: Vec<_> = (0..100)
+        .map(|n| fake_discord::FakeUser {
+            id: 1_590_000_000_000_000_000 + n,
+            name: "Crowd",
+            roles: vec![],
+        })
+        .collect();
+    h.discord.preset_reactions(alert.id, "✅", &crowd);
+    let reads = h.discord.reaction_reads();
+    h.discord.react(&officer(), CHANNEL, alert.id, "✅", true);
+    eventually("Olivia's mark", || {
+        store
+            .change(change_id)
+            .unwrap()
+            .unwrap()
+            .reviews
+            .iter()
+            .any(|r| r.mark == "reviewed" && r.by == "Olivia")
+    })
+    .await;
+    let reviewed: Vec<String> = h
+        .store
+        .change(change_id)
+        .unwrap()
+        .unwrap()
+        .reviews
+        .into_iter()
+        .filter(|r| r.mark == "reviewed")
+        .map(|r| r.by)
+        .collect();
+    assert_eq!(reviewed.len(), 102, "{reviewed:?}");
+    assert!(reviewed.contains(&"Max".to_string()));
+    assert_eq!(
+        h.discord.reaction_reads(),
+        reads + 2,
+        "two pages for the one event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -619,6 +619,37 @@ impl EventHandler for Handler {
     }
 }
 
+/// Discord's list of who has a reaction takes at most this many users a page.
+const REACTORS_PAGE: u8 = 100;
+/// Pages read at most (10,000 reactors), so a huge list cannot keep the handler busy.
+const REACTORS_PAGES: usize = 100;
+
+/// Everyone who has `r`'s emoji on its message, read a page at a time (`after` the last
+/// user id seen) so a mark beyond the first hundred is not taken for a removal.
+async fn reactors(ctx: &Context, r: &Reaction) -> Result<Vec<serenity::all::User>, String> {
+    let mut all: Vec<serenity::all::User> = Vec::new();
+    for _ in 0..REACTORS_PAGES {
+        let after = all.last().map(|u| u.id.get());
+        let page = within(
+            REQUEST_TIMEOUT,
+            ctx.http
+                .get_reaction_users(r.channel_id, r.message_id, &r.emoji, REACTORS_PAGE, after),
+        )
+        .await?;
+        let full = page.len() == usize::from(REACTORS_PAGE);
+        all.extend(page);
+        if !full {
+            return Ok(all);
+        }
+    }
+    tracing::warn!(
+        message = r.message_id.get(),
+        "more reactors than are read; the marks follow the first {}",
+        all.len()
+    );
+    Ok(all)
+}
+
 impl Handler {
     /// A member's ✅ / 👀 on an alert message marks (or, removed, unmarks) its alerts.
     /// serenity hands each event to a task of its own, so an add and a removal in quick
@@ -658,12 +689,7 @@ impl Handler {
                 return;
             }
         }
-        let users = within(
-            REQUEST_TIMEOUT,
-            ctx.http
-                .get_reaction_users(r.channel_id, r.message_id, &r.emoji, 100, None),
-        )
-        .await;
+        let users = reactors(ctx, &r).await;
         let result = match users {
             Ok(users) => {
                 let me = self.me.get().copied();

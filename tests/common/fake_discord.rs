@@ -873,7 +873,7 @@ struct Gateway {
     own_reactions: Vec<(u64, u64, String)>,
     /// Who has each reaction on each message now: (message, emoji) → users, oldest first.
     reactions: HashMap<(u64, String), Vec<Value>>,
-    /// `GET …/reactions/{emoji}` requests answered.
+    /// `GET …/reactions/{emoji}` requests answered (each page counts).
     reaction_reads: usize,
     threads: Vec<(u64, u64, Value)>,
     /// The next interaction answers on a route (`callback` / `edit`) get a 429 with this
@@ -1100,6 +1100,17 @@ impl FakeDiscord {
             users.push(user.user_json());
         }
         i.dispatch(t, d, None);
+    }
+
+    /// Gives a message's reaction to `users` without any event, as if they had reacted
+    /// while nobody listened (a crowd for paging the list).
+    pub fn preset_reactions(&self, message: u64, emoji: &str, users: &[FakeUser]) {
+        let mut i = self.lock();
+        let list =
+            i.gw.reactions
+                .entry((message, emoji.to_string()))
+                .or_default();
+        list.extend(users.iter().map(FakeUser::user_json));
     }
 
     /// From now on, gateway connections hang before the handshake until [`Self::release_gateway`].
@@ -1569,16 +1580,21 @@ async fn own_reaction(
     StatusCode::NO_CONTENT.into_response()
 }
 
-/// `GET /channels/{c}/messages/{m}/reactions/{emoji}?limit=`: who reacted, oldest first.
+/// `GET /channels/{c}/messages/{m}/reactions/{emoji}?limit=&after=`: who reacted, paged
+/// like Discord: by user id, those after `after`, at most `limit` (1–100, default 25).
 async fn reaction_users(
     State(inner): State<Shared>,
     Path((_channel, message, emoji)): Path<(u64, u64, String)>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let limit: usize = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "limit")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(25);
+    let q = q.unwrap_or_default();
+    let param = |name: &str| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+    };
+    let limit = param("limit").unwrap_or(25) as usize;
+    let after = param("after").unwrap_or(0);
     if !(1..=100).contains(&limit) {
         return error(
             400,
@@ -1587,11 +1603,19 @@ async fn reaction_users(
     }
     let mut i = inner.lock().unwrap();
     i.gw.reaction_reads += 1;
-    let users: Vec<Value> =
+    let id = |u: &Value| u["id"].as_str().and_then(|s| s.parse::<u64>().ok());
+    let mut users: Vec<Value> =
         i.gw.reactions
             .get(&(message, emoji))
-            .map(|u| u.iter().take(limit).cloned().collect())
+            .map(|u| {
+                u.iter()
+                    .filter(|u| id(u).is_some_and(|id| id > after))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
+    users.sort_by_key(|u| id(u));
+    users.truncate(limit);
     i.bump();
     Json(Value::Array(users)).into_response()
 }

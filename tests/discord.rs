@@ -274,7 +274,7 @@ async fn hostile_text_a_huge_diff_and_forty_alerts_arrive_without_a_400_or_a_pin
 async fn through_429_500_and_an_outage_every_alert_arrives_once_in_order_across_a_restart() {
     let fake = FakeDiscord::start(TOKEN).await;
     let dir = tempfile::tempdir().unwrap();
-    let open = || -> Arc<dyn Store> { Arc::new(SledStore::open(dir.path(), 4 << 20).unwrap()) };
+    let open = || -> Arc<dyn Store> { Arc::new(common::reopen_store(dir.path(), 4 << 20)) };
 
     let store = open();
     let mut expected = Vec::new();

@@ -27,7 +27,7 @@ use policywatch::notify::webhook::WebhookUrl;
 use policywatch::notify::{Dispatcher, Router, Sink};
 use policywatch::schedule::{Clock, ManualClock};
 use policywatch::source::registry;
-use policywatch::store::{NewChange, SledStore, Store};
+use policywatch::store::{NewChange, Store};
 use policywatch::watchlist::{self, route};
 
 const TOKEN: &str = "test-token";
@@ -96,7 +96,7 @@ async fn setup(
     hooks: &FakeWebhooks,
     start: DateTime<Utc>,
 ) -> Setup {
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(dir, 1 << 20).unwrap());
+    let store: Arc<dyn Store> = Arc::new(common::reopen_store(dir, 1 << 20));
     let clock = Arc::new(ManualClock::new(start));
     let settings = DiscordSettings {
         api_base: Some(discord.base.parse().unwrap()),

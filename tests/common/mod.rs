@@ -130,3 +130,20 @@ pub fn fixture(path: &str) -> Vec<u8> {
         .join(path);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
+
+/// Opens the store at `dir` again after this process dropped its last handle, as a
+/// restart would. sled finishes its last writes on background threads that hold the
+/// directory's lock a moment after the drop (a real restart is a new process, whose lock
+/// the kernel freed at exit), so "in use" is retried until those threads let go.
+pub fn reopen_store(dir: &Path, cache_capacity: u64) -> policywatch::store::SledStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        match policywatch::store::SledStore::open(dir, cache_capacity) {
+            Ok(store) => return store,
+            Err(e) if e.to_string().contains("in use") && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("could not reopen the store at {}: {e}", dir.display()),
+        }
+    }
+}

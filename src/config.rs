@@ -255,14 +255,21 @@ impl Config {
         }
         let raw = Self::read_raw(text, path)?;
         let at = |span: std::ops::Range<usize>| check::location(text, path, span.start);
-        Config::from_raw(raw, &at).map_err(|m| {
-            // Messages start with the key they are about (`fetch.concurrency …`): point at it.
-            let key = m.split([':', ' ']).next().unwrap_or_default();
-            let place = check::position_of(text, key).map_or_else(
-                || path.display().to_string(),
-                |p| check::location(text, path, p),
-            );
-            ConfigError::Invalid(vec![format!("{place}: {m}")])
+        Config::from_raw(raw, &at).map_err(|messages| {
+            // Messages start with the key they are about (`fetch.concurrency …`): point at
+            // it, and list them in the order of the file.
+            let mut placed: Vec<(usize, String)> = messages
+                .into_iter()
+                .map(|m| {
+                    let key = m.split([':', ' ']).next().unwrap_or_default();
+                    match check::position_of(text, key) {
+                        Some(p) => (p, format!("{}: {m}", check::location(text, path, p))),
+                        None => (0, format!("{}: {m}", path.display())),
+                    }
+                })
+                .collect();
+            placed.sort_by_key(|(p, _)| *p);
+            ConfigError::Invalid(placed.into_iter().map(|(_, m)| m).collect())
         })
     }
 
@@ -304,136 +311,200 @@ impl Config {
         Err(ConfigError::Invalid(problems))
     }
 
+    /// The checked config, or every bad value at once: each message starts with the dotted
+    /// key it is about (`fetch.concurrency …`), so the caller can point at it. A bad value
+    /// is noted and replaced by its default so the rest is still checked.
     fn from_raw(
         raw: RawConfig,
         at: &dyn Fn(std::ops::Range<usize>) -> String,
-    ) -> std::result::Result<Config, String> {
+    ) -> std::result::Result<Config, Vec<String>> {
+        let mut p = Problems::default();
         let url = |key: &str, v: &str| -> std::result::Result<Url, String> {
-            let u = Url::parse(v).map_err(|e| format!("{key}: bad URL `{v}`: {e}"))?;
+            // Worded as in watchlists (`watchlist::reader`).
+            let u = Url::parse(v).map_err(|e| {
+                format!("{key}: bad URL `{v}`: {e}; it must be an absolute http(s) URL")
+            })?;
             if !matches!(u.scheme(), "http" | "https") {
                 return Err(format!("{key}: `{v}` is not an http(s) URL"));
             }
             Ok(u)
         };
+        // `Duration::from_secs_f64` panics on a negative, NaN or huge number.
+        let secs = |key: &str, v: f64| -> std::result::Result<Duration, String> {
+            Duration::try_from_secs_f64(v)
+                .map_err(|_| format!("{key}: `{v}` is not a number of seconds, 0 or more"))
+        };
+        let defaults = RawConfig::default();
+        let (df, dd) = (&defaults.fetch, &defaults.discord);
         let s = raw.sources;
         let f = raw.fetch;
         let d = raw.discord;
-        if f.concurrency == 0 {
-            return Err("fetch.concurrency must be at least 1".into());
-        }
-        if f.max_body_bytes == 0 {
-            return Err("fetch.max_body_bytes must be positive".into());
-        }
-        let timezone =
-            crate::schedule::parse_timezone(&raw.timezone).map_err(|e| format!("timezone: {e}"))?;
+        let concurrency = p.keep(if f.concurrency == 0 {
+            Err("fetch.concurrency must be at least 1".into())
+        } else {
+            Ok(f.concurrency)
+        })
+        .unwrap_or(df.concurrency);
+        let max_body = p.keep(if f.max_body_bytes == 0 {
+            Err("fetch.max_body_bytes must be positive".into())
+        } else {
+            Ok(f.max_body_bytes)
+        })
+        .unwrap_or(df.max_body_bytes);
+        let timezone = p.keep(
+            crate::schedule::parse_timezone(&raw.timezone).map_err(|e| format!("timezone: {e}")),
+        )
+        .unwrap_or(crate::schedule::DEFAULT_TIMEZONE);
         let user_agent = match &f.contact {
             Some(c) => format!("{} (+{c})", f.user_agent),
             None => f.user_agent.clone(),
         };
+        let mut secs_or = |key: &str, v: f64, default: f64| {
+            p.keep(secs(key, v)).unwrap_or_else(|| Duration::from_secs_f64(default))
+        };
+        let fetch = FetchSettings {
+            user_agent,
+            connect_timeout: secs_or(
+                "fetch.connect_timeout_secs",
+                f.connect_timeout_secs,
+                df.connect_timeout_secs,
+            ),
+            timeout: secs_or("fetch.timeout_secs", f.timeout_secs, df.timeout_secs),
+            max_body,
+            max_redirects: f.max_redirects,
+            retries: f.retries,
+            retry_base: secs_or("fetch.retry_base_secs", f.retry_base_secs, df.retry_base_secs),
+            retry_max: secs_or("fetch.retry_max_secs", f.retry_max_secs, df.retry_max_secs),
+            concurrency,
+            per_host_interval: secs_or(
+                "fetch.per_host_interval_secs",
+                f.per_host_interval_secs,
+                df.per_host_interval_secs,
+            ),
+            allow_private: f.allow_private,
+        };
+        let send_timeout = secs_or(
+            "discord.send_timeout_secs",
+            d.send_timeout_secs,
+            dd.send_timeout_secs,
+        );
+        let deliver_wait = secs_or(
+            "discord.deliver_wait_secs",
+            d.deliver_wait_secs,
+            dd.deliver_wait_secs,
+        );
+        let retry_base = secs_or(
+            "discord.retry_base_secs",
+            d.retry_base_secs,
+            dd.retry_base_secs,
+        );
+        let retry_max = secs_or("discord.retry_max_secs", d.retry_max_secs, dd.retry_max_secs);
+        let bills_full_refresh = secs_or(
+            "bills.full_refresh_hours",
+            raw.bills.full_refresh_hours * 3600.0,
+            defaults.bills.full_refresh_hours * 3600.0,
+        );
+        let sources = s
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let u = p.keep(url(&format!("sources.{k}"), v.get_ref()))?;
+                Some((k, (u, at(v.span()))))
+            })
+            .collect();
+        let api_base = d
+            .api_base
+            .as_deref()
+            .and_then(|v| p.keep(url("discord.api_base", v)));
+        let follow_hosts = d
+            .follow_hosts
+            .iter()
+            .filter_map(|h| {
+                let h = h.trim().to_ascii_lowercase();
+                let host = !h.is_empty()
+                    && h.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+                p.keep(if host {
+                    Ok(h)
+                } else {
+                    Err(format!(
+                        "discord.follow_hosts: `{h}` is not a host name (no scheme, port or path)"
+                    ))
+                })
+            })
+            .collect();
+        let default_schedule = p.keep(
+            Schedule::parse_in(&raw.schedule, timezone).map_err(|e| format!("schedule: {e}")),
+        );
+        let destinations = raw
+            .destinations
+            .into_iter()
+            .filter_map(|(name, d)| {
+                let at = at(d.span());
+                let d = d.into_inner();
+                let named = !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+                p.keep(if named {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "destinations.{name}: a destination name is letters, digits, `-` and `_`"
+                    ))
+                })?;
+                let settings = DestinationSettings {
+                    kind: d.kind,
+                    channel: d.channel,
+                    at,
+                };
+                Some((name, settings))
+            })
+            .collect();
+        let listen = raw.web.listen.as_deref().and_then(|v| {
+            p.keep(v.parse().map_err(|_| {
+                format!("web.listen: `{v}` is not an address:port like 127.0.0.1:8686")
+            }))
+        });
+        let Some(default_schedule) = default_schedule.filter(|_| p.0.is_empty()) else {
+            return Err(p.0);
+        };
         Ok(Config {
-            sources: Sources {
-                set: s
-                    .into_iter()
-                    .map(|(k, v)| {
-                        let u = url(&format!("sources.{k}"), v.get_ref())?;
-                        Ok((k, (u, at(v.span()))))
-                    })
-                    .collect::<std::result::Result<_, String>>()?,
-            },
-            fetch: FetchSettings {
-                user_agent,
-                connect_timeout: Duration::from_secs_f64(f.connect_timeout_secs),
-                timeout: Duration::from_secs_f64(f.timeout_secs),
-                max_body: f.max_body_bytes,
-                max_redirects: f.max_redirects,
-                retries: f.retries,
-                retry_base: Duration::from_secs_f64(f.retry_base_secs),
-                retry_max: Duration::from_secs_f64(f.retry_max_secs),
-                concurrency: f.concurrency,
-                per_host_interval: Duration::from_secs_f64(f.per_host_interval_secs),
-                allow_private: f.allow_private,
-            },
+            sources: Sources { set: sources },
+            fetch,
             discord: DiscordSettings {
-                api_base: d
-                    .api_base
-                    .as_deref()
-                    .map(|v| url("discord.api_base", v))
-                    .transpose()?,
+                api_base,
                 default_channel: d.channel,
-                send_timeout: Duration::from_secs_f64(d.send_timeout_secs),
-                deliver_wait: Duration::from_secs_f64(d.deliver_wait_secs),
-                retry_base: Duration::from_secs_f64(d.retry_base_secs),
-                retry_max: Duration::from_secs_f64(d.retry_max_secs),
+                send_timeout,
+                deliver_wait,
+                retry_base,
+                retry_max,
                 chat: ChatSettings {
                     guild: d.guild,
                     manage_roles: d.manage_roles,
-                    follow_hosts: d
-                        .follow_hosts
-                        .iter()
-                        .map(|h| {
-                            let h = h.trim().to_ascii_lowercase();
-                            if h.is_empty()
-                                || !h
-                                    .chars()
-                                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-                            {
-                                Err(format!(
-                                    "discord.follow_hosts: `{h}` is not a host name (no scheme, port or path)"
-                                ))
-                            } else {
-                                Ok(h)
-                            }
-                        })
-                        .collect::<std::result::Result<_, String>>()?,
+                    follow_hosts,
                     threads: d.threads,
                 },
             },
             store: StoreSettings {
                 cache_capacity: raw.store.cache_capacity_bytes,
             },
-            default_schedule: Schedule::parse_in(&raw.schedule, timezone)
-                .map_err(|e| format!("schedule: {e}"))?,
+            default_schedule,
             timezone,
             failing_after: raw.health.failing_after.max(1),
-            bills_full_refresh: Duration::from_secs_f64(raw.bills.full_refresh_hours * 3600.0),
-            destinations: raw
-                .destinations
-                .into_iter()
-                .map(|(name, d)| {
-                    let at = at(d.span());
-                    let d = d.into_inner();
-                    if name.is_empty()
-                        || !name
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                    {
-                        return Err(format!(
-                            "destinations.{name}: a destination name is letters, digits, `-` and `_`"
-                        ));
-                    }
-                    Ok((
-                        name,
-                        DestinationSettings {
-                            kind: d.kind,
-                            channel: d.channel,
-                            at,
-                        },
-                    ))
-                })
-                .collect::<std::result::Result<_, String>>()?,
-            web: WebSettings {
-                listen: raw
-                    .web
-                    .listen
-                    .as_deref()
-                    .map(|v| {
-                        v.parse().map_err(|_| {
-                            format!("web.listen: `{v}` is not an address:port like 127.0.0.1:8686")
-                        })
-                    })
-                    .transpose()?,
-            },
+            bills_full_refresh,
+            destinations,
+            web: WebSettings { listen },
         })
+    }
+}
+
+/// Bad values found so far; [`Problems::keep`] notes one and lets checking go on.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn keep<T>(&mut self, r: std::result::Result<T, String>) -> Option<T> {
+        r.map_err(|m| self.0.push(m)).ok()
     }
 }
 

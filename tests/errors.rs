@@ -234,3 +234,30 @@ fn a_store_held_by_another_process_is_named_with_its_pid_and_status_says_startin
          report follows each cycle\n"
     );
 }
+
+#[test]
+fn every_bad_value_in_the_config_is_listed_with_its_place() {
+    let p = Project::new();
+    p.config(
+        "timezone = \"Europe/Lundon\"\n\
+         schedule = \"0 25 * * *\"\n\
+         [sources]\n\
+         govuk = \"www.gov.uk\"\n\
+         [fetch]\n\
+         allow_private = true\n\
+         concurrency = 0\n\
+         timeout_secs = -1.0\n",
+    );
+    p.watchlist("team.toml", "name = \"team\"\n");
+    let (code, _, stderr) = run(&p, &["validate"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "policywatch.toml:1:1: timezone: unknown time zone `Europe/Lundon`: use an IANA name such as `Europe/London` or `UTC`\n\
+         policywatch.toml:2:1: schedule: hour field `25` in `0 25 * * *`: `25` is out of range; hours are 0–23\n\
+         policywatch.toml:4:1: sources.govuk: bad URL `www.gov.uk`: relative URL without a base; it must be an absolute http(s) URL\n\
+         policywatch.toml:7:1: fetch.concurrency must be at least 1\n\
+         policywatch.toml:8:1: fetch.timeout_secs: `-1` is not a number of seconds, 0 or more\n"
+    );
+    assert_no_rust_words(&stderr);
+}

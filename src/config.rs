@@ -339,28 +339,33 @@ impl Config {
         let s = raw.sources;
         let f = raw.fetch;
         let d = raw.discord;
-        let concurrency = p.keep(if f.concurrency == 0 {
-            Err("fetch.concurrency must be at least 1".into())
-        } else {
-            Ok(f.concurrency)
-        })
-        .unwrap_or(df.concurrency);
-        let max_body = p.keep(if f.max_body_bytes == 0 {
-            Err("fetch.max_body_bytes must be positive".into())
-        } else {
-            Ok(f.max_body_bytes)
-        })
-        .unwrap_or(df.max_body_bytes);
-        let timezone = p.keep(
-            crate::schedule::parse_timezone(&raw.timezone).map_err(|e| format!("timezone: {e}")),
-        )
-        .unwrap_or(crate::schedule::DEFAULT_TIMEZONE);
+        let concurrency = p
+            .keep(if f.concurrency == 0 {
+                Err("fetch.concurrency must be at least 1".into())
+            } else {
+                Ok(f.concurrency)
+            })
+            .unwrap_or(df.concurrency);
+        let max_body = p
+            .keep(if f.max_body_bytes == 0 {
+                Err("fetch.max_body_bytes must be positive".into())
+            } else {
+                Ok(f.max_body_bytes)
+            })
+            .unwrap_or(df.max_body_bytes);
+        let timezone = p
+            .keep(
+                crate::schedule::parse_timezone(&raw.timezone)
+                    .map_err(|e| format!("timezone: {e}")),
+            )
+            .unwrap_or(crate::schedule::DEFAULT_TIMEZONE);
         let user_agent = match &f.contact {
             Some(c) => format!("{} (+{c})", f.user_agent),
             None => f.user_agent.clone(),
         };
         let mut secs_or = |key: &str, v: f64, default: f64| {
-            p.keep(secs(key, v)).unwrap_or_else(|| Duration::from_secs_f64(default))
+            p.keep(secs(key, v))
+                .unwrap_or_else(|| Duration::from_secs_f64(default))
         };
         let fetch = FetchSettings {
             user_agent,
@@ -373,7 +378,11 @@ impl Config {
             max_body,
             max_redirects: f.max_redirects,
             retries: f.retries,
-            retry_base: secs_or("fetch.retry_base_secs", f.retry_base_secs, df.retry_base_secs),
+            retry_base: secs_or(
+                "fetch.retry_base_secs",
+                f.retry_base_secs,
+                df.retry_base_secs,
+            ),
             retry_max: secs_or("fetch.retry_max_secs", f.retry_max_secs, df.retry_max_secs),
             concurrency,
             per_host_interval: secs_or(
@@ -398,7 +407,11 @@ impl Config {
             d.retry_base_secs,
             dd.retry_base_secs,
         );
-        let retry_max = secs_or("discord.retry_max_secs", d.retry_max_secs, dd.retry_max_secs);
+        let retry_max = secs_or(
+            "discord.retry_max_secs",
+            d.retry_max_secs,
+            dd.retry_max_secs,
+        );
         let bills_full_refresh = secs_or(
             "bills.full_refresh_hours",
             raw.bills.full_refresh_hours * 3600.0,

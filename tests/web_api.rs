@@ -351,3 +351,43 @@ async fn off_loopback_needs_a_token_and_requests_need_it() {
         StatusCode::OK
     );
 }
+
+/// What the weekly chart counts for one watchlist, over all its bars.
+fn charted(page: &str, list: &str) -> usize {
+    let chart = &page[page.find("<svg class=\"weekly\"").expect("a weekly chart")..];
+    let chart = &chart[..chart.find("</svg>").unwrap()];
+    chart
+        .split("<title>")
+        .skip(1)
+        .filter_map(|t| t.strip_prefix(&format!("{list}: ")))
+        .map(|t| t.split(' ').next().unwrap().parse::<usize>().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_weekly_chart_counts_what_the_timeline_shows() {
+    let seeded = Seeded::new().await;
+    // A settings edit: the next check stores a new baseline, quietly.
+    let uri = seeded.sources.server.uri();
+    seeded.project.watchlist(
+        "anti-slavery.toml",
+        &format!(
+            "name = \"anti-slavery\"\nschedule = \"0 0 1 1 *\"\n\
+             [[watch]]\nid = \"nrm\"\nkind = \"page\"\nurl = \"{uri}/guidance\"\nselect = \"main p:first-child\"\n"
+        ),
+    );
+    assert_eq!(seeded.project.check_json(), Vec::<Value>::new());
+    let _daemon = seeded.daemon().await;
+    let base = seeded.base();
+    let quiet = json(&format!("{base}/api/v1/changes?all=1&watch=nrm")).await;
+    assert_eq!(events(&quiet)[0], "nrm watch.settings_changed");
+    assert_eq!(events(&quiet).len(), 5);
+
+    let (s, page) = get(&format!("{base}/")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(charted(&page, "anti-slavery"), 4, "{page}");
+    assert_eq!(charted(&page, "bills"), 1);
+    let (_, page) = get(&format!("{base}/?all=1")).await;
+    assert_eq!(charted(&page, "anti-slavery"), 5, "{page}");
+    assert!(page.contains("quiet records included"));
+}

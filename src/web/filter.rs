@@ -201,6 +201,12 @@ impl FilterParams {
 }
 
 impl Filter {
+    /// A quiet record shows with `all`, or when its event is asked for by name. The weekly
+    /// chart counts by this rule too, so it counts what the timeline lists.
+    pub fn hides_as_quiet(&self, r: &Row) -> bool {
+        !self.all && crate::data::is_quiet(&r.event) && self.event.as_deref() != Some(&*r.event)
+    }
+
     fn row_matches(&self, r: &Row) -> bool {
         if self.before.is_some_and(|b| r.id >= b)
             || self.watch.as_deref().is_some_and(|w| *r.watch != *w)
@@ -214,9 +220,7 @@ impl Filter {
         {
             return false;
         }
-        // A quiet record shows with `all`, or when its event is asked for by name.
-        if !self.all && crate::data::is_quiet(&r.event) && self.event.as_deref() != Some(&*r.event)
-        {
+        if self.hides_as_quiet(r) {
             return false;
         }
         if let Some(e) = &self.event {

@@ -70,7 +70,11 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
         let names = |set: &std::collections::BTreeSet<std::sync::Arc<str>>| -> Vec<String> {
             set.iter().map(|s| s.to_string()).collect()
         };
-        let chart = svg::weekly_chart(&index.rows, st.live.engine().clock.now());
+        let chart = svg::weekly_chart(
+            &index.rows,
+            |r| !f.hides_as_quiet(r),
+            st.live.engine().clock.now(),
+        );
         let mut body = String::new();
         // Quiet records (versions stored without an alert) only when asked, as `history --all`.
         let quiet_box = format!(
@@ -97,7 +101,9 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
             quiet_box,
         ));
         drop(index);
-        body.push_str(&format!("<figure class=\"chart\">{chart}<figcaption>Changes per week, by watchlist (last 12 weeks)</figcaption></figure>"));
+        body.push_str(&format!("<figure class=\"chart\">{chart}<figcaption>Changes per week, by watchlist (last 12 weeks){}</figcaption></figure>",
+            if f.all { ", quiet records included" } else { "" }
+        ));
         let mut download = params.clone();
         download.before = None;
         download.limit = Some(filter::MAX_LIMIT.to_string());

@@ -12,8 +12,8 @@ const PALETTE: [&str; 8] = [
 ];
 
 /// Stacked bars: changes per week (Monday to Sunday, UTC) for the last 12 weeks, a colour
-/// per watchlist, with a legend.
-pub fn weekly_chart(rows: &[Row], now: DateTime<Utc>) -> String {
+/// per watchlist, with a legend. Only the rows `counted` lets through are counted.
+pub fn weekly_chart(rows: &[Row], counted: impl Fn(&Row) -> bool, now: DateTime<Utc>) -> String {
     const WEEKS: i64 = 12;
     let today = now.date_naive();
     let this_monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
@@ -26,7 +26,7 @@ pub fn weekly_chart(rows: &[Row], now: DateTime<Utc>) -> String {
             break;
         }
         let week = ((day - first).num_days() / 7) as usize;
-        if week >= WEEKS as usize {
+        if week >= WEEKS as usize || !counted(r) {
             continue;
         }
         let i = match lists.iter().position(|l| **l == *r.watchlist) {

@@ -87,6 +87,7 @@ async fn session(live: &Arc<Live>, token: &DiscordToken) -> std::result::Result<
         commands: Arc::new(Commands { live: live.clone() }),
         guild,
         me: OnceLock::new(),
+        reactions: tokio::sync::Mutex::new(()),
     };
     let mut client = serenity::client::ClientBuilder::new_with_http(http, intents())
         .event_handler(handler)
@@ -102,6 +103,9 @@ struct Handler {
     guild: u64,
     /// The bot's own user id (its ✅ on each alert is not a member's mark).
     me: OnceLock<u64>,
+    /// Held from reading a message's reactions to recording the marks: a handler that read
+    /// the list earlier cannot then undo marks a handler with a newer list recorded.
+    reactions: tokio::sync::Mutex<()>,
 }
 
 /// The slash commands, as registered in the guild.
@@ -689,6 +693,7 @@ impl Handler {
                 return;
             }
         }
+        let _one_at_a_time = self.reactions.lock().await;
         let users = reactors(ctx, &r).await;
         let result = match users {
             Ok(users) => {

@@ -349,6 +349,19 @@ fn follow(kind: &str, what: &str) -> Value {
     json!([{"name": kind, "type": 1, "options": [{"name": "what", "type": 3, "value": what}]}])
 }
 
+/// Who has marked the change reviewed, in the order the marks were recorded.
+fn reviewed_by(store: &dyn Store, change: u64) -> Vec<String> {
+    store
+        .change(change)
+        .unwrap()
+        .unwrap()
+        .reviews
+        .into_iter()
+        .filter(|r| r.mark == "reviewed")
+        .map(|r| r.by)
+        .collect()
+}
+
 /// Polls the store (cheap, in memory) until `f` holds: reactions are handled on the bot's
 /// own task, which tells nobody when it is done.
 async fn eventually(what: &str, f: impl Fn() -> bool) {
@@ -823,26 +836,13 @@ async fn history_show_and_status_answer_what_the_cli_prints_and_reactions_mark_a
         })
         .await;
     eventually("Max's mark", || {
-        store
-            .change(change_id)
-            .unwrap()
-            .unwrap()
-            .reviews
-            .iter()
-            .any(|r| r.mark == "reviewed" && r.by == "Max")
+        reviewed_by(store.as_ref(), change_id).contains(&"Max".to_string())
     })
     .await;
-    let reviewed: Vec<String> = h
-        .store
-        .change(change_id)
-        .unwrap()
-        .unwrap()
-        .reviews
-        .iter()
-        .filter(|r| r.mark == "reviewed")
-        .map(|r| r.by.clone())
-        .collect();
-    assert_eq!(reviewed, vec!["Max".to_string()]);
+    assert_eq!(
+        reviewed_by(h.store.as_ref(), change_id),
+        vec!["Max".to_string()]
+    );
 
     // Beyond 100 reactors the list is read page by page: Olivia and Max sort after a
     // crowd of 100 (by user id), so a first page alone would drop Max's mark and miss hers.
@@ -857,25 +857,10 @@ async fn history_show_and_status_answer_what_the_cli_prints_and_reactions_mark_a
     let reads = h.discord.reaction_reads();
     h.discord.react(&officer(), CHANNEL, alert.id, "✅", true);
     eventually("Olivia's mark", || {
-        store
-            .change(change_id)
-            .unwrap()
-            .unwrap()
-            .reviews
-            .iter()
-            .any(|r| r.mark == "reviewed" && r.by == "Olivia")
+        reviewed_by(store.as_ref(), change_id).contains(&"Olivia".to_string())
     })
     .await;
-    let reviewed: Vec<String> = h
-        .store
-        .change(change_id)
-        .unwrap()
-        .unwrap()
-        .reviews
-        .into_iter()
-        .filter(|r| r.mark == "reviewed")
-        .map(|r| r.by)
-        .collect();
+    let reviewed = reviewed_by(h.store.as_ref(), change_id);
     assert_eq!(reviewed.len(), 102, "{reviewed:?}");
     assert!(reviewed.contains(&"Max".to_string()));
     assert_eq!(

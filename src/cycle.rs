@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tracing::Instrument;
 
 use crate::annotate;
@@ -268,12 +268,16 @@ impl Cycle<'_> {
             return Ok(());
         }
         let mut loaded = Vec::new();
+        let mut failed = Vec::new();
         for w in watches {
             match self.load(w.clone()) {
                 Ok(l) => loaded.push(l),
-                Err(e) => self.settle(failed_job(w), None, WatchState::default(), Err(e)),
+                Err(e) => {
+                    failed.extend(self.settle(failed_job(w), None, WatchState::default(), Err(e)))
+                }
             }
         }
+        self.record(failed);
         let mut known: HashMap<String, (Option<u64>, WatchState)> = HashMap::new();
         let jobs = loaded
             .into_iter()
@@ -284,10 +288,15 @@ impl Cycle<'_> {
             .collect();
         let span = tracing::info_span!("batch", kind = kind.name(), watches = known.len());
         let observed = kind.observe_batch(&self.ctx, jobs).instrument(span).await;
+        let mut group = Vec::new();
         for (job, result) in observed {
             let (seq, state) = known.remove(&job.watch.id).unwrap_or_default();
-            self.settle(job, seq, state, result);
+            group.extend(self.settle(job, seq, state, result));
+            if group.len() == GROUP_MAX {
+                self.record(std::mem::take(&mut group));
+            }
         }
+        self.record(group);
         Ok(())
     }
 
@@ -303,9 +312,7 @@ impl Cycle<'_> {
                         Ok(loaded) => loaded,
                         // What the store holds for the watch cannot be read: that watch
                         // fails (recorded, shown by `status`); the cycle goes on.
-                        Err(e) => {
-                            return Ok((failed_job(watch), None, WatchState::default(), Err(e)))
-                        }
+                        Err(e) => return (failed_job(watch), None, WatchState::default(), Err(e)),
                     };
                     let watch = job.watch.clone();
                     let span =
@@ -320,8 +327,8 @@ impl Cycle<'_> {
                         }
                         .instrument(span),
                     );
-                    let settled: Result<_> = match task.await {
-                        Ok((job, result)) => Ok((job, seq, state, result)),
+                    match task.await {
+                        Ok((job, result)) => (job, seq, state, result),
                         // A panic in one source fails that watch, not the cycle.
                         Err(e) => {
                             let job = Job {
@@ -332,29 +339,39 @@ impl Cycle<'_> {
                             };
                             let url = human_url(&job.watch, &self.engine.config);
                             let failed = Err(Error::extract(url, format!("check aborted: {e}")));
-                            Ok((job, seq, state, failed))
+                            (job, seq, state, failed)
                         }
-                    };
-                    settled
+                    }
                 }
             })
             .buffer_unordered(in_flight);
-        while let Some(done) = results.next().await {
-            let (job, seq, state, result) = done?;
-            self.settle(job, seq, state, result);
+        // Each wait ends with every check that has finished by then (up to GROUP_MAX),
+        // written together; while they are written, more finish.
+        while let Some(first) = results.next().await {
+            let mut group = Vec::new();
+            let mut next = Some(first);
+            while let Some(done) = next {
+                let (job, seq, state, result) = done;
+                group.extend(self.settle(job, seq, state, result));
+                next = match group.len() < GROUP_MAX {
+                    true => results.next().now_or_never().flatten(),
+                    false => None,
+                };
+            }
+            self.record(group);
         }
         Ok(())
     }
 
-    /// Turns one watch's result into its commit (version, alerts, state, follows) and
-    /// writes it.
+    /// Turns one watch's result into its commit (version, alerts, state, follows), to be
+    /// written by [`Cycle::record`]; in a dry run it is kept as a preview instead (`None`).
     fn settle(
         &self,
         mut job: Job,
         seq: Option<u64>,
         mut state: WatchState,
         result: Result<Observed>,
-    ) {
+    ) -> Option<Settled> {
         // Everything that can fail about this watch happens here, before anything is
         // committed: observing, reading the previous version, comparing, following.
         let settings = extraction_settings(&job.watch);
@@ -520,25 +537,47 @@ impl Cycle<'_> {
             };
             let mut previews = previews.lock().unwrap_or_else(|e| e.into_inner());
             previews.push((watch.id.clone(), preview));
+            return None;
+        }
+        Some(Settled { run, commit })
+    }
+
+    /// Writes settled checks (together: see [`Store::commit_all`]) and reports each.
+    fn record(&self, settled: Vec<Settled>) {
+        if settled.is_empty() {
             return;
         }
-        let committed = self.engine.store.commit(commit);
-        (self.progress)(&watch.id, &run);
-        let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
-        match committed {
-            Ok(committed) => {
-                report.alerts.extend(committed.change_ids);
-                report.runs.push((watch.id.clone(), run));
-            }
-            Err(e) => {
-                tracing::error!(watch = %watch.id, error = %e, "could not record the check");
-                report
-                    .runs
-                    .push((watch.id.clone(), RunResult::Failed(e.to_string())));
+        let (runs, commits): (Vec<_>, Vec<_>) = settled
+            .into_iter()
+            .map(|s| ((s.commit.watch.clone(), s.run), s.commit))
+            .unzip();
+        let committed = self.engine.store.commit_all(commits);
+        for ((watch, run), committed) in runs.into_iter().zip(committed) {
+            (self.progress)(&watch, &run);
+            let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
+            match committed {
+                Ok(committed) => {
+                    report.alerts.extend(committed.change_ids);
+                    report.runs.push((watch, run));
+                }
+                Err(e) => {
+                    tracing::error!(watch = %watch, error = %e, "could not record the check");
+                    report.runs.push((watch, RunResult::Failed(e.to_string())));
+                }
             }
         }
     }
 }
+
+/// A check settled and waiting to be written.
+struct Settled {
+    run: RunResult,
+    commit: CheckCommit,
+}
+
+/// The most checks written in one transaction: enough to share sled's per-transaction
+/// cost, few enough that a group's documents are a small part of memory.
+const GROUP_MAX: usize = 32;
 
 /// A job for a watch whose stored data could not be loaded: it only records the failure.
 fn failed_job(watch: Arc<Watch>) -> Job {

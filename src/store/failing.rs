@@ -62,6 +62,12 @@ impl<S: Store> Store for FailingStore<S> {
         self.fail("commit")?;
         self.inner.commit(c)
     }
+    fn commit_all(&self, commits: Vec<CheckCommit>) -> Vec<Result<Committed>> {
+        if self.fail("commit").is_err() {
+            return commits.into_iter().map(|c| self.commit(c)).collect();
+        }
+        self.inner.commit_all(commits)
+    }
     fn state(&self, watch: &str) -> Result<Option<WatchState>> {
         self.fail("state")?;
         self.inner.state(watch)

@@ -219,6 +219,13 @@ pub trait Store: Send + Sync {
     /// A document equal to the latest version stores no new version.
     fn commit(&self, commit: CheckCommit) -> Result<Committed>;
 
+    /// [`Store::commit`] for several checks at once, a result for each, in order. A store
+    /// may write them together (cheaper), but one commit that cannot be written fails
+    /// only itself.
+    fn commit_all(&self, commits: Vec<CheckCommit>) -> Vec<Result<Committed>> {
+        commits.into_iter().map(|c| self.commit(c)).collect()
+    }
+
     fn state(&self, watch: &str) -> Result<Option<WatchState>>;
     fn states(&self) -> Result<Vec<(String, WatchState)>>;
     fn put_state(&self, watch: &str, state: &WatchState) -> Result<()>;

@@ -380,11 +380,19 @@ fn insert_change(
     Ok(id)
 }
 
-impl Store for SledStore {
-    fn commit(&self, c: CheckCommit) -> Result<Committed> {
-        let _w = self.writing();
+/// A commit with what can be computed outside the transaction already computed: the
+/// document's JSON and hash, and the state's two records.
+struct Prepared {
+    commit: CheckCommit,
+    document: Option<(Vec<u8>, String)>,
+    state: Vec<u8>,
+    checked: [u8; 16],
+}
+
+impl Prepared {
+    fn of(commit: CheckCommit) -> Result<Self> {
         // The document is serialised once: its JSON is hashed and then stored as it is.
-        let new_doc = c
+        let document = commit
             .document
             .as_ref()
             .map(|doc| -> Result<(Vec<u8>, String)> {
@@ -393,7 +401,21 @@ impl Store for SledStore {
                 Ok((json, hash))
             })
             .transpose()?;
-        let (state_bytes, checked_bytes) = split_state(&c.state)?;
+        let (state, checked) = split_state(&commit.state)?;
+        Ok(Prepared {
+            commit,
+            document,
+            state,
+            checked,
+        })
+    }
+}
+
+impl SledStore {
+    /// Writes the commits in one transaction: all of them or none. Several checks that
+    /// finish together share one transaction, because sled seals and writes a log buffer
+    /// for every transaction (most of a baseline's store time when each had its own).
+    fn write_group(&self, group: &[Prepared]) -> Result<Vec<Committed>> {
         let result = (
             &self.versions,
             &self.heads,
@@ -406,55 +428,106 @@ impl Store for SledStore {
         )
             .transaction(
                 |(versions, heads, changes, outbox, state, checked, follows, meta)| {
-                    let mut committed = Committed::default();
-                    if let Some((doc_json, hash)) = &new_doc {
-                        let head: Option<Head> = heads
-                            .get(c.watch.as_bytes())?
-                            .map(|b| decode(&b))
-                            .transpose()
-                            .map_err(abort)?;
-                        if head.as_ref().map(|h| &h.hash) != Some(hash) {
-                            let seq = head.map_or(1, |h| h.seq + 1);
-                            let json =
-                                version_record_json(&c.watch, seq, c.fetched_at, hash, doc_json)
-                                    .map_err(abort)?;
-                            versions.insert(
-                                version_key(&c.watch, seq),
-                                codec::encode_json(&json, true),
-                            )?;
-                            let head = Head {
-                                seq,
-                                hash: hash.clone(),
-                            };
-                            heads.insert(c.watch.as_bytes(), encode(&head).map_err(abort)?)?;
-                            committed.seq = Some(seq);
+                    let mut all = Vec::with_capacity(group.len());
+                    for p in group {
+                        let c = &p.commit;
+                        let mut committed = Committed::default();
+                        if let Some((doc_json, hash)) = &p.document {
+                            let head: Option<Head> = heads
+                                .get(c.watch.as_bytes())?
+                                .map(|b| decode(&b))
+                                .transpose()
+                                .map_err(abort)?;
+                            if head.as_ref().map(|h| &h.hash) != Some(hash) {
+                                let seq = head.map_or(1, |h| h.seq + 1);
+                                let json = version_record_json(
+                                    &c.watch,
+                                    seq,
+                                    c.fetched_at,
+                                    hash,
+                                    doc_json,
+                                )
+                                .map_err(abort)?;
+                                versions.insert(
+                                    version_key(&c.watch, seq),
+                                    codec::encode_json(&json, true),
+                                )?;
+                                let head = Head {
+                                    seq,
+                                    hash: hash.clone(),
+                                };
+                                heads.insert(c.watch.as_bytes(), encode(&head).map_err(abort)?)?;
+                                committed.seq = Some(seq);
+                            }
                         }
-                    }
-                    for change in &c.changes {
-                        let mut change = change.clone();
-                        // Alerts name the version they were raised for.
-                        if change.alert.to_version.is_none() && committed.seq.is_some() {
-                            change.alert.to_version = committed.seq;
+                        for change in &c.changes {
+                            let mut change = change.clone();
+                            // Alerts name the version they were raised for.
+                            if change.alert.to_version.is_none() && committed.seq.is_some() {
+                                change.alert.to_version = committed.seq;
+                            }
+                            committed
+                                .change_ids
+                                .push(insert_change(changes, outbox, meta, &change)?);
                         }
-                        committed
-                            .change_ids
-                            .push(insert_change(changes, outbox, meta, &change)?);
+                        for f in &c.follows {
+                            follows.insert(f.target.id.as_bytes(), encode(f).map_err(abort)?)?;
+                        }
+                        // Most checks change nothing but their times: only those 16 bytes
+                        // are written then, which keeps sled's log (and the disk) from
+                        // growing with every hourly check.
+                        let key = c.watch.as_bytes();
+                        if state.get(key)?.as_deref() != Some(p.state.as_slice()) {
+                            state.insert(key, p.state.clone())?;
+                        }
+                        checked.insert(key, &p.checked)?;
+                        all.push(committed);
                     }
-                    for f in &c.follows {
-                        follows.insert(f.target.id.as_bytes(), encode(f).map_err(abort)?)?;
-                    }
-                    // Most checks change nothing but their times: only those 16 bytes are
-                    // written then, which keeps sled's log (and the disk) from growing with
-                    // every hourly check.
-                    let key = c.watch.as_bytes();
-                    if state.get(key)?.as_deref() != Some(state_bytes.as_slice()) {
-                        state.insert(key, state_bytes.clone())?;
-                    }
-                    checked.insert(key, &checked_bytes)?;
-                    Ok(committed)
+                    Ok(all)
                 },
             )?;
         Ok(result)
+    }
+}
+
+impl Store for SledStore {
+    fn commit(&self, c: CheckCommit) -> Result<Committed> {
+        let _w = self.writing();
+        let mut committed = self.write_group(&[Prepared::of(c)?])?;
+        Ok(committed.pop().unwrap_or_default())
+    }
+
+    fn commit_all(&self, commits: Vec<CheckCommit>) -> Vec<Result<Committed>> {
+        let _w = self.writing();
+        let mut results: Vec<Option<Result<Committed>>> = Vec::with_capacity(commits.len());
+        let (mut slots, mut group) = (Vec::new(), Vec::new());
+        for c in commits {
+            match Prepared::of(c) {
+                Ok(p) => {
+                    slots.push(results.len());
+                    group.push(p);
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
+        match self.write_group(&group) {
+            Ok(committed) => {
+                for (slot, c) in slots.iter().zip(committed) {
+                    results[*slot] = Some(Ok(c));
+                }
+            }
+            // One unwritable commit must not fail the others: each is tried on its own.
+            Err(e) if group.len() == 1 => results[slots[0]] = Some(Err(e)),
+            Err(_) => {
+                for (slot, p) in slots.iter().zip(&group) {
+                    let one = self.write_group(std::slice::from_ref(p));
+                    results[*slot] = Some(one.map(|mut c| c.pop().unwrap_or_default()));
+                }
+            }
+        }
+        // Every slot was filled above, either when preparing or when writing.
+        results.into_iter().flatten().collect()
     }
 
     fn state(&self, watch: &str) -> Result<Option<WatchState>> {

@@ -413,25 +413,35 @@ pub const MAX_DEPTH: usize = 1000;
 static TAG: std::sync::LazyLock<Regex> =
     std::sync::LazyLock::new(|| Regex::new(r"<[^>]*>").expect("valid regex"));
 
-/// Elements that never have a closing tag.
-const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr",
-];
+/// How [`nesting_depth`] counts an element's start tag.
+#[derive(PartialEq)]
+enum Nesting {
+    /// Opens a level that its end tag closes.
+    Opens,
+    /// Never has a closing tag.
+    Void,
+    /// Its end tag may be left out (`<li>` after `<li>`): not counted, so long lists and
+    /// tables written that way are not mistaken for deep nesting.
+    OptionalEnd,
+}
 
-/// Elements whose end tag may be left out (`<li>` after `<li>`): not counted, so long
-/// lists and tables written that way are not mistaken for deep nesting.
-const OPTIONAL_END: &[&str] = &[
-    "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot",
-    "colgroup", "rb", "rt", "rp", "html", "head", "body",
-];
+fn nesting_of(lower_name: &[u8]) -> Nesting {
+    match lower_name {
+        b"area" | b"base" | b"br" | b"col" | b"embed" | b"hr" | b"img" | b"input" | b"link"
+        | b"meta" | b"param" | b"source" | b"track" | b"wbr" => Nesting::Void,
+        b"p" | b"li" | b"dt" | b"dd" | b"tr" | b"td" | b"th" | b"option" | b"optgroup"
+        | b"thead" | b"tbody" | b"tfoot" | b"colgroup" | b"rb" | b"rt" | b"rp" | b"html"
+        | b"head" | b"body" => Nesting::OptionalEnd,
+        _ => Nesting::Opens,
+    }
+}
 
 /// Approximate maximum tag nesting, in one linear pass over the bytes (no parsing).
 pub fn nesting_depth(html: &str) -> usize {
     let bytes = html.as_bytes();
     let (mut depth, mut max) = (0usize, 0usize);
     let mut i = 0;
-    while let Some(off) = memchr_lt(&bytes[i..]) {
+    while let Some(off) = memchr::memchr(b'<', &bytes[i..]) {
         i += off + 1;
         let closing = bytes.get(i) == Some(&b'/');
         let start = i + usize::from(closing);
@@ -442,26 +452,24 @@ pub fn nesting_depth(html: &str) -> usize {
         if name_len == 0 {
             continue;
         }
-        // Names in the lists are short: longer ones are neither void nor optional-end.
+        // Names in the lists are short: longer ones always open a level.
         let mut lower = [0u8; 10];
-        if name_len <= lower.len() {
-            for (l, b) in lower.iter_mut().zip(&bytes[start..start + name_len]) {
-                *l = b.to_ascii_lowercase();
+        let nesting = match bytes.get(start..start + name_len) {
+            Some(name) if name.len() <= lower.len() => {
+                for (l, b) in lower.iter_mut().zip(name) {
+                    *l = b.to_ascii_lowercase();
+                }
+                nesting_of(&lower[..name_len])
             }
-        }
-        let listed = |list: &[&str]| {
-            name_len <= lower.len() && list.iter().any(|n| n.as_bytes() == &lower[..name_len])
+            _ => Nesting::Opens,
         };
-        if listed(OPTIONAL_END) {
+        if nesting == Nesting::OptionalEnd {
             continue;
         }
         if closing {
             depth = depth.saturating_sub(1);
-        } else if !listed(VOID) {
-            let end = bytes[start..]
-                .iter()
-                .position(|b| *b == b'>')
-                .map(|p| start + p);
+        } else if nesting == Nesting::Opens {
+            let end = memchr::memchr(b'>', &bytes[start..]).map(|p| start + p);
             if end.is_some_and(|e| e > 0 && bytes[e - 1] == b'/') {
                 continue;
             }
@@ -470,10 +478,6 @@ pub fn nesting_depth(html: &str) -> usize {
         }
     }
     max
-}
-
-fn memchr_lt(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|b| *b == b'<')
 }
 
 /// Characters no reader sees: zero-width spaces and joiners, word joiner, soft hyphen,

@@ -7,6 +7,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use policywatch::cli::{Cli, LogFormat};
 
+/// mimalloc: a baseline cycle allocates and frees many mid-sized buffers per page (bodies,
+/// tokens, JSON, compressed records) across threads; with glibc's allocator that was a
+/// tenth of its CPU (`bench/cycle.sh`). Without transparent huge pages, so a small
+/// daemon's resident memory stays small.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -48,7 +48,17 @@ pub fn encode_json(json: &[u8], compress: bool) -> Vec<u8> {
     out.push(FORMAT);
     if compress {
         out.push(LZ4_JSON);
-        out.extend_from_slice(&lz4_flex::compress_prepend_size(json));
+        // What `compress_prepend_size` writes (the size as a little-endian u32, then the
+        // block), compressed straight into the record instead of copied into it.
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        let start = out.len();
+        out.resize(
+            start + lz4_flex::block::get_maximum_output_size(json.len()),
+            0,
+        );
+        let written = lz4_flex::block::compress_into(json, &mut out[start..])
+            .expect("room for the largest block was made");
+        out.truncate(start + written);
     } else {
         out.push(JSON);
         out.extend_from_slice(json);

@@ -405,7 +405,8 @@ async fn a_truncated_db_loses_only_what_was_cut_and_doctor_names_it() {
     assert_eq!((versions.len(), changes.len()), (48, 32));
     assert!(std::fs::metadata(p.data().join("db")).unwrap().len() > 1 << 21);
 
-    for percent in [75, 50, 90] {
+    let mut nothing_left = 0;
+    for percent in [75, 50, 90, 5] {
         let data = cut_copy(&p, &format!("cut{percent}"), percent);
         let data = data.to_str().unwrap();
         let into = format!("{data}.salvaged");
@@ -466,13 +467,17 @@ async fn a_truncated_db_loses_only_what_was_cut_and_doctor_names_it() {
                 "{counts}"
             );
         }
-        if percent == 50 {
-            // This cut leaves sled nothing it can rebuild from: said as such.
+        if got_versions.is_empty() && got_changes.is_empty() {
+            // A cut that leaves sled nothing it can rebuild from is said to be that.
             assert!(report.contains("LOST: every record: "), "{report}");
             assert!(report.contains("nothing was salvaged"), "{report}");
+            nothing_left += 1;
         }
         // Each cut is reported the same way on a second run: doctor changed nothing.
         let again = run_on(&p, data, &["doctor", "--into", &format!("{data}.again")]);
         assert_eq!(stdout(&again).replace(".again", ".salvaged"), stdout(&out));
     }
+    // Where sled's records sit depends on how it grouped its writes; a cut to 5% leaves
+    // nothing whatever the layout, so the total loss is always among the cases.
+    assert!(nothing_left >= 1, "no cut left the store with nothing to salvage");
 }

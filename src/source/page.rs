@@ -150,7 +150,7 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
             url: body.url.to_string(),
             text: extracted.text,
             // Kept so a link whose text stays but whose target moves is still a change.
-            fields: serde_json::json!({ "links": extracted.links }),
+            fields: links_field(extracted.links),
         },
         PageMode::Links => Document {
             title: extracted.title,
@@ -162,7 +162,7 @@ pub async fn observe(ctx: &Context, job: &Job) -> Result<Observed> {
                 .map(link_line)
                 .collect::<Vec<_>>()
                 .join("\n"),
-            fields: serde_json::json!({ "links": extracted.links }),
+            fields: links_field(extracted.links),
         },
     };
     Ok(Observed {
@@ -337,6 +337,24 @@ struct Fields {
     links: Vec<Link>,
 }
 
+/// A page version's fields: `{"links": [{"text", "url"}, …]}`, the JSON of serialising the
+/// links, built by moving their strings: copying them through `serde_json::to_value` was
+/// a tenth of a baseline cycle's CPU.
+fn links_field(links: Vec<Link>) -> serde_json::Value {
+    let links = links
+        .into_iter()
+        .map(|Link { url, text }| {
+            let mut link = serde_json::Map::new();
+            link.insert("url".into(), url.into());
+            link.insert("text".into(), text.into());
+            serde_json::Value::Object(link)
+        })
+        .collect();
+    let mut fields = serde_json::Map::new();
+    fields.insert("links".into(), serde_json::Value::Array(links));
+    serde_json::Value::Object(fields)
+}
+
 /// The links of a stored page version; one that does not decode is an error, never an
 /// empty list (every link would then be new).
 fn links_of(doc: &Document) -> Result<Vec<Link>> {
@@ -411,4 +429,37 @@ fn compare_links(previous: &Document, next: &Document) -> Result<Vec<Event>> {
         "renamed": c.renamed.iter().map(|(o, n)| serde_json::json!({ "url": n.url, "from": o.text, "to": n.text })).collect::<Vec<_>>(),
     });
     Ok(vec![event])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored versions (and their hashes) must not change with how the field is built.
+    #[test]
+    fn links_field_is_the_json_of_the_links() {
+        let links = vec![
+            Link {
+                url: "https://www.gov.uk/guidance/a".into(),
+                text: "Guidance \"A\"".into(),
+            },
+            Link {
+                url: "https://www.gov.uk/b?x=1&y=é".into(),
+                text: String::new(),
+            },
+        ];
+        let built = links_field(links.clone());
+        assert_eq!(built, serde_json::json!({ "links": links }));
+        assert_eq!(
+            serde_json::to_string(&built).unwrap(),
+            serde_json::to_string(&serde_json::json!({ "links": links })).unwrap()
+        );
+        let doc = Document {
+            title: String::new(),
+            url: String::new(),
+            text: String::new(),
+            fields: built,
+        };
+        assert_eq!(links_of(&doc).unwrap(), links);
+    }
 }

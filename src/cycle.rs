@@ -600,9 +600,7 @@ impl Cycle<'_> {
                 }
                 Err(e) => {
                     tracing::error!(watch = %watch, error = %e, "could not record the check");
-                    report
-                        .runs
-                        .push((watch, RunResult::Failed(e.to_string())));
+                    report.runs.push((watch, RunResult::Failed(e.to_string())));
                 }
             }
         }

@@ -479,5 +479,8 @@ async fn a_truncated_db_loses_only_what_was_cut_and_doctor_names_it() {
     }
     // Where sled's records sit depends on how it grouped its writes; a cut to 5% leaves
     // nothing whatever the layout, so the total loss is always among the cases.
-    assert!(nothing_left >= 1, "no cut left the store with nothing to salvage");
+    assert!(
+        nothing_left >= 1,
+        "no cut left the store with nothing to salvage"
+    );
 }

@@ -403,7 +403,8 @@ fn absolute(href: &str, base: Option<&Url>) -> Option<String> {
         Some(b) => b.join(href).ok()?,
         None => Url::parse(href).ok()?,
     };
-    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+    // `String::from` hands over the URL's own string; `to_string` formatted a copy.
+    matches!(url.scheme(), "http" | "https").then(|| String::from(url))
 }
 
 /// Deepest element nesting accepted. Real pages stay under a hundred; the HTML parser's

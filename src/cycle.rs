@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tracing::Instrument;
 
 use crate::annotate;
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::schedule::Clock;
 use crate::source::{self, registry, Document, FollowTarget, Job, Observed, Outcome};
-use crate::store::{CheckCommit, Committed, Followed, NewChange, Store, WatchState};
+use crate::store::{CheckCommit, Followed, NewChange, Store, WatchState};
 use crate::text::diff;
 use crate::watchlist::{TextFilter, Watch, Watchlists};
 
@@ -277,7 +277,7 @@ impl Cycle<'_> {
                 }
             }
         }
-        self.record(failed).await;
+        self.record(failed);
         let mut known: HashMap<String, (Option<u64>, WatchState)> = HashMap::new();
         let jobs = loaded
             .into_iter()
@@ -293,10 +293,10 @@ impl Cycle<'_> {
             let (seq, state) = known.remove(&job.watch.id).unwrap_or_default();
             group.extend(self.settle(job, seq, state, result));
             if group.len() == GROUP_MAX {
-                self.record(std::mem::take(&mut group)).await;
+                self.record(std::mem::take(&mut group));
             }
         }
-        self.record(group).await;
+        self.record(group);
         Ok(())
     }
 
@@ -345,39 +345,21 @@ impl Cycle<'_> {
                 }
             })
             .buffer_unordered(in_flight);
-        // While one group of settled checks is written, the checks that finish are
-        // settled and wait to form the next group: observing never waits for the disk,
-        // and the checks that finish together share one transaction.
-        let mut waiting: Vec<Settled> = Vec::new();
-        let mut writing: Option<Writing> = None;
-        let mut observing = true;
-        loop {
-            if writing.is_none() && !waiting.is_empty() {
-                let group = waiting.drain(..waiting.len().min(GROUP_MAX)).collect();
-                writing = Some(self.write(group));
+        // Each wait ends with every check that has finished by then (up to GROUP_MAX),
+        // written together in one transaction. The writing is done here, in the cycle's
+        // own task: a cycle that is not polled (the daemon paused on a full disk) writes
+        // nothing behind its back.
+        while let Some(first) = results.next().await {
+            let mut group = Vec::new();
+            let mut next = Some(first);
+            while let Some((job, seq, state, result)) = next {
+                group.extend(self.settle(job, seq, state, result));
+                next = match group.len() < GROUP_MAX {
+                    true => results.next().now_or_never().flatten(),
+                    false => None,
+                };
             }
-            let next = match writing.as_mut() {
-                // A full group waiting stops settling more until the write ends, so memory
-                // holds at most the checks in flight and two groups.
-                Some(current) => tokio::select! {
-                    done = results.next(), if observing && waiting.len() < GROUP_MAX => {
-                        Next::Finished(done)
-                    }
-                    written = &mut current.handle => Next::Written(written),
-                },
-                None if observing => Next::Finished(results.next().await),
-                None => break,
-            };
-            match next {
-                Next::Finished(Some((job, seq, state, result))) => {
-                    waiting.extend(self.settle(job, seq, state, result))
-                }
-                Next::Finished(None) => observing = false,
-                Next::Written(written) => {
-                    let runs = writing.take().map(|w| w.runs).unwrap_or_default();
-                    self.report(runs, written);
-                }
-            }
+            self.record(group);
         }
         Ok(())
     }
@@ -561,35 +543,16 @@ impl Cycle<'_> {
         Some(Settled { run, commit })
     }
 
-    /// Writes settled checks and reports each.
-    async fn record(&self, settled: Vec<Settled>) {
-        if !settled.is_empty() {
-            let Writing { runs, handle } = self.write(settled);
-            let written = handle.await;
-            self.report(runs, written);
+    /// Writes settled checks together (see [`Store::commit_all`]) and reports each.
+    fn record(&self, settled: Vec<Settled>) {
+        if settled.is_empty() {
+            return;
         }
-    }
-
-    /// Starts writing settled checks, together (see [`Store::commit_all`]), on a blocking
-    /// thread: the cycle goes on observing and settling meanwhile.
-    fn write(&self, settled: Vec<Settled>) -> Writing {
         let (runs, commits): (Vec<_>, Vec<_>) = settled
             .into_iter()
             .map(|s| ((s.commit.watch.clone(), s.run), s.commit))
             .unzip();
-        let store = self.engine.store.clone();
-        Writing {
-            runs,
-            handle: tokio::task::spawn_blocking(move || store.commit_all(commits)),
-        }
-    }
-
-    /// Reports how each written check ended.
-    fn report(&self, runs: Vec<(String, RunResult)>, written: Written) {
-        let committed = written.unwrap_or_else(|e| {
-            let failed = || Err(Error::Store(format!("writing the checks stopped: {e}")));
-            runs.iter().map(|_| failed()).collect()
-        });
+        let committed = self.engine.store.commit_all(commits);
         for ((watch, run), committed) in runs.into_iter().zip(committed) {
             (self.progress)(&watch, &run);
             let mut report = self.report.lock().unwrap_or_else(|e| e.into_inner());
@@ -605,21 +568,6 @@ impl Cycle<'_> {
             }
         }
     }
-}
-
-/// What writing a group of checks gave: each check's result, or why the writing stopped.
-type Written = std::result::Result<Vec<Result<Committed>>, tokio::task::JoinError>;
-
-/// Settled checks being written, and how each check ended.
-struct Writing {
-    runs: Vec<(String, RunResult)>,
-    handle: tokio::task::JoinHandle<Vec<Result<Committed>>>,
-}
-
-/// What the cycle's loop woke up for.
-enum Next<T> {
-    Finished(Option<T>),
-    Written(Written),
 }
 
 /// A check settled and waiting to be written.

@@ -770,7 +770,13 @@ async fn a_full_disk_pauses_checks_and_loses_or_doubles_nothing() {
         }
     })
     .await
-    .expect("checks resume, rerun and settle");
+    .unwrap_or_else(|_| {
+        let alerted: Vec<String> = out.alerts().into_iter().map(|a| a.watch).collect();
+        panic!(
+            "checks did not resume, rerun and settle: {:?}, alerts for {alerted:?}",
+            *daemon.progress.borrow()
+        )
+    });
     let mut watches: Vec<String> = out.alerts().into_iter().map(|a| a.watch).collect();
     watches.sort();
     assert_eq!(watches, ["a", "b", "c", "d"], "each change once, none lost");

@@ -1010,6 +1010,53 @@ mod tests {
             .unwrap()
     }
 
+    /// Checks written together each get their own result, in order; one whose stored head
+    /// cannot be read fails alone, and the others are written.
+    #[test]
+    fn a_group_of_commits_is_written_and_a_bad_one_fails_only_itself() {
+        let store = SledStore::temporary().unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
+        let check = |watch: &str, text: &str, changes: Vec<NewChange>| CheckCommit {
+            watch: watch.into(),
+            document: Some(doc(text)),
+            fetched_at: at,
+            changes,
+            state: WatchState::default(),
+            follows: vec![],
+        };
+        store.put_raw(b"heads", b"bad", b"not a head").unwrap();
+        let results = store.commit_all(vec![
+            check("a", "x", vec![alert("a")]),
+            check("bad", "y", vec![alert("bad")]),
+            check("c", "z", vec![alert("c")]),
+        ]);
+        assert_eq!(results.len(), 3);
+        let ok = |seq, ids: Vec<u64>| Committed {
+            seq: Some(seq),
+            change_ids: ids,
+        };
+        assert_eq!(results[0].as_ref().unwrap(), &ok(1, vec![1]));
+        assert!(results[1].is_err(), "{:?}", results[1]);
+        assert_eq!(results[2].as_ref().unwrap(), &ok(1, vec![2]));
+        assert_eq!(store.version("a", 1).unwrap().unwrap().document.text, "x");
+        assert_eq!(store.version("c", 1).unwrap().unwrap().document.text, "z");
+        assert!(store.versions("bad").unwrap().is_empty());
+        let watches: Vec<String> = store
+            .outbox()
+            .unwrap()
+            .iter()
+            .map(|e| store.change(e.id).unwrap().unwrap().alert.watch)
+            .collect();
+        assert_eq!(watches, ["a", "c"]);
+        // A group with nothing wrong: one transaction, ids in the order given.
+        let results = store.commit_all(vec![
+            check("c", "z2", vec![alert("c")]),
+            check("a", "x2", vec![alert("a")]),
+        ]);
+        let results: Vec<Committed> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(results, [ok(2, vec![3]), ok(2, vec![4])]);
+    }
+
     #[test]
     fn versions_changes_and_outbox_are_written_together() {
         let store = SledStore::temporary().unwrap();

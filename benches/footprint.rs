@@ -151,6 +151,7 @@ async fn footprint_of_unchanged_watches_checked_hourly() {
         clock: clock.clone(),
     };
     let dispatcher = Dispatcher {
+        unsent: Default::default(),
         store: store.clone(),
         sink: Arc::new(StdoutSink::to_writer(
             Format::Json,

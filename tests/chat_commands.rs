@@ -250,6 +250,7 @@ impl Harness {
         let token = DiscordToken::new(TOKEN, "test").unwrap().unwrap();
         let sink = Arc::new(DiscordSink::new(token.clone(), &config.discord).unwrap());
         let dispatcher = Dispatcher {
+            unsent: Default::default(),
             store: store.clone(),
             sink,
             clock: clock.clone(),

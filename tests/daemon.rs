@@ -135,6 +135,7 @@ fn engine(
 
 fn deliver_to(store: Arc<dyn Store>, sink: Arc<dyn Sink>, clock: Arc<dyn Clock>) -> Dispatcher {
     Dispatcher {
+        unsent: Default::default(),
         store,
         sink,
         clock,
@@ -903,4 +904,41 @@ async fn a_hung_host_delays_only_its_own_watch() {
     .expect("the hung watch reports");
     assert!(failed.contains("timed out after 2s"), "{failed}");
     daemon.stop().await;
+}
+
+/// The disk fills between marking alerts "being sent" and flushing that mark: the pass
+/// stops before sending anything. Once the store works again the next pass prints the
+/// alert, once; it used to count it delivered unprinted ("no recorded outcome").
+#[tokio::test]
+async fn an_alert_marked_but_not_sent_when_the_disk_fills_is_sent_once_it_is_freed() {
+    let store = Arc::new(FailingStore::new(SledStore::temporary().unwrap()));
+    store.record_alert(queued_alert()).unwrap();
+    let out = Captured::default();
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let dispatcher = deliver_to(
+        dyn_store.clone(),
+        Arc::new(StdoutSink::to_writer(Format::Json, Box::new(out.clone()))),
+        Arc::new(ManualClock::new(at(9, 0))),
+    );
+    store.fail_only(&["flush"]);
+    let err = dispatcher.drain_once().await.unwrap_err();
+    assert!(err.to_string().contains("No space left on device"), "{err}");
+    assert!(
+        out.alerts().is_empty(),
+        "nothing is sent before the mark is durable"
+    );
+    let marked = dyn_store.outbox().unwrap();
+    assert!(
+        marked[0].sending_since.is_some(),
+        "the store says it is being sent"
+    );
+
+    store.fail_only(&[]);
+    let report = dispatcher.drain_once().await.unwrap();
+    assert_eq!(report.delivered, 1);
+    let alerted: Vec<String> = out.alerts().into_iter().map(|a| a.title).collect();
+    assert_eq!(alerted, ["Guidance"], "printed exactly once");
+    assert!(dyn_store.outbox().unwrap().iter().all(|e| e.dead.is_none()));
+    assert_eq!(dispatcher.drain_once().await.unwrap().delivered, 0);
+    assert_eq!(out.alerts().len(), 1);
 }

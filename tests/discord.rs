@@ -56,6 +56,7 @@ fn sink_with(token: &str, settings: DiscordSettings) -> Arc<dyn Sink> {
 
 fn dispatcher(store: Arc<dyn Store>, sink: Arc<dyn Sink>, clock: Arc<dyn Clock>) -> Dispatcher {
     Dispatcher {
+        unsent: Default::default(),
         store,
         sink,
         clock,

@@ -131,6 +131,7 @@ async fn setup(
         Box::new(std::io::sink()),
     ));
     let dispatcher = Dispatcher {
+        unsent: Default::default(),
         store: store.clone(),
         sink: Arc::new(Router::new(sinks, fallback)),
         clock: clock.clone(),
@@ -834,6 +835,7 @@ async fn quiet_hours_hold_minor_alerts_and_release_them_as_a_digest_at_their_end
     );
     let store: Arc<dyn Store> = c.store.clone();
     let dispatcher = Dispatcher {
+        unsent: Default::default(),
         store: store.clone(),
         sink: Arc::new(Router::new(
             vec![slack],

@@ -26,6 +26,7 @@ fn dispatcher(app: &App, store: Arc<dyn Store>, format: Format) -> Result<Dispat
     // Alerts go to the configured destinations; with no chat configured, to stdout.
     let sink = notify::sinks(&app.config, Arc::new(StdoutSink::new(format)))?;
     Ok(Dispatcher {
+        unsent: Default::default(),
         store,
         sink,
         clock: app.clock.clone(),

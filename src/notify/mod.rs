@@ -282,9 +282,27 @@ pub struct Dispatcher {
     pub clock: Arc<dyn Clock>,
     pub retry_base: Duration,
     pub retry_max: Duration,
+    /// Alerts (id, slot) marked "being sent" in the store by a pass that then stopped
+    /// before sending anything (the disk filled between the mark and its flush). This
+    /// process knows they were not sent, though the store says otherwise until it can be
+    /// written again: the next pass sends them. Empty at start: after a crash the outcome
+    /// is truly unknown.
+    pub unsent: std::sync::Mutex<std::collections::HashSet<(u64, u16)>>,
 }
 
 impl Dispatcher {
+    /// Whether this process knows `e` was not sent although marked "being sent".
+    fn known_unsent(&self, e: &OutboxEntry) -> bool {
+        let unsent = self.unsent.lock().unwrap_or_else(|p| p.into_inner());
+        unsent.contains(&(e.id, e.slot))
+    }
+
+    /// [`Dispatcher::known_unsent`], forgetting it: it is being sent now.
+    fn take_unsent(&self, e: &OutboxEntry) -> bool {
+        let mut unsent = self.unsent.lock().unwrap_or_else(|p| p.into_inner());
+        unsent.remove(&(e.id, e.slot))
+    }
+
     /// One pass: sends every due entry, destination by destination, in id order. A
     /// destination stops at its first entry that cannot be delivered now, so later alerts
     /// never overtake it; a sink that halts is not asked again in this pass.
@@ -381,7 +399,7 @@ impl Dispatcher {
                 for (e, r) in entries.into_iter().zip(records) {
                     let resend = e
                         .sending_since
-                        .is_none_or(|since| idempotency.resend(since, now));
+                        .is_none_or(|since| idempotency.resend(since, now) || self.known_unsent(e));
                     if resend {
                         keep.push(e);
                         keep_records.push(r);
@@ -415,16 +433,29 @@ impl Dispatcher {
                 continue;
             }
             // Record the attempt, durably, before sending: if that cannot be written (a full
-            // disk), nothing is sent.
-            for e in &entries {
-                if e.sending_since.is_none() {
+            // disk), nothing is sent, and this process remembers that (see `unsent`).
+            let to_mark: Vec<&OutboxEntry> = entries
+                .iter()
+                .copied()
+                .filter(|e| e.sending_since.is_none() || self.take_unsent(e))
+                .collect();
+            let marked: Result<()> = async {
+                for e in &to_mark {
                     let mut marked = (*e).clone();
                     marked.sending_since = Some(now);
                     self.store.put_outbox(&marked)?;
                 }
+                crate::store::fault::flush_bounded(&self.store, crate::store::fault::FLUSH_LIMIT)
+                    .await
             }
-            crate::store::fault::flush_bounded(&self.store, crate::store::fault::FLUSH_LIMIT)
-                .await?;
+            .await;
+            if let Err(e) = marked {
+                self.unsent
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(to_mark.iter().map(|e| (e.id, e.slot)));
+                return Err(e);
+            }
             let (order, outcomes) = match digest {
                 Some(_) => self.sink.send_digest(destination.as_ref(), &records).await,
                 None => {

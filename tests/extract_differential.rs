@@ -68,7 +68,10 @@ fn seeds() -> Vec<(String, String)> {
     };
     files(&root.join("fuzz/seeds/page_extract"), &mut docs);
     files(&root.join("tests/fixtures"), &mut docs);
-    docs.push(("page test shape".into(), page_test_shape()));
+    docs.push((
+        "page test shape".into(),
+        common::commissioner_page("", 1234, "today", "  "),
+    ));
     docs.push(("benchmark page".into(), bench_page(7)));
     for (i, h) in HARD.iter().enumerate() {
         docs.push((format!("hard case {i}"), h.to_string()));
@@ -104,26 +107,6 @@ fn strings_with_markup(v: &serde_json::Value, out: &mut Vec<String>) {
         serde_json::Value::Object(o) => o.values().for_each(|x| strings_with_markup(x, out)),
         _ => {}
     }
-}
-
-/// The page `tests/page.rs` serves.
-fn page_test_shape() -> String {
-    let text = String::from_utf8(common::fixture("pages/iasc-commissioner-homepage.txt")).unwrap();
-    let mut html = String::from("<!doctype html><html><head><title>Independent Anti-Slavery Commissioner</title>\n<script>var t = Date.now();</script></head><body>\n<nav><a href=\"/\">Home</a></nav>\n<main>\n");
-    for (i, para) in text
-        .split("\n\n")
-        .filter(|p| !p.trim().is_empty())
-        .take(8)
-        .enumerate()
-    {
-        if i == 0 {
-            html.push_str(&format!("  <h1>{}</h1>\n", para.lines().next().unwrap()));
-        } else {
-            html.push_str(&format!("  <p>{}</p>\n", para.trim()));
-        }
-    }
-    html.push_str("<div class=\"views\">1234 views</div><p>Last updated: today</p></main><footer>&copy; IASC</footer></body></html>");
-    html
 }
 
 /// A page shaped like `bench/bench.py`'s: head with style and script, a nav, sections,
@@ -271,7 +254,10 @@ fn the_pages_the_tests_and_the_benchmark_serve_are_streamed() {
     let base = Url::parse("https://example.org/").unwrap();
     let main = ["main".to_string()];
     for (name, html) in [
-        ("page test shape", page_test_shape()),
+        (
+            "page test shape",
+            common::commissioner_page("", 1234, "today", "  "),
+        ),
         ("benchmark page", bench_page(3)),
     ] {
         for select in [&main[..], &[]] {

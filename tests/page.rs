@@ -2,36 +2,9 @@
 
 mod common;
 
-use common::{fixture, Project};
+use common::{commissioner_page as page, Project};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// The commissioner's home page as HTML, with a view counter and a "last updated" box that
-/// change on every visit and must be ignored.
-fn page(extra_paragraph: &str, views: u32, updated: &str, indent: &str) -> String {
-    let text = String::from_utf8(fixture("pages/iasc-commissioner-homepage.txt")).unwrap();
-    let mut html = String::from("<!doctype html><html><head><title>Independent Anti-Slavery Commissioner</title>\n<script>var t = Date.now();</script></head><body>\n<nav><a href=\"/\">Home</a></nav>\n<main>\n");
-    for (i, para) in text
-        .split("\n\n")
-        .filter(|p| !p.trim().is_empty())
-        .take(8)
-        .enumerate()
-    {
-        if i == 0 {
-            html.push_str(&format!(
-                "{indent}<h1>{}</h1>\n",
-                para.lines().next().unwrap()
-            ));
-        } else {
-            html.push_str(&format!("{indent}<p>{}</p>\n", para.trim()));
-        }
-    }
-    if !extra_paragraph.is_empty() {
-        html.push_str(&format!("<p>{extra_paragraph}</p>\n"));
-    }
-    html.push_str(&format!("<div class=\"updated\">Last updated {updated}</div>\n<p>Page views: {views}</p>\n</main>\n<footer>© Crown copyright</footer></body></html>"));
-    html
-}
 
 async fn serve(server: &MockServer, html: String) {
     server.reset().await;

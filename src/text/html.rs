@@ -111,9 +111,7 @@ pub fn extract(
     base: Option<&Url>,
     narrowing: Narrowing<'_>,
 ) -> Result<Extracted, String> {
-    check_depth(html)?;
-    let select = parse_selectors(narrowing.select)?;
-    let ignore = parse_selectors(narrowing.ignore_selectors)?;
+    let (select, ignore) = checked(html, narrowing)?;
     let walked = match streaming(html, base, narrowing) {
         Some(Ok(walked)) => walked,
         _ => walk_tree(html, base, &select, &ignore),
@@ -127,10 +125,18 @@ pub fn extract_by_tree(
     base: Option<&Url>,
     narrowing: Narrowing<'_>,
 ) -> Result<Extracted, String> {
-    check_depth(html)?;
-    let select = parse_selectors(narrowing.select)?;
-    let ignore = parse_selectors(narrowing.ignore_selectors)?;
+    let (select, ignore) = checked(html, narrowing)?;
     finish(walk_tree(html, base, &select, &ignore), narrowing)
+}
+
+/// What every extraction checks first: the nesting depth, then the selectors (parsed for
+/// the tree: `select`, then ignore).
+fn checked(html: &str, narrowing: Narrowing<'_>) -> Result<(Vec<Selector>, Vec<Selector>), String> {
+    check_depth(html)?;
+    Ok((
+        parse_selectors(narrowing.select)?,
+        parse_selectors(narrowing.ignore_selectors)?,
+    ))
 }
 
 /// [`extract`] by streaming only: `Err` names what streaming leaves to the tree.
@@ -139,10 +145,7 @@ pub fn extract_streaming(
     base: Option<&Url>,
     narrowing: Narrowing<'_>,
 ) -> Result<Result<Extracted, String>, &'static str> {
-    if let Err(e) = check_depth(html)
-        .and_then(|()| parse_selectors(narrowing.select))
-        .and_then(|_| parse_selectors(narrowing.ignore_selectors))
-    {
+    if let Err(e) = checked(html, narrowing) {
         return Ok(Err(e));
     }
     match streaming(html, base, narrowing) {

@@ -131,6 +131,34 @@ pub fn fixture(path: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The commissioner's home page as HTML, with a view counter and a "last updated" box that
+/// change on every visit and must be ignored (`tests/page.rs` serves it; the extraction
+/// differential test reads it too).
+pub fn commissioner_page(extra_paragraph: &str, views: u32, updated: &str, indent: &str) -> String {
+    let text = String::from_utf8(fixture("pages/iasc-commissioner-homepage.txt")).unwrap();
+    let mut html = String::from("<!doctype html><html><head><title>Independent Anti-Slavery Commissioner</title>\n<script>var t = Date.now();</script></head><body>\n<nav><a href=\"/\">Home</a></nav>\n<main>\n");
+    for (i, para) in text
+        .split("\n\n")
+        .filter(|p| !p.trim().is_empty())
+        .take(8)
+        .enumerate()
+    {
+        if i == 0 {
+            html.push_str(&format!(
+                "{indent}<h1>{}</h1>\n",
+                para.lines().next().unwrap()
+            ));
+        } else {
+            html.push_str(&format!("{indent}<p>{}</p>\n", para.trim()));
+        }
+    }
+    if !extra_paragraph.is_empty() {
+        html.push_str(&format!("<p>{extra_paragraph}</p>\n"));
+    }
+    html.push_str(&format!("<div class=\"updated\">Last updated {updated}</div>\n<p>Page views: {views}</p>\n</main>\n<footer>© Crown copyright</footer></body></html>"));
+    html
+}
+
 /// Opens the store at `dir` again after this process dropped its last handle, as a
 /// restart would. sled finishes its last writes on background threads that hold the
 /// directory's lock a moment after the drop (a real restart is a new process, whose lock

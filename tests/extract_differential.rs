@@ -2,13 +2,22 @@
 //! document the tests have (the page-extraction fuzz seeds, every HTML string in the JSON
 //! fixtures, the feed fixtures read as HTML, the page shapes the page tests and the
 //! benchmark serve, hand-written hard cases) and on mutations of each, under several
-//! narrowings. Wherever streaming answers, it must answer what the tree does.
+//! narrowings. Wherever streaming answers, it must answer what the tree does. And our
+//! tokenizer against html5ever's, token by token, on the same documents and on generated
+//! markup: wherever ours answers, it must answer what html5ever does.
 
 mod common;
 
+use std::cell::RefCell;
 use std::path::Path;
 
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
 use policywatch::text::html::{extract_by_tree, extract_streaming, Narrowing};
+use policywatch::text::tokenize::{tokenize, Fed};
 use regex::Regex;
 use url::Url;
 
@@ -278,5 +287,229 @@ fn the_pages_the_tests_and_the_benchmark_serve_are_streamed() {
     let html = String::from_utf8_lossy(&seed[1..]);
     if let Err(why) = extract_streaming(&html, Some(&base), Narrowing::default()) {
         panic!("the fuzz seed is not streamed: {why}");
+    }
+}
+
+// --- Our tokenizer against html5ever's --------------------------------------------------
+
+/// What a tree builder asks of the tokenizer after each start tag.
+fn raw_kind(token: &Token) -> Option<RawKind> {
+    let Token::TagToken(tag) = token else {
+        return None;
+    };
+    if tag.kind != TagKind::StartTag {
+        return None;
+    }
+    match &*tag.name {
+        "title" | "textarea" => Some(RawKind::Rcdata),
+        "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => Some(RawKind::Rawtext),
+        "script" => Some(RawKind::ScriptData),
+        _ => None,
+    }
+}
+
+/// Tokens as compared: neighbouring text joined (where text is cut carries no meaning),
+/// parse errors dropped (html5ever words them its own way; nothing reads them).
+fn record(tokens: &mut Vec<Token>, token: Token) {
+    match (token, tokens.last_mut()) {
+        (Token::ParseError(_), _) => {}
+        (Token::CharacterTokens(t), Some(Token::CharacterTokens(prev))) => prev.push_tendril(&t),
+        (token, _) => tokens.push(token),
+    }
+}
+
+struct Recorder(RefCell<Vec<Token>>);
+
+impl TokenSink for Recorder {
+    type Handle = ();
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        let raw = raw_kind(&token);
+        record(&mut self.0.borrow_mut(), token);
+        raw.map_or(TokenSinkResult::Continue, TokenSinkResult::RawData)
+    }
+}
+
+fn html5ever_tokens(html: &str) -> Vec<Token> {
+    let tokenizer = Tokenizer::new(Recorder(RefCell::new(Vec::new())), TokenizerOpts::default());
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(html));
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.0.into_inner()
+}
+
+/// Our tokens, or why ours leaves the page to html5ever.
+fn our_tokens(html: &str) -> Result<Vec<Token>, &'static str> {
+    let mut tokens = Vec::new();
+    let fed = tokenize::<()>(html, |t| {
+        let raw = raw_kind(&t);
+        record(&mut tokens, t);
+        Ok(raw)
+    });
+    match fed {
+        Fed::Done => Ok(tokens),
+        Fed::Unsure(why) => Err(why),
+        Fed::Stopped(()) => unreachable!("the recorder never stops"),
+    }
+}
+
+/// Ours equal html5ever's, or ours are unsure: which.
+fn tokens_agree(name: &str, html: &str) -> bool {
+    match our_tokens(html) {
+        Ok(ours) => {
+            assert_eq!(
+                ours,
+                html5ever_tokens(html),
+                "tokens differ for {name}:\n{html}"
+            );
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn our_tokenizer_gives_html5evers_tokens_on_every_test_document() {
+    let (mut compared, mut ours) = (0, 0);
+    for (i, (name, doc)) in seeds().into_iter().enumerate() {
+        let mut variants = vec![doc.clone()];
+        variants.extend(mutations(&doc, i as u64));
+        for (v, html) in variants.iter().enumerate() {
+            compared += 1;
+            if tokens_agree(&format!("{name} (variant {v})"), html) {
+                ours += 1;
+            }
+        }
+    }
+    println!("{ours} of {compared} documents tokenized by ours, each as html5ever does");
+    assert!(
+        ours * 2 > compared,
+        "ours tokenized only {ours} of {compared}"
+    );
+    // The pages the speed is measured on never fall back.
+    for (name, html) in [
+        ("benchmark page", bench_page(5)),
+        (
+            "page test shape",
+            common::commissioner_page("", 7, "today", "  "),
+        ),
+    ] {
+        assert!(
+            tokens_agree(name, &html),
+            "{name}: {:?}",
+            our_tokens(&html).err()
+        );
+    }
+}
+
+/// Documents built at random from the pieces that trip tokenizers: character references
+/// with and without `;`, stray `<` and `&`, quotes, raw text and its near-miss end tags,
+/// CR LF, upper case, duplicate attributes.
+#[test]
+fn our_tokenizer_agrees_with_html5ever_on_generated_markup() {
+    let pieces = [
+        "<p>",
+        "</p>",
+        "<div class=\"a b\">",
+        "</div>",
+        "<a href='/x?y=1&z=2'>",
+        "</a>",
+        "<br>",
+        "<br/>",
+        "<img src=a.png alt=\"&quot;q&quot;\">",
+        "<td colspan=2>",
+        "<title>",
+        "</title>",
+        "<script>",
+        "</script>",
+        "<style>",
+        "</style>",
+        "<textarea>",
+        "</textarea>",
+        "<!-- c -->",
+        "<!-- <p> -- -->",
+        "text",
+        " ",
+        "\n",
+        "\r\n",
+        "\r",
+        "\t",
+        "&amp;",
+        "&lt;",
+        "&nbsp;",
+        "&hellip;",
+        "&#169;",
+        "&#xA9;",
+        "&#10;",
+        "&",
+        "& ",
+        "AT&T",
+        "&zz;",
+        "&copy",
+        "&#",
+        "&#x;",
+        "<",
+        " < ",
+        "<3",
+        ">",
+        "\"",
+        "'",
+        "=",
+        "é",
+        "😀",
+        "</br>",
+        "<SPAN STYLE=\"x\">",
+        "</SPAN>",
+        "<input disabled checked>",
+        "<p data-a=1 data-a=2>",
+        "<h1>",
+        "</h1>",
+        "<ul><li>",
+        "</li></ul>",
+        "</ title>",
+        "</script >",
+        "x</sc",
+        "<!DOCTYPE html>",
+        "<!doctype HTML >",
+        "<a b=c/>",
+        "<a b = 'c' d=e>",
+        "<x-y z:w=1>",
+    ];
+    let mut rng = fastrand::Rng::with_seed(41);
+    let (mut ours, total) = (0, 4000);
+    for _ in 0..total {
+        let html: String = (0..rng.usize(1..40))
+            .map(|_| pieces[rng.usize(..pieces.len())])
+            .collect();
+        if tokens_agree("generated", &html) {
+            ours += 1;
+        }
+    }
+    println!("{ours} of {total} generated documents tokenized by ours");
+    // Many pieces are there to be left to html5ever; enough documents must remain.
+    assert!(ours * 4 > total, "ours tokenized only {ours} of {total}");
+}
+
+#[test]
+fn what_only_html5ever_tokenizes_is_left_to_it() {
+    for html in [
+        "<p>&copy 2024</p>",
+        "<p>&notit;</p>",
+        "<a href=\"?a=1&copy=2\">x</a>",
+        "<p>a\0b</p>",
+        "<!DOCTYPE html PUBLIC \"-//W3C//DTD HTML 4.01//EN\">",
+        "<![CDATA[x]]>",
+        "<?xml version=\"1.0\"?>",
+        "<script><!-- <script> --></script>",
+        "<p>&#128;</p>",
+        "<p a=b\"c>",
+        "</ p>",
+        "<!-->",
+        "<p>unfinished <!-- comment",
+    ] {
+        assert!(
+            our_tokens(html).is_err(),
+            "ours should leave {html:?} to html5ever"
+        );
     }
 }

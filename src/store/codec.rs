@@ -38,32 +38,74 @@ pub enum Unframed {
 
 /// `v` as a record: JSON, compressed when `compress`.
 pub fn encode<T: Serialize>(v: &T, compress: bool) -> Result<Vec<u8>> {
-    Ok(encode_json(&serde_json::to_vec(v)?, compress))
+    with_json(v, |json| encode_json(json, compress))
 }
 
 /// A value already serialised to JSON, as a record.
 pub fn encode_json(json: &[u8], compress: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(json.len() / if compress { 3 } else { 1 } + 8);
-    out.extend_from_slice(MAGIC);
-    out.push(FORMAT);
-    if compress {
-        out.push(LZ4_JSON);
-        // What `compress_prepend_size` writes (the size as a little-endian u32, then the
-        // block), compressed straight into the record instead of copied into it.
-        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
-        let start = out.len();
-        out.resize(
-            start + lz4_flex::block::get_maximum_output_size(json.len()),
-            0,
-        );
-        let written = lz4_flex::block::compress_into(json, &mut out[start..])
-            .expect("room for the largest block was made");
-        out.truncate(start + written);
-    } else {
-        out.push(JSON);
-        out.extend_from_slice(json);
+    let header = [
+        MAGIC[0],
+        MAGIC[1],
+        FORMAT,
+        if compress { LZ4_JSON } else { JSON },
+    ];
+    if !compress {
+        return [&header[..], json].concat();
     }
-    out
+    // lz4 needs room for its worst case, which a fresh buffer would zero and fault in for
+    // every version (it was most of a baseline's memory traffic): compress into this
+    // thread's scratch, then copy out only what was written.
+    with_scratch(&LZ4_SCRATCH, |scratch| {
+        let room = lz4_flex::block::get_maximum_output_size(json.len());
+        if scratch.len() < room {
+            scratch.resize(room, 0);
+        }
+        let written = lz4_flex::block::compress_into(json, &mut scratch[..room])
+            .expect("room for the largest block was made");
+        // What `compress_prepend_size` writes: the size as a little-endian u32, then the block.
+        let mut out = Vec::with_capacity(header.len() + 4 + written);
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&scratch[..written]);
+        out
+    })
+}
+
+/// `v` serialised to JSON in this thread's scratch buffer and handed to `f`: a document's
+/// JSON is hashed and framed, never kept, so it needs no buffer of its own that grows by
+/// doubling for every page.
+pub fn with_json<T: Serialize, R>(v: &T, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    with_scratch(&JSON_SCRATCH, |scratch| {
+        scratch.clear();
+        serde_json::to_writer(&mut *scratch, v)?;
+        Ok(f(scratch))
+    })
+}
+
+/// Scratch buffers kept larger than this are let go after use, so one huge document does
+/// not pin its size in every thread.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+thread_local! {
+    static LZ4_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    static JSON_SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn with_scratch<R>(
+    slot: &'static std::thread::LocalKey<std::cell::RefCell<Vec<u8>>>,
+    f: impl FnOnce(&mut Vec<u8>) -> R,
+) -> R {
+    slot.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let r = f(&mut scratch);
+            if scratch.capacity() > SCRATCH_KEEP {
+                *scratch = Vec::new();
+            }
+            r
+        }
+        // Only re-entry (which nothing does today) finds it taken: a buffer of its own.
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// A record's value.

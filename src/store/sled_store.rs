@@ -395,11 +395,7 @@ impl Prepared {
         let document = commit
             .document
             .as_ref()
-            .map(|doc| -> Result<(Vec<u8>, String)> {
-                let json = serde_json::to_vec(doc)?;
-                let hash = super::json_hash(&json);
-                Ok((json, hash))
-            })
+            .map(|doc| codec::with_json(doc, |json| (json.to_vec(), super::json_hash(json))))
             .transpose()?;
         let (state, checked) = split_state(&commit.state)?;
         Ok(Prepared {

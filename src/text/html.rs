@@ -238,10 +238,11 @@ fn finish(walked: Walked, narrowing: Narrowing<'_>) -> Result<Extracted, String>
     let mut text = String::new();
     for t in walked.texts {
         let t = t.finish();
-        if !t.is_empty() {
-            if !text.is_empty() {
-                text.push('\n');
-            }
+        if text.is_empty() {
+            // The whole page, or the first selected element: kept, not copied.
+            text = t;
+        } else if !t.is_empty() {
+            text.push('\n');
             text.push_str(&t);
         }
     }
@@ -311,9 +312,19 @@ pub(crate) struct Walker<'b, K> {
 
 impl<'b, K: Copy + PartialEq> Walker<'b, K> {
     pub(crate) fn new(base: Option<&'b Url>) -> Self {
+        Self::with_room(base, 0)
+    }
+
+    /// A walker whose text has room for `bytes` from the start. A page's text is rarely
+    /// longer than its HTML; growing by doubling instead copied it several times into
+    /// fresh memory.
+    pub(crate) fn with_room(base: Option<&'b Url>, bytes: usize) -> Self {
         Walker {
             base,
-            out: TextBuilder::default(),
+            out: TextBuilder {
+                text: String::with_capacity(bytes),
+                ..TextBuilder::default()
+            },
             link_stack: Vec::new(),
             skipping: None,
         }

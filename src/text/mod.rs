@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod html;
 mod stream;
+pub mod tokenize;
 
 pub use html::fold as one_line;
 

@@ -22,6 +22,7 @@ use html5ever::{Attribute, LocalName};
 use url::Url;
 
 use super::html::{Link, Walked, Walker};
+use super::tokenize::{self, Fed};
 
 /// Why streaming stopped; only for tests and debugging.
 pub type Bail = &'static str;
@@ -1564,28 +1565,29 @@ pub fn walk<'b>(
     select: &'b [Compiled],
     ignore: &'b [Compiled],
 ) -> Result<Walked, Bail> {
-    let state = State {
-        base,
-        select,
-        ignore,
-        mode: Mode::Initial,
-        quirks: None,
-        raw: false,
-        skip_lf: false,
-        stack: Vec::with_capacity(32),
-        form: None,
-        order: 0,
-        whole: select.is_empty().then(|| Walker::new(base)),
-        roots: Vec::new(),
-        finished: Vec::new(),
-        links: Vec::new(),
-        title: Capture::Waiting,
-        h1: Capture::Waiting,
-        bailed: None,
-    };
+    // Our own tokenizer first; html5ever's for what it leaves (see `tokenize`).
+    let mut state = State::new(html, base, select, ignore);
+    let fed = tokenize::tokenize(html, |token| match state.token(token)? {
+        Flow::Continue => Ok(None),
+        Flow::Raw(kind) => Ok(Some(kind)),
+    });
+    match fed {
+        Fed::Done => state.finish(),
+        Fed::Stopped(reason) => Err(reason),
+        Fed::Unsure(_) => walk_tokenized_by_html5ever(html, base, select, ignore),
+    }
+}
+
+/// [`walk`] with html5ever's tokenizer.
+pub fn walk_tokenized_by_html5ever<'b>(
+    html: &str,
+    base: Option<&'b Url>,
+    select: &'b [Compiled],
+    ignore: &'b [Compiled],
+) -> Result<Walked, Bail> {
     let tokenizer = Tokenizer::new(
         Sink {
-            state: RefCell::new(state),
+            state: RefCell::new(State::new(html, base, select, ignore)),
         },
         TokenizerOpts::default(),
     );
@@ -1596,22 +1598,56 @@ pub fn walk<'b>(
         return Err(reason.unwrap_or("stopped"));
     }
     tokenizer.end();
-    let state = tokenizer.sink.state.into_inner();
-    if let Some(reason) = state.bailed {
-        return Err(reason);
+    tokenizer.sink.state.into_inner().finish()
+}
+
+impl<'b> State<'b> {
+    fn new(
+        html: &str,
+        base: Option<&'b Url>,
+        select: &'b [Compiled],
+        ignore: &'b [Compiled],
+    ) -> Self {
+        State {
+            base,
+            select,
+            ignore,
+            mode: Mode::Initial,
+            quirks: None,
+            raw: false,
+            skip_lf: false,
+            stack: Vec::with_capacity(32),
+            form: None,
+            order: 0,
+            whole: select
+                .is_empty()
+                .then(|| Walker::with_room(base, html.len())),
+            roots: Vec::new(),
+            finished: Vec::new(),
+            links: Vec::new(),
+            title: Capture::Waiting,
+            h1: Capture::Waiting,
+            bailed: None,
+        }
     }
-    let mut roots: Vec<Root<'_>> = state.finished;
-    roots.sort_by_key(|r| r.key);
-    let texts = state
-        .whole
-        .into_iter()
-        .chain(roots.into_iter().map(|r| r.walker))
-        .map(|w| w.out)
-        .collect();
-    Ok(Walked {
-        texts,
-        links: state.links,
-        title: state.title.done(),
-        h1: state.h1.done(),
-    })
+
+    fn finish(self) -> Result<Walked, Bail> {
+        if let Some(reason) = self.bailed {
+            return Err(reason);
+        }
+        let mut roots: Vec<Root<'_>> = self.finished;
+        roots.sort_by_key(|r| r.key);
+        let texts = self
+            .whole
+            .into_iter()
+            .chain(roots.into_iter().map(|r| r.walker))
+            .map(|w| w.out)
+            .collect();
+        Ok(Walked {
+            texts,
+            links: self.links,
+            title: self.title.done(),
+            h1: self.h1.done(),
+        })
+    }
 }

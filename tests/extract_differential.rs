@@ -470,6 +470,8 @@ fn our_tokenizer_agrees_with_html5ever_on_generated_markup() {
         "</script >",
         "x</sc",
         "<!DOCTYPE html>",
+        "<!DOCTYPé",
+        "<!DOCTYPE htmé>",
         "<!doctype HTML >",
         "<a b=c/>",
         "<a b = 'c' d=e>",
@@ -488,6 +490,17 @@ fn our_tokenizer_agrees_with_html5ever_on_generated_markup() {
     println!("{ours} of {total} generated documents tokenized by ours");
     // Many pieces are there to be left to html5ever; enough documents must remain.
     assert!(ours * 4 > total, "ours tokenized only {ours} of {total}");
+    // Character soup: every character markup is made of, with multi-byte ones among them,
+    // in any order (a panic fails the test as surely as a difference).
+    let soup: Vec<char> = "<<>>!!--&&#;=\"'/ \n\r\taDOCTYPEhtmlscriptx1é😀\u{a0}"
+        .chars()
+        .collect();
+    for _ in 0..20_000 {
+        let html: String = (0..rng.usize(0..48))
+            .map(|_| soup[rng.usize(..soup.len())])
+            .collect();
+        tokens_agree("character soup", &html);
+    }
 }
 
 #[test]
@@ -506,6 +519,10 @@ fn what_only_html5ever_tokenizes_is_left_to_it() {
         "</ p>",
         "<!-->",
         "<p>unfinished <!-- comment",
+        // Not ASCII where a keyword was expected: no slicing through a character.
+        "<!DOCTYPé>",
+        "<!DOCTYPE htmé>",
+        "<!doctype h😀>",
     ] {
         assert!(
             our_tokens(html).is_err(),

@@ -156,12 +156,19 @@ impl Tokenizer<'_> {
                     self.pos = start + 4 + end + 3;
                     return Ok(());
                 }
-                if rest.len() >= 7 && rest[..7].eq_ignore_ascii_case("doctype") {
+                // Bytes, not str slices: the page may have any character where these are not.
+                if rest
+                    .as_bytes()
+                    .get(..7)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(b"doctype"))
+                {
                     let after = &rest[7..];
                     let name = after.trim_start_matches(|c: char| is_ws(c as u8) && c.is_ascii());
                     if name.len() < after.len()
-                        && name.len() >= 4
-                        && name[..4].eq_ignore_ascii_case("html")
+                        && name
+                            .as_bytes()
+                            .get(..4)
+                            .is_some_and(|b| b.eq_ignore_ascii_case(b"html"))
                     {
                         let tail = &name[4..];
                         let close =

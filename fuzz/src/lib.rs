@@ -148,6 +148,11 @@ pub fn page_extract(data: &[u8]) {
     // Change detection relies on the same page always reading the same.
     let again = html::extract(&html, Some(&base), narrowing);
     assert_eq!(first, again, "extraction is not deterministic");
+    // Wherever streaming (and our tokenizer under it) answers, it answers what the tree does.
+    if let Ok(streamed) = html::extract_streaming(&html, Some(&base), narrowing) {
+        let tree = html::extract_by_tree(&html, Some(&base), narrowing);
+        assert_eq!(streamed, tree, "streaming and the tree disagree");
+    }
     let _ = html::fragment_text(&html);
     if let Ok(e) = first {
         let doc = Document {

@@ -5,8 +5,9 @@
 //! It stops with [`Fed::Unsure`] at the first construct whose tokens it does not reproduce
 //! exactly (NUL, bogus comments, CDATA, any doctype but `<!DOCTYPE html>`, character
 //! references that need the legacy rules, comment-like text in scripts, parse errors in
-//! tags), and the caller tokenizes the page again with html5ever. The tests compare the
-//! two token by token on generated markup and on every page fixture.
+//! tags), and the caller tokenizes the page again with html5ever.
+//! `tests/extract_differential.rs` compares the two token by token on every test document
+//! (and mutations of each), on generated markup and on character soup.
 
 use std::borrow::Cow;
 
@@ -73,6 +74,10 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | b'\x0c' | b' ')
 }
 
+fn is_ws_char(c: char) -> bool {
+    c.is_ascii() && is_ws(c as u8)
+}
+
 impl Tokenizer<'_> {
     fn bytes(&self) -> &[u8] {
         self.s.as_bytes()
@@ -137,59 +142,7 @@ impl Tokenizer<'_> {
                 }
                 _ => Err(Stop::Unsure("`</` not followed by a tag name")),
             },
-            Some(b'!') => {
-                let rest = &self.s[start + 2..];
-                if let Some(body) = rest.strip_prefix("--") {
-                    if body.starts_with('>') || body.starts_with("->") {
-                        return Err(Stop::Unsure("an abruptly closed comment"));
-                    }
-                    let Some(end) = body.find("-->") else {
-                        return Err(Stop::Unsure("a comment without its end"));
-                    };
-                    let comment = &body[..end];
-                    if comment.contains("--!") {
-                        return Err(Stop::Unsure("`--!` in a comment"));
-                    }
-                    self.flush(sink)?;
-                    sink(Token::CommentToken(StrTendril::from_slice(comment)))
-                        .map_err(Stop::Sink)?;
-                    self.pos = start + 4 + end + 3;
-                    return Ok(());
-                }
-                // Bytes, not str slices: the page may have any character where these are not.
-                if rest
-                    .as_bytes()
-                    .get(..7)
-                    .is_some_and(|b| b.eq_ignore_ascii_case(b"doctype"))
-                {
-                    let after = &rest[7..];
-                    let name = after.trim_start_matches(|c: char| is_ws(c as u8) && c.is_ascii());
-                    if name.len() < after.len()
-                        && name
-                            .as_bytes()
-                            .get(..4)
-                            .is_some_and(|b| b.eq_ignore_ascii_case(b"html"))
-                    {
-                        let tail = &name[4..];
-                        let close =
-                            tail.trim_start_matches(|c: char| c.is_ascii() && is_ws(c as u8));
-                        if close.starts_with('>') {
-                            self.flush(sink)?;
-                            sink(Token::DoctypeToken(Doctype {
-                                name: Some(StrTendril::from_slice("html")),
-                                public_id: None,
-                                system_id: None,
-                                force_quirks: false,
-                            }))
-                            .map_err(Stop::Sink)?;
-                            self.pos = self.s.len() - close.len() + 1;
-                            return Ok(());
-                        }
-                    }
-                    return Err(Stop::Unsure("a doctype other than `<!DOCTYPE html>`"));
-                }
-                Err(Stop::Unsure("`<!` that is not a comment or doctype"))
-            }
+            Some(b'!') => self.declaration(sink),
             Some(b'?') => Err(Stop::Unsure("`<?`")),
             // `<` before anything else (or at the end) is text.
             _ => {
@@ -198,6 +151,63 @@ impl Tokenizer<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// At `<!`: a comment or `<!DOCTYPE html>`.
+    fn declaration<E>(
+        &mut self,
+        sink: &mut impl FnMut(Token) -> Result<Option<RawKind>, E>,
+    ) -> Step<E> {
+        let start = self.pos;
+        let rest = &self.s[start + 2..];
+        if let Some(body) = rest.strip_prefix("--") {
+            if body.starts_with('>') || body.starts_with("->") {
+                return Err(Stop::Unsure("an abruptly closed comment"));
+            }
+            let Some(end) = body.find("-->") else {
+                return Err(Stop::Unsure("a comment without its end"));
+            };
+            let comment = &body[..end];
+            if comment.contains("--!") {
+                return Err(Stop::Unsure("`--!` in a comment"));
+            }
+            self.flush(sink)?;
+            sink(Token::CommentToken(StrTendril::from_slice(comment))).map_err(Stop::Sink)?;
+            self.pos = start + 4 + end + 3;
+            return Ok(());
+        }
+        // Bytes, not str slices: the page may have any character where these are not.
+        if rest
+            .as_bytes()
+            .get(..7)
+            .is_some_and(|b| b.eq_ignore_ascii_case(b"doctype"))
+        {
+            let after = &rest[7..];
+            let name = after.trim_start_matches(is_ws_char);
+            if name.len() < after.len()
+                && name
+                    .as_bytes()
+                    .get(..4)
+                    .is_some_and(|b| b.eq_ignore_ascii_case(b"html"))
+            {
+                let tail = &name[4..];
+                let close = tail.trim_start_matches(is_ws_char);
+                if close.starts_with('>') {
+                    self.flush(sink)?;
+                    sink(Token::DoctypeToken(Doctype {
+                        name: Some(StrTendril::from_slice("html")),
+                        public_id: None,
+                        system_id: None,
+                        force_quirks: false,
+                    }))
+                    .map_err(Stop::Sink)?;
+                    self.pos = self.s.len() - close.len() + 1;
+                    return Ok(());
+                }
+            }
+            return Err(Stop::Unsure("a doctype other than `<!DOCTYPE html>`"));
+        }
+        Err(Stop::Unsure("`<!` that is not a comment or doctype"))
     }
 
     /// The tag whose name starts at `pos`, through its `>`.

@@ -157,6 +157,30 @@ mod tests {
         assert!(encode(&v, true).unwrap().len() < encode(&v, false).unwrap().len());
     }
 
+    /// Records are compressed in a buffer each thread reuses: one written after a larger
+    /// one (or after one too large to keep the buffer) is still exactly what lz4's
+    /// size-prepended block of its own JSON is, and reads back.
+    #[test]
+    fn records_compressed_one_after_another_are_each_their_own() {
+        let values = [
+            serde_json::json!({"text": "long version ".repeat(5000)}),
+            serde_json::json!({"text": "short"}),
+            serde_json::json!({"text": "x".repeat(SCRATCH_KEEP + 10)}),
+            serde_json::json!({"seq": 2}),
+        ];
+        for v in &values {
+            let bytes = encode(v, true).unwrap();
+            let json = serde_json::to_vec(v).unwrap();
+            let mut expected = b"pw\x01\xF1".to_vec();
+            expected.extend_from_slice(&lz4_flex::compress_prepend_size(&json));
+            assert_eq!(bytes, expected);
+            assert_eq!(
+                &decode::<serde_json::Value>(&bytes, Unframed::Lz4).unwrap(),
+                v
+            );
+        }
+    }
+
     #[test]
     fn records_written_before_the_header_still_read() {
         let v = serde_json::json!({"seq": 3});

@@ -1579,7 +1579,7 @@ pub fn walk<'b>(
 }
 
 /// [`walk`] with html5ever's tokenizer.
-pub fn walk_tokenized_by_html5ever<'b>(
+fn walk_tokenized_by_html5ever<'b>(
     html: &str,
     base: Option<&'b Url>,
     select: &'b [Compiled],

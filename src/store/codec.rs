@@ -75,9 +75,17 @@ pub fn encode_json(json: &[u8], compress: bool) -> Vec<u8> {
 /// JSON is hashed and framed, never kept, so it needs no buffer of its own that grows by
 /// doubling for every page.
 pub fn with_json<T: Serialize, R>(v: &T, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+    with_written(|scratch| Ok(serde_json::to_writer(scratch, v)?), f)
+}
+
+/// What `write` writes, in this thread's scratch buffer, handed to `f` (see [`with_json`]).
+pub fn with_written<R, E>(
+    write: impl FnOnce(&mut Vec<u8>) -> std::result::Result<(), E>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> std::result::Result<R, E> {
     with_scratch(&JSON_SCRATCH, |scratch| {
         scratch.clear();
-        serde_json::to_writer(&mut *scratch, v)?;
+        write(scratch)?;
         Ok(f(scratch))
     })
 }

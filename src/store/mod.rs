@@ -15,6 +15,7 @@ pub mod codec;
 mod failing;
 pub mod fault;
 pub mod history_csv;
+pub mod json;
 mod phrase;
 pub mod recovery;
 mod sled_store;
@@ -461,11 +462,19 @@ pub fn review_tag(reviews: &[Review]) -> String {
 
 /// Content hash of a document: equal documents, equal hashes.
 pub fn document_hash(document: &Document) -> String {
-    use sha2::{Digest, Sha256};
-    // Streamed into the hasher: no copy of a large document just to hash it.
-    let mut hasher = Sha256::new();
-    let _ = serde_json::to_writer(&mut hasher, document);
-    hex::encode(hasher.finalize())
+    with_document_json(document, json_hash)
+}
+
+/// `document`'s JSON (the bytes stored and hashed), in this thread's scratch buffer.
+pub(crate) fn with_document_json<R>(document: &Document, f: impl FnOnce(&[u8]) -> R) -> R {
+    let Ok(r) = codec::with_written::<_, std::convert::Infallible>(
+        |out| {
+            json::document(document, out);
+            Ok(())
+        },
+        f,
+    );
+    r
 }
 
 /// [`document_hash`] of a document already serialised to JSON.

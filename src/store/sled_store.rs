@@ -392,11 +392,9 @@ struct Prepared {
 impl Prepared {
     fn of(commit: CheckCommit) -> Result<Self> {
         // The document is serialised once: its JSON is hashed and then stored as it is.
-        let document = commit
-            .document
-            .as_ref()
-            .map(|doc| codec::with_json(doc, |json| (json.to_vec(), super::json_hash(json))))
-            .transpose()?;
+        let document = commit.document.as_ref().map(|doc| {
+            super::with_document_json(doc, |json| (json.to_vec(), super::json_hash(json)))
+        });
         let (state, checked) = split_state(&commit.state)?;
         Ok(Prepared {
             commit,

@@ -5,7 +5,10 @@
 #
 #   bench/cycle.sh [--pages N] [--concurrency N] [--modes conditional ignore]
 #                  [--jobs select whole] [--baseline-only] [--json-out FILE] [--no-urlwatch]
+#                  [--repeats N]
 #
+# Every cycle (and the bare fetch) runs --repeats times (3) from the same state; the table
+# gives medians (peak memory: the highest run).
 # --jobs: `select` watches `select = "main"` (urlwatch: css + html2text), `whole` the whole
 # page (urlwatch: html2text); both by default. --baseline-only: the first cycle only.
 # BENCH_BIN=path times that binary instead of building one; URLWATCH_VENV=dir reuses a

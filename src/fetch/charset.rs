@@ -14,7 +14,9 @@ impl Body {
     ///
     /// UTF-8 that is not valid is an error naming the byte offset; so is a charset label no
     /// one knows. Other encodings decode with replacement characters for bad bytes.
-    pub fn text(&self) -> Result<String, FetchError> {
+    ///
+    /// Borrowed when the body is UTF-8 already (most are): a page is not copied to be read.
+    pub fn text(&self) -> Result<std::borrow::Cow<'_, str>, FetchError> {
         let fail = |reason: String| FetchError::Decode {
             url: self.url.to_string(),
             reason,
@@ -58,7 +60,7 @@ impl Body {
         let content = &self.bytes[bom_len..];
         if encoding == encoding_rs::UTF_8 {
             return match std::str::from_utf8(content) {
-                Ok(s) => Ok(s.to_string()),
+                Ok(s) => Ok(s.into()),
                 Err(e) => Err(fail(format!(
                     "invalid UTF-8 at byte {}",
                     e.valid_up_to() + bom_len
@@ -66,7 +68,7 @@ impl Body {
             };
         }
         let (text, _had_errors) = encoding.decode_without_bom_handling(content);
-        Ok(text.into_owned())
+        Ok(text)
     }
 }
 

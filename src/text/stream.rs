@@ -22,7 +22,7 @@ use html5ever::{Attribute, LocalName};
 use url::Url;
 
 use super::html::{Link, Walked, Walker};
-use super::tokenize::{self, Fed};
+use super::tokenize::{self, Fed, Item};
 
 /// Why streaming stopped; only for tests and debugging.
 pub type Bail = &'static str;
@@ -768,8 +768,12 @@ impl<'b> State<'b> {
         Ok(())
     }
 
-    fn token(&mut self, token: Token) -> Step {
+    fn token(&mut self, item: Item<'_>) -> Step {
         let skip_lf = std::mem::take(&mut self.skip_lf);
+        let token = match item {
+            Item::Text(text) => return self.text_run(text, skip_lf),
+            Item::Token(token) => token,
+        };
         match token {
             Token::ParseError(_) | Token::CommentToken(_) => Ok(Flow::Continue),
             Token::DoctypeToken(d) => {
@@ -793,12 +797,7 @@ impl<'b> State<'b> {
                     Err("a NUL character")
                 }
             }
-            Token::CharacterTokens(mut text) => {
-                if skip_lf && text.starts_with('\n') {
-                    text.pop_front(1);
-                }
-                self.characters(&text)
-            }
+            Token::CharacterTokens(text) => self.text_run(&text, skip_lf),
             Token::EOFToken => self.eof(),
             Token::TagToken(tag) => {
                 if self.raw {
@@ -814,6 +813,15 @@ impl<'b> State<'b> {
                 }
             }
         }
+    }
+
+    /// A run of text; `skip_lf`: straight after a start tag whose first newline is dropped.
+    fn text_run(&mut self, text: &str, skip_lf: bool) -> Step {
+        let text = match text.strip_prefix('\n') {
+            Some(rest) if skip_lf => rest,
+            _ => text,
+        };
+        self.characters(text)
     }
 
     fn in_foreign(&self) -> bool {
@@ -1543,7 +1551,7 @@ impl TokenSink for Sink<'_> {
         if state.bailed.is_some() {
             return stop;
         }
-        match state.token(token) {
+        match state.token(Item::Token(token)) {
             Ok(Flow::Continue) => TokenSinkResult::Continue,
             Ok(Flow::Raw(kind)) => TokenSinkResult::RawData(kind),
             Err(reason) => {

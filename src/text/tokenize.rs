@@ -17,6 +17,14 @@ use html5ever::tokenizer::states::RawKind;
 use html5ever::tokenizer::{Doctype, Tag, TagKind, Token};
 use html5ever::{namespace_url, ns, Attribute, LocalName, QualName};
 
+/// What the consumer is handed: a run of text, borrowed (a page's text is not copied into
+/// a string of its own for every run of it), or any other token as html5ever gives it.
+#[derive(Debug)]
+pub enum Item<'t> {
+    Text(&'t str),
+    Token(Token),
+}
+
 /// How tokenizing a page ended.
 #[derive(Debug, PartialEq)]
 pub enum Fed<E> {
@@ -32,7 +40,7 @@ pub enum Fed<E> {
 /// to after a start tag (as html5ever's tree builder does), if any.
 pub fn tokenize<E>(
     html: &str,
-    mut sink: impl FnMut(Token) -> Result<Option<RawKind>, E>,
+    mut sink: impl FnMut(Item<'_>) -> Result<Option<RawKind>, E>,
 ) -> Fed<E> {
     if memchr::memchr(0, html.as_bytes()).is_some() {
         return Fed::Unsure("a NUL character");
@@ -87,24 +95,27 @@ impl Tokenizer<'_> {
         self.bytes().get(i).copied()
     }
 
-    fn flush<E>(&mut self, sink: &mut impl FnMut(Token) -> Result<Option<RawKind>, E>) -> Step<E> {
+    fn flush<E>(
+        &mut self,
+        sink: &mut impl FnMut(Item<'_>) -> Result<Option<RawKind>, E>,
+    ) -> Step<E> {
         if self.text.is_empty() {
             return Ok(());
         }
-        let text = StrTendril::from_slice(&self.text);
+        let handed = sink(Item::Text(&self.text)).map_err(Stop::Sink);
         self.text.clear();
-        sink(Token::CharacterTokens(text)).map_err(Stop::Sink)?;
+        handed?;
         Ok(())
     }
 
-    fn run<E>(&mut self, sink: &mut impl FnMut(Token) -> Result<Option<RawKind>, E>) -> Step<E> {
+    fn run<E>(&mut self, sink: &mut impl FnMut(Item<'_>) -> Result<Option<RawKind>, E>) -> Step<E> {
         loop {
             let rest = &self.bytes()[self.pos..];
             let Some(n) = memchr::memchr2(b'<', b'&', rest) else {
                 self.text.push_str(&self.s[self.pos..]);
                 self.pos = self.s.len();
                 self.flush(sink)?;
-                sink(Token::EOFToken).map_err(Stop::Sink)?;
+                sink(Item::Token(Token::EOFToken)).map_err(Stop::Sink)?;
                 return Ok(());
             };
             self.text.push_str(&self.s[self.pos..self.pos + n]);
@@ -118,7 +129,10 @@ impl Tokenizer<'_> {
     }
 
     /// At `<` in text.
-    fn markup<E>(&mut self, sink: &mut impl FnMut(Token) -> Result<Option<RawKind>, E>) -> Step<E> {
+    fn markup<E>(
+        &mut self,
+        sink: &mut impl FnMut(Item<'_>) -> Result<Option<RawKind>, E>,
+    ) -> Step<E> {
         let start = self.pos;
         match self.at(start + 1) {
             Some(b) if b.is_ascii_alphabetic() => {
@@ -126,7 +140,7 @@ impl Tokenizer<'_> {
                 self.pos += 1;
                 let tag = self.tag(TagKind::StartTag)?;
                 let name = tag.name.clone();
-                let raw = sink(Token::TagToken(tag)).map_err(Stop::Sink)?;
+                let raw = sink(Item::Token(Token::TagToken(tag))).map_err(Stop::Sink)?;
                 if let Some(kind) = raw {
                     self.raw_text(sink, kind, &name)?;
                 }
@@ -137,7 +151,7 @@ impl Tokenizer<'_> {
                     self.flush(sink)?;
                     self.pos += 2;
                     let tag = self.tag(TagKind::EndTag)?;
-                    sink(Token::TagToken(tag)).map_err(Stop::Sink)?;
+                    sink(Item::Token(Token::TagToken(tag))).map_err(Stop::Sink)?;
                     Ok(())
                 }
                 _ => Err(Stop::Unsure("`</` not followed by a tag name")),
@@ -156,7 +170,7 @@ impl Tokenizer<'_> {
     /// At `<!`: a comment or `<!DOCTYPE html>`.
     fn declaration<E>(
         &mut self,
-        sink: &mut impl FnMut(Token) -> Result<Option<RawKind>, E>,
+        sink: &mut impl FnMut(Item<'_>) -> Result<Option<RawKind>, E>,
     ) -> Step<E> {
         let start = self.pos;
         let rest = &self.s[start + 2..];
@@ -172,7 +186,10 @@ impl Tokenizer<'_> {
                 return Err(Stop::Unsure("`--!` in a comment"));
             }
             self.flush(sink)?;
-            sink(Token::CommentToken(StrTendril::from_slice(comment))).map_err(Stop::Sink)?;
+            sink(Item::Token(Token::CommentToken(StrTendril::from_slice(
+                comment,
+            ))))
+            .map_err(Stop::Sink)?;
             self.pos = start + 4 + end + 3;
             return Ok(());
         }
@@ -194,12 +211,12 @@ impl Tokenizer<'_> {
                 let close = tail.trim_start_matches(is_ws_char);
                 if close.starts_with('>') {
                     self.flush(sink)?;
-                    sink(Token::DoctypeToken(Doctype {
+                    sink(Item::Token(Token::DoctypeToken(Doctype {
                         name: Some(StrTendril::from_slice("html")),
                         public_id: None,
                         system_id: None,
                         force_quirks: false,
-                    }))
+                    })))
                     .map_err(Stop::Sink)?;
                     self.pos = self.s.len() - close.len() + 1;
                     return Ok(());
@@ -436,7 +453,7 @@ impl Tokenizer<'_> {
     /// The text of a raw-text element, then its end tag.
     fn raw_text<E>(
         &mut self,
-        sink: &mut impl FnMut(Token) -> Result<Option<RawKind>, E>,
+        sink: &mut impl FnMut(Item<'_>) -> Result<Option<RawKind>, E>,
         kind: RawKind,
         name: &LocalName,
     ) -> Step<E> {
@@ -495,12 +512,12 @@ impl Tokenizer<'_> {
         self.flush(sink)?;
         if let Some((_, next)) = end {
             self.pos = next;
-            sink(Token::TagToken(Tag {
+            sink(Item::Token(Token::TagToken(Tag {
                 kind: TagKind::EndTag,
                 name: name.clone(),
                 self_closing: false,
                 attrs: Vec::new(),
-            }))
+            })))
             .map_err(Stop::Sink)?;
         }
         Ok(())

@@ -606,7 +606,9 @@ async fn text_of(content_type: Option<&str>, bytes: &[u8]) -> Result<String, Fet
     }
     Mock::given(path("/t")).respond_with(t).mount(&server).await;
     let f = fetcher(&settings());
-    body(get(&f, &url(&server, "/t"), None).await.unwrap()).text()
+    body(get(&f, &url(&server, "/t"), None).await.unwrap())
+        .text()
+        .map(String::from)
 }
 
 #[tokio::test]

@@ -56,6 +56,7 @@ pub fn tokenize<E>(
         s: &html,
         pos: 0,
         text: String::new(),
+        spare: String::new(),
     };
     match t.run(&mut sink) {
         Ok(()) => Fed::Done,
@@ -76,6 +77,8 @@ struct Tokenizer<'a> {
     pos: usize,
     /// Characters waiting to be handed over as one token.
     text: String,
+    /// A buffer for attribute values, kept between them.
+    spare: String,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -86,7 +89,7 @@ fn is_ws_char(c: char) -> bool {
     c.is_ascii() && is_ws(c as u8)
 }
 
-impl Tokenizer<'_> {
+impl<'a> Tokenizer<'a> {
     fn bytes(&self) -> &[u8] {
         self.s.as_bytes()
     }
@@ -263,13 +266,13 @@ impl Tokenizer<'_> {
                 self.skip_ws();
                 self.attr_value()?
             } else {
-                String::new()
+                StrTendril::new()
             };
             // html5ever keeps the first of duplicate attributes.
             if !tag.attrs.iter().any(|a| *a.name.local == *name) {
                 tag.attrs.push(Attribute {
                     name: QualName::new(None, ns!(), LocalName::from(&*name)),
-                    value: StrTendril::from_slice(&value),
+                    value,
                 });
             }
             // After a value html5ever wants whitespace, `/` or `>` (a bare value ends only
@@ -284,7 +287,7 @@ impl Tokenizer<'_> {
 
     /// A tag or attribute name up to a byte `end` accepts, lowercased; `bad` bytes in it are
     /// parse errors html5ever handles its own way.
-    fn name<E>(&mut self, end: impl Fn(u8) -> bool, bad: &[u8]) -> Result<String, Stop<E>> {
+    fn name<E>(&mut self, end: impl Fn(u8) -> bool, bad: &[u8]) -> Result<Cow<'a, str>, Stop<E>> {
         let start = self.pos;
         let len = self.bytes()[start..]
             .iter()
@@ -295,7 +298,12 @@ impl Tokenizer<'_> {
             return Err(Stop::Unsure("a quote or `<` in an attribute name"));
         }
         self.pos += len;
-        Ok(raw.to_ascii_lowercase())
+        // Most pages write names in lower case already: no copy then.
+        Ok(if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(raw.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(raw)
+        })
     }
 
     fn skip_ws(&mut self) {
@@ -305,8 +313,10 @@ impl Tokenizer<'_> {
     }
 
     /// An attribute's value at `pos` (after `=` and any whitespace), references decoded.
-    fn attr_value<E>(&mut self) -> Result<String, Stop<E>> {
-        let saved = std::mem::take(&mut self.text);
+    fn attr_value<E>(&mut self) -> Result<StrTendril, Stop<E>> {
+        // References are decoded onto `text`: it holds the value meanwhile (in the buffer
+        // kept for values) and gets the waiting text back after.
+        let saved = std::mem::replace(&mut self.text, std::mem::take(&mut self.spare));
         let result = match self.at(self.pos) {
             Some(q @ (b'"' | b'\'')) => {
                 self.pos += 1;
@@ -360,8 +370,11 @@ impl Tokenizer<'_> {
             },
             None => Err(Stop::Unsure("the end of the page inside a tag")),
         };
-        let value = std::mem::replace(&mut self.text, saved);
-        result.map(|()| value)
+        let mut value = std::mem::replace(&mut self.text, saved);
+        let tendril = StrTendril::from_slice(&value);
+        value.clear();
+        self.spare = value;
+        result.map(|()| tendril)
     }
 
     /// At `&`: the character reference it starts (or the `&` itself) onto `text`.

@@ -16,7 +16,7 @@ use policywatch::fetch::Fetcher;
 use policywatch::live::Live;
 use policywatch::schedule::SystemClock;
 use policywatch::source::Document;
-use policywatch::store::{CheckCommit, NewChange, SledStore, Store, WatchState};
+use policywatch::store::{CheckCommit, NewChange, NewVersion, SledStore, Store, WatchState};
 use policywatch::watchlist::Watchlists;
 use policywatch::web;
 
@@ -127,7 +127,7 @@ fn timeline_and_phrase_history_answer_within_200_ms() {
         store
             .commit(CheckCommit {
                 watch: "guidance".into(),
-                document: Some(document(v, versions, kb)),
+                document: Some(NewVersion::new(document(v, versions, kb))),
                 fetched_at: at + chrono::Duration::hours(v as i64),
                 changes: vec![],
                 state: WatchState::default(),

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::fetch::Fetcher;
 use crate::schedule::Clock;
 use crate::source::{self, registry, Document, FollowTarget, Job, Observed, Outcome};
-use crate::store::{CheckCommit, Followed, NewChange, Store, WatchState};
+use crate::store::{CheckCommit, Followed, NewChange, NewVersion, Store, WatchState};
 use crate::text::diff;
 use crate::watchlist::{TextFilter, Watch, Watchlists};
 
@@ -291,7 +291,7 @@ impl Cycle<'_> {
         let mut group = Vec::new();
         for (job, result) in observed {
             let (seq, state) = known.remove(&job.watch.id).unwrap_or_default();
-            group.extend(self.settle(job, seq, state, result));
+            group.extend(self.settle(job, seq, state, result.map(Ready::from)));
             if group.len() == GROUP_MAX {
                 self.record(std::mem::take(&mut group));
             }
@@ -323,7 +323,8 @@ impl Cycle<'_> {
                                 Ok(kind) => kind.observe(&ctx, &job).await,
                                 Err(e) => Err(e),
                             };
-                            (job, result)
+                            // Made ready to store here, on the thread that extracted it.
+                            (job, result.map(Ready::from))
                         }
                         .instrument(span),
                     );
@@ -371,7 +372,7 @@ impl Cycle<'_> {
         mut job: Job,
         seq: Option<u64>,
         mut state: WatchState,
-        result: Result<Observed>,
+        result: Result<Ready>,
     ) -> Option<Settled> {
         // Everything that can fail about this watch happens here, before anything is
         // committed: observing, reading the previous version, comparing, following.
@@ -381,49 +382,52 @@ impl Cycle<'_> {
             .as_ref()
             .filter(|old| **old != settings)
             .cloned();
-        let result = result.and_then(|observed| {
+        let result = result.and_then(|ready| {
             let kind = registry::of(&job.watch)?;
-            let Observed { outcome, state } = observed;
-            let found = match outcome {
-                Outcome::Unchanged => Found::Unchanged,
-                Outcome::Document(doc) => {
+            let Ready { version, state } = ready;
+            let found = match version {
+                None => Found::Unchanged,
+                Some(version) => {
                     let follows = if job.watch.follow {
-                        kind.follows(&doc)?
+                        kind.follows(&version.document)?
                     } else {
                         Vec::new()
                     };
                     match self.previous(&mut job, seq)? {
-                        None => Found::Baseline { doc, follows },
-                        Some(prev) if source::same(&prev, &doc) => Found::Same { follows },
+                        None => Found::Baseline { version, follows },
+                        Some(prev) if source::same(&prev, &version.document) => {
+                            Found::Same { follows }
+                        }
                         // Edited settings make a new baseline, not a change of the page.
                         Some(prev) if edited.is_some() => Found::Quiet {
                             quiet: quiet_change(
                                 &job.watch,
                                 &prev,
-                                &doc,
+                                &version.document,
                                 "watch.settings_changed",
                                 settings_summary(edited.as_ref(), &settings),
                             ),
-                            doc,
+                            version,
                             follows,
                         },
                         Some(prev) => {
-                            let events = kind.compare(&job.watch, &prev, &doc)?;
+                            let doc = &version.document;
+                            let events = kind.compare(&job.watch, &prev, doc)?;
                             if events.is_empty() {
                                 Found::Quiet {
                                     quiet: quiet_change(
                                         &job.watch,
                                         &prev,
-                                        &doc,
+                                        doc,
                                         "watch.quiet",
-                                        why_quiet(&prev, &doc),
+                                        why_quiet(&prev, doc),
                                     ),
-                                    doc,
+                                    version,
                                     follows,
                                 }
                             } else {
                                 Found::Changed {
-                                    doc,
+                                    version,
                                     events,
                                     follows,
                                 }
@@ -467,38 +471,38 @@ impl Cycle<'_> {
                         commit.follows = new_follows(watch, follows, &self.known_targets, now);
                         RunResult::Unchanged
                     }
-                    Found::Baseline { doc, follows } => {
+                    Found::Baseline { version, follows } => {
                         commit.follows = new_follows(watch, follows, &self.known_targets, now);
-                        commit.document = Some(doc);
+                        commit.document = Some(version);
                         RunResult::Baseline
                     }
                     Found::Changed {
-                        doc,
+                        version,
                         events,
                         follows,
                     } => {
                         commit.follows = new_follows(watch, follows, &self.known_targets, now);
                         for event in events {
-                            commit.changes.push(alert_for(watch, &doc, event, seq, now));
+                            let alert = alert_for(watch, &version.document, event, seq, now);
+                            commit.changes.push(alert);
                         }
                         let alerts = commit.changes.len();
                         if alerts > 0 {
                             state.last_change = Some(now);
                         }
-                        commit.document = Some(doc);
+                        commit.document = Some(version);
                         RunResult::Changed { alerts }
                     }
                     Found::Quiet {
-                        doc,
+                        version,
                         quiet,
                         follows,
                     } => {
                         commit.follows = new_follows(watch, follows, &self.known_targets, now);
                         let why = quiet.summary.clone();
-                        commit
-                            .changes
-                            .push(record_for(watch, &doc, quiet, seq, now));
-                        commit.document = Some(doc);
+                        let record = record_for(watch, &version.document, quiet, seq, now);
+                        commit.changes.push(record);
+                        commit.document = Some(version);
                         RunResult::Quiet(why)
                     }
                 }
@@ -590,6 +594,24 @@ fn failed_job(watch: Arc<Watch>) -> Job {
     }
 }
 
+/// What observing a watch gave, a new document already made ready to store (its JSON
+/// and hash worked out, see [`NewVersion`]) by whichever thread observed it.
+struct Ready {
+    /// `None`: the source said nothing changed (304, or nothing new since last time).
+    version: Option<NewVersion>,
+    state: serde_json::Value,
+}
+
+impl From<Observed> for Ready {
+    fn from(Observed { outcome, state }: Observed) -> Self {
+        let version = match outcome {
+            Outcome::Unchanged => None,
+            Outcome::Document(doc) => Some(NewVersion::new(doc)),
+        };
+        Ready { version, state }
+    }
+}
+
 /// What observing and comparing found, before it is committed.
 enum Found {
     Unchanged,
@@ -598,17 +620,17 @@ enum Found {
         follows: Vec<FollowTarget>,
     },
     Baseline {
-        doc: Document,
+        version: NewVersion,
         follows: Vec<FollowTarget>,
     },
     Changed {
-        doc: Document,
+        version: NewVersion,
         events: Vec<Event>,
         follows: Vec<FollowTarget>,
     },
     /// A new version that raises no alert; `quiet` is its history entry.
     Quiet {
-        doc: Document,
+        version: NewVersion,
         quiet: Event,
         follows: Vec<FollowTarget>,
     },

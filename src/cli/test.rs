@@ -273,13 +273,14 @@ async fn report(
         None => None,
     };
     // Unchanged: the source said so (304) or gave the stored document again.
-    let Some(document) = commit.document.clone().or_else(|| stored.clone()) else {
+    let new = commit.document.as_ref().map(|v| &v.document);
+    let Some(document) = new.cloned().or_else(|| stored.clone()) else {
         return Err(Error::Usage(format!(
             "`{}` answered \"not modified\" but no version is stored",
             watch.id
         )));
     };
-    let diff = match (&stored, &commit.document) {
+    let diff = match (&stored, new) {
         (Some(old), Some(new)) => crate::text::diff::diff(&old.text, &new.text).unified,
         _ => String::new(),
     };

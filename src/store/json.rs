@@ -214,4 +214,25 @@ mod tests {
         document(&empty, &mut out);
         assert_eq!(out, serde_json::to_vec(&empty).unwrap());
     }
+
+    /// What a cycle makes ready on its worker threads is what the store would have written.
+    #[test]
+    fn a_new_version_carries_its_documents_json_and_hash() {
+        let doc = Document {
+            title: "T".into(),
+            url: "https://x/".into(),
+            text: "a\nb \"c\"".into(),
+            fields: serde_json::json!({"links": [{"url": "https://x/y", "text": "y"}]}),
+        };
+        let version = crate::store::NewVersion::new(doc.clone());
+        assert_eq!(version.json(), serde_json::to_vec(&doc).unwrap());
+        assert_eq!(version.hash(), crate::store::document_hash(&doc));
+        assert_eq!(
+            version.hash(),
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                serde_json::to_vec(&doc).unwrap()
+            ))
+        );
+        assert_eq!(version.document, doc);
+    }
 }

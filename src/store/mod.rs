@@ -193,7 +193,7 @@ pub struct NewChange {
 pub struct CheckCommit {
     pub watch: String,
     /// A new distinct version, if the document changed (or this is the baseline).
-    pub document: Option<Document>,
+    pub document: Option<NewVersion>,
     pub fetched_at: DateTime<Utc>,
     pub changes: Vec<NewChange>,
     pub state: WatchState,
@@ -458,6 +458,38 @@ pub fn review_tag(reviews: &[Review]) -> String {
         .map(|r| format!("{}: {}", r.mark, r.by))
         .collect();
     format!("  [{}]", marks.join("; "))
+}
+
+/// A document to store as a version, with the JSON that is stored and its hash worked out
+/// once, where the document is made: a cycle makes it on the thread that extracted the
+/// text, while that text is still in the core's cache (serialising it later on the thread
+/// that writes read all of it back from memory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVersion {
+    pub document: Document,
+    json: Vec<u8>,
+    hash: String,
+}
+
+impl NewVersion {
+    pub fn new(document: Document) -> Self {
+        let (json, hash) = with_document_json(&document, |json| (json.to_vec(), json_hash(json)));
+        NewVersion {
+            document,
+            json,
+            hash,
+        }
+    }
+
+    /// What [`document_hash`] gives for the document.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The document's JSON, as stored in the version record.
+    pub(crate) fn json(&self) -> &[u8] {
+        &self.json
+    }
 }
 
 /// Content hash of a document: equal documents, equal hashes.

@@ -381,24 +381,18 @@ fn insert_change(
 }
 
 /// A commit with what can be computed outside the transaction already computed: the
-/// document's JSON and hash, and the state's two records.
+/// state's two records (the document's JSON and hash come with it, see [`super::NewVersion`]).
 struct Prepared {
     commit: CheckCommit,
-    document: Option<(Vec<u8>, String)>,
     state: Vec<u8>,
     checked: [u8; 16],
 }
 
 impl Prepared {
     fn of(commit: CheckCommit) -> Result<Self> {
-        // The document is serialised once: its JSON is hashed and then stored as it is.
-        let document = commit.document.as_ref().map(|doc| {
-            super::with_document_json(doc, |json| (json.to_vec(), super::json_hash(json)))
-        });
         let (state, checked) = split_state(&commit.state)?;
         Ok(Prepared {
             commit,
-            document,
             state,
             checked,
         })
@@ -426,20 +420,21 @@ impl SledStore {
                     for p in group {
                         let c = &p.commit;
                         let mut committed = Committed::default();
-                        if let Some((doc_json, hash)) = &p.document {
+                        if let Some(version) = &c.document {
+                            let hash = version.hash();
                             let head: Option<Head> = heads
                                 .get(c.watch.as_bytes())?
                                 .map(|b| decode(&b))
                                 .transpose()
                                 .map_err(abort)?;
-                            if head.as_ref().map(|h| &h.hash) != Some(hash) {
+                            if head.as_ref().map(|h| h.hash.as_str()) != Some(hash) {
                                 let seq = head.map_or(1, |h| h.seq + 1);
                                 let json = version_record_json(
                                     &c.watch,
                                     seq,
                                     c.fetched_at,
                                     hash,
-                                    doc_json,
+                                    version.json(),
                                 )
                                 .map_err(abort)?;
                                 versions.insert(
@@ -448,7 +443,7 @@ impl SledStore {
                                 )?;
                                 let head = Head {
                                     seq,
-                                    hash: hash.clone(),
+                                    hash: hash.to_string(),
                                 };
                                 heads.insert(c.watch.as_bytes(), encode(&head).map_err(abort)?)?;
                                 committed.seq = Some(seq);
@@ -923,6 +918,7 @@ mod tests {
 
     use super::*;
     use crate::data::{Alert, Destination, Severity};
+    use crate::store::NewVersion;
 
     fn doc(text: &str) -> Document {
         Document {
@@ -990,7 +986,7 @@ mod tests {
         store
             .commit(CheckCommit {
                 watch: "w".into(),
-                document: Some(doc(text)),
+                document: Some(NewVersion::new(doc(text))),
                 fetched_at: at,
                 changes,
                 state: WatchState {
@@ -1012,7 +1008,7 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap();
         let check = |watch: &str, text: &str, changes: Vec<NewChange>| CheckCommit {
             watch: watch.into(),
-            document: Some(doc(text)),
+            document: Some(NewVersion::new(doc(text))),
             fetched_at: at,
             changes,
             state: WatchState::default(),

@@ -390,4 +390,27 @@ async fn the_weekly_chart_counts_what_the_timeline_shows() {
     let (_, page) = get(&format!("{base}/?all=1")).await;
     assert_eq!(charted(&page, "anti-slavery"), 5, "{page}");
     assert!(page.contains("quiet records included"));
+
+    // The chart counts by the view's filters, as the list below it does.
+    let (_, page) = get(&format!("{base}/?watchlist=bills")).await;
+    assert_eq!(charted(&page, "bills"), 1, "{page}");
+    assert_eq!(charted(&page, "anti-slavery"), 0, "{page}");
+    assert!(page.contains("this view&#39;s filters applied"), "{page}");
+    let (_, page) = get(&format!("{base}/?watch=nrm&all=1")).await;
+    let nrm = events(&quiet).len();
+    assert_eq!(charted(&page, "anti-slavery"), nrm, "{page}");
+    assert_eq!(charted(&page, "bills"), 0, "{page}");
+    // A page further back does not shrink it; a text search is named as not applied.
+    let (_, page) = get(&format!("{base}/?before=2")).await;
+    assert_eq!(
+        charted(&page, "anti-slavery") + charted(&page, "bills"),
+        5,
+        "{page}"
+    );
+    let (_, page) = get(&format!("{base}/?q=zzz-nothing-says-this")).await;
+    assert_eq!(charted(&page, "anti-slavery"), 4, "{page}");
+    assert!(
+        page.contains("the text search is not applied to the chart"),
+        "{page}"
+    );
 }

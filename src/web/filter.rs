@@ -201,15 +201,42 @@ impl FilterParams {
 }
 
 impl Filter {
-    /// A quiet record shows with `all`, or when its event is asked for by name. The weekly
-    /// chart counts by this rule too, so it counts what the timeline lists.
-    pub fn hides_as_quiet(&self, r: &Row) -> bool {
+    /// A quiet record shows with `all`, or when its event is asked for by name.
+    fn hides_as_quiet(&self, r: &Row) -> bool {
         !self.all && crate::data::is_quiet(&r.event) && self.event.as_deref() != Some(&*r.event)
     }
 
+    /// What the weekly chart's caption says of the filters it counts by.
+    pub fn chart_caption(&self) -> String {
+        let narrowed = self.watch.is_some()
+            || self.watchlist.is_some()
+            || self.event.is_some()
+            || self.severity.is_some()
+            || self.keyword.is_some()
+            || self.since.is_some()
+            || self.until.is_some();
+        let mut caption = "Changes per week, by watchlist (last 12 weeks)".to_string();
+        if narrowed {
+            caption.push_str(", this view's filters applied");
+        }
+        if self.all {
+            caption.push_str(", quiet records included");
+        }
+        if self.q.is_some() {
+            caption.push_str("; the text search is not applied to the chart");
+        }
+        caption
+    }
+
     fn row_matches(&self, r: &Row) -> bool {
-        if self.before.is_some_and(|b| r.id >= b)
-            || self.watch.as_deref().is_some_and(|w| *r.watch != *w)
+        self.before.is_none_or(|b| r.id < b) && self.charts(r)
+    }
+
+    /// Whether the weekly chart counts `r`: every filter of the view but the page it is on
+    /// and the text search (which would read every record of twelve weeks; the chart's
+    /// caption says so when one is set).
+    pub fn charts(&self, r: &Row) -> bool {
+        if self.watch.as_deref().is_some_and(|w| *r.watch != *w)
             || self
                 .watchlist
                 .as_deref()

@@ -70,11 +70,7 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
         let names = |set: &std::collections::BTreeSet<std::sync::Arc<str>>| -> Vec<String> {
             set.iter().map(|s| s.to_string()).collect()
         };
-        let chart = svg::weekly_chart(
-            &index.rows,
-            |r| !f.hides_as_quiet(r),
-            st.live.engine().clock.now(),
-        );
+        let chart = svg::weekly_chart(&index.rows, |r| f.charts(r), st.live.engine().clock.now());
         let mut body = String::new();
         // Quiet records (versions stored without an alert) only when asked, as `history --all`.
         let quiet_box = format!(
@@ -85,7 +81,12 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
         body.push_str(&format!(
             "<form class=\"filters\" method=\"get\" action=\"/\">{}{}{}{}{}{}{}{}{}\
              <button type=\"submit\">Filter</button> <a href=\"/\">Clear</a></form>",
-            select("watchlist", "Watchlist", f.watchlist.as_deref(), &names(&index.watchlists)),
+            select(
+                "watchlist",
+                "Watchlist",
+                f.watchlist.as_deref(),
+                &names(&index.watchlists)
+            ),
             select("watch", "Watch", f.watch.as_deref(), &names(&index.watches)),
             select("event", "Event", f.event.as_deref(), &names(&index.events)),
             select(
@@ -101,8 +102,9 @@ pub async fn timeline(State(st): State<Shared>, Query(params): Query<FilterParam
             quiet_box,
         ));
         drop(index);
-        body.push_str(&format!("<figure class=\"chart\">{chart}<figcaption>Changes per week, by watchlist (last 12 weeks){}</figcaption></figure>",
-            if f.all { ", quiet records included" } else { "" }
+        body.push_str(&format!(
+            "<figure class=\"chart\">{chart}<figcaption>{}</figcaption></figure>",
+            esc(&f.chart_caption())
         ));
         let mut download = params.clone();
         download.before = None;

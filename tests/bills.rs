@@ -762,3 +762,55 @@ async fn every_page_of_stages_is_read() {
     let a = one(p.check_json());
     assert_eq!(a["summary"], "Commons: Stage 22 — sitting on 5 June 2024");
 }
+
+/// `test --url` with a bill's address on the bills site: the bill is read through the API
+/// as a `bill` watch would read it, and nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn test_url_reads_a_bill_from_its_address() {
+    let api = BillsApi::start().await;
+    api.serve(3548, Served::bill_3548(DETAIL, PUBS_BEFORE));
+    let p = Project::new();
+    let uri = api.server.uri();
+    p.config(&format!(
+        "[sources]\nparliament_bills = \"{uri}/\"\nparliament_bills_site = \"{uri}/\"\n"
+    ));
+    let stdout = p.stdout(&[
+        "test",
+        "--url",
+        &format!("{uri}/bills/3548/stages"),
+        "--kind",
+        "bill",
+    ]);
+    assert!(stdout.contains("(bill): nothing was stored"), "{stdout}");
+    assert!(
+        stdout.contains("High Streets (Designation, Review and Improvement Plan) Bill"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Committee stage"), "{stdout}");
+    assert!(api
+        .requests()
+        .await
+        .iter()
+        .any(|r| r == "/api/v1/Bills/3548"));
+    assert!(!p.data().exists(), "no data directory was created");
+
+    // An address that is not a bill's page says what --kind bill takes.
+    let out = p
+        .cmd()
+        .args([
+            "test",
+            "--url",
+            "https://www.gov.uk/bills/3548",
+            "--kind",
+            "bill",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--url `https://www.gov.uk/bills/3548` is not a bill's page")
+            && stderr.contains(&format!("{uri}/bills/<id>")),
+        "{stderr}"
+    );
+}

@@ -477,3 +477,38 @@ async fn search_pages_are_read_only_as_far_as_needed() {
         "{exported}"
     );
 }
+
+/// `test --url` with a GOV.UK page address: the page is read through the Content API as a
+/// `govuk` watch would read it (its path taken from the address), and nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn test_url_reads_a_govuk_page_from_its_address() {
+    let server = MockServer::start().await;
+    serve_item(&server, SCHOOLS_PATH, SCHOOLS).await;
+    let p = Project::new();
+    p.config(&format!("[sources]\ngovuk = \"{}/\"\n", server.uri()));
+    let address = format!("{}{SCHOOLS_PATH}?tab=x#contents", server.uri());
+    let stdout = p.stdout(&["test", "--url", &address, "--kind", "govuk"]);
+    assert!(stdout.contains("(govuk): nothing was stored"), "{stdout}");
+    assert!(stdout.contains("Schemes for financing schools"), "{stdout}");
+    assert!(!p.data().exists(), "no data directory was created");
+
+    // An address elsewhere says what --kind govuk takes, and where GOV.UK is.
+    let out = p
+        .cmd()
+        .args([
+            "test",
+            "--url",
+            "https://example.org/guidance/x",
+            "--kind",
+            "govuk",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--url `https://example.org/guidance/x` is not a page on GOV.UK")
+            && stderr.contains(&server.uri()),
+        "{stderr}"
+    );
+}

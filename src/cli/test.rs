@@ -20,7 +20,9 @@ use crate::watchlist::Watch;
 #[command(after_help = "Examples:
   policywatch test iasc-home
   policywatch test --url https://www.example.org/news --select main --ignore 'Updated \\d+ minutes ago'
-  policywatch test --url https://www.example.org/feed.xml --kind feed --format json")]
+  policywatch test --url https://www.example.org/feed.xml --kind feed --format json
+  policywatch test --url https://www.gov.uk/government/publications/modern-slavery-how-to-identify-and-support-victims --kind govuk
+  policywatch test --url https://bills.parliament.uk/bills/3548 --kind bill")]
 pub struct TestArgs {
     /// Id of a configured watch (see `policywatch watches`)
     #[arg(
@@ -29,7 +31,7 @@ pub struct TestArgs {
         value_name = "WATCH"
     )]
     pub watch: Option<String>,
-    /// Test a page or feed that no watchlist names yet
+    /// Test a page, feed, GOV.UK page or bill that no watchlist names yet, by its address
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// With --url: what the URL is
@@ -56,6 +58,10 @@ pub struct TestArgs {
 pub enum UrlKind {
     Page,
     Feed,
+    /// A page on GOV.UK, read through its Content API (change notes, attachments)
+    Govuk,
+    /// A bill's page on the bills site (`…/bills/3548`), read through the Bills API
+    Bill,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,21 +115,17 @@ pub async fn test_url(
     w: &mut dyn Write,
 ) -> Result<()> {
     let url = args.url.clone().unwrap_or_default();
-    let toml = |s: &str| toml::Value::String(s.to_string()).to_string();
     let list = |v: &[String]| {
         format!(
             "[{}]",
-            v.iter().map(|s| toml(s)).collect::<Vec<_>>().join(", ")
+            v.iter()
+                .map(|s| toml_string(s))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     };
-    let mut text = format!(
-        "name = \"test\"\n[[watch]]\nid = \"{URL_WATCH}\"\nkind = \"{}\"\nurl = {}\n",
-        match args.kind {
-            UrlKind::Page => "page",
-            UrlKind::Feed => "feed",
-        },
-        toml(&url)
-    );
+    let target = url_target(&url, args.kind, &config)?;
+    let mut text = format!("name = \"test\"\n[[watch]]\nid = \"{URL_WATCH}\"\n{target}");
     if let Some(mode) = args.mode {
         let mode = if mode == PageMode::Links {
             "links"
@@ -171,6 +173,46 @@ pub async fn test_url(
         clock: Arc::new(crate::schedule::SystemClock),
     };
     report(&engine, watch, None, args.format, w).await
+}
+
+/// `s` as a TOML string.
+fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The watch keys naming what `--url` points at, as `--kind` reads it: the address itself
+/// for a page or feed, the path of a GOV.UK page, the id of a bill.
+fn url_target(url: &str, kind: UrlKind, config: &crate::config::Config) -> Result<String> {
+    let parsed = || {
+        url::Url::parse(url)
+            .map_err(|e| Error::Usage(format!("--url `{url}` is not an address: {e}")))
+    };
+    let site = |base| config.sources.url(base);
+    Ok(match kind {
+        UrlKind::Page => format!("kind = \"page\"\nurl = {}\n", toml_string(url)),
+        UrlKind::Feed => format!("kind = \"feed\"\nurl = {}\n", toml_string(url)),
+        UrlKind::Govuk => {
+            let path =
+                crate::source::govuk::path_of(&parsed()?, &config.sources).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--url `{url}` is not a page on GOV.UK ({}, from `[sources] govuk`): \
+                     --kind govuk takes a GOV.UK page address",
+                        site(&crate::source::govuk::GOVUK)
+                    ))
+                })?;
+            format!("kind = \"govuk\"\npath = {}\n", toml_string(&path))
+        }
+        UrlKind::Bill => {
+            let id = crate::source::bill::id_of(&parsed()?, &config.sources).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--url `{url}` is not a bill's page ({}bills/<id>, from \
+                     `[sources] parliament_bills_site`): --kind bill takes a bill's address",
+                    site(&crate::source::bill::api::BILLS_SITE)
+                ))
+            })?;
+            format!("kind = \"bill\"\nbill = {id}\n")
+        }
+    })
 }
 
 /// A private copy of the store's files, removed when dropped.

@@ -24,6 +24,20 @@ pub mod api;
 mod events;
 pub mod snapshot;
 
+/// The bill id of a page address on the configured bills site
+/// (`https://bills.parliament.uk/bills/3548/stages` → 3548); `None` for any other address.
+pub fn id_of(url: &url::Url, sources: &Sources) -> Option<u32> {
+    let site = sources.url(&api::BILLS_SITE);
+    if url.origin() != site.origin() {
+        return None;
+    }
+    let mut parts = url.path().strip_prefix(site.path())?.split('/');
+    if parts.next()? != "bills" {
+        return None;
+    }
+    parts.next()?.parse().ok().filter(|id| *id > 0)
+}
+
 pub use snapshot::Snapshot;
 
 /// A `bill` watch's target: the bill's id (titles change, ids do not).

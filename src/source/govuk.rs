@@ -34,6 +34,17 @@ pub const GOVUK: SourceBase = SourceBase {
     meaning: "GOV.UK (Content API and Search API)",
 };
 
+/// The watch path of a page address on the configured GOV.UK site
+/// (`https://www.gov.uk/guidance/x?y#z` → `/guidance/x`); `None` for any other address.
+pub fn path_of(url: &Url, sources: &Sources) -> Option<String> {
+    let site = sources.url(&GOVUK);
+    if url.origin() != site.origin() {
+        return None;
+    }
+    let rest = url.path().strip_prefix(site.path())?;
+    (!rest.is_empty()).then(|| format!("/{rest}"))
+}
+
 /// A `govuk` watch's target: a path on GOV.UK.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Govuk {

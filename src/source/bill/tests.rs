@@ -264,3 +264,29 @@ fn refresh_only_when_last_update_moved_or_due() {
         Some(Refresh::Updated)
     );
 }
+
+#[test]
+fn a_bills_page_address_gives_its_id() {
+    let url = |s: &str| url::Url::parse(s).unwrap();
+    let site = crate::config::Sources::default();
+    assert_eq!(
+        id_of(&url("https://bills.parliament.uk/bills/3548"), &site),
+        Some(3548)
+    );
+    assert_eq!(
+        id_of(
+            &url("https://bills.parliament.uk/bills/3548/stages?x#y"),
+            &site
+        ),
+        Some(3548)
+    );
+    for other in [
+        "https://bills.parliament.uk/bills/0",
+        "https://bills.parliament.uk/bills/abc",
+        "https://bills.parliament.uk/bills",
+        "https://bills.parliament.uk/acts/3548",
+        "https://www.gov.uk/bills/3548",
+    ] {
+        assert_eq!(id_of(&url(other), &site), None, "{other}");
+    }
+}

@@ -333,3 +333,31 @@ fn organisations_come_from_links() {
         "an empty `withdrawn_notice` is not a withdrawal"
     );
 }
+
+#[test]
+fn a_page_address_on_the_configured_site_gives_its_path() {
+    let url = |s: &str| Url::parse(s).unwrap();
+    let gov = crate::config::Sources::default();
+    assert_eq!(
+        path_of(&url("https://www.gov.uk/guidance/x?y=1#z"), &gov).as_deref(),
+        Some("/guidance/x")
+    );
+    assert_eq!(path_of(&url("https://www.gov.uk/"), &gov), None);
+    assert_eq!(path_of(&url("http://www.gov.uk/guidance/x"), &gov), None);
+    assert_eq!(path_of(&url("https://example.org/guidance/x"), &gov), None);
+    // A mirror under a path: the watch path is what follows it.
+    let mirror = crate::config::Config::parse(
+        "[sources]\ngovuk = \"https://mirror.example/gov/\"\n",
+        std::path::Path::new("policywatch.toml"),
+    )
+    .unwrap()
+    .sources;
+    assert_eq!(
+        path_of(&url("https://mirror.example/gov/guidance/x"), &mirror).as_deref(),
+        Some("/guidance/x")
+    );
+    assert_eq!(
+        path_of(&url("https://mirror.example/guidance/x"), &mirror),
+        None
+    );
+}

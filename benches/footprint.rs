@@ -25,6 +25,10 @@ use policywatch::store::{ChangeFilter, SledStore, Store};
 use policywatch::watchlist::{self, Watchlists};
 use tokio::sync::watch;
 
+/// The daemon's allocator (see `src/main.rs`), so the memory measured is what it uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const ETAG: &str = "\"v1\"";
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {

@@ -235,6 +235,28 @@ impl Cycle<'_> {
         Ok(self.known_targets.get_or_init(|| known))
     }
 
+    /// What a search watch (`follow = true`) offers to follow in `doc` that is not watched
+    /// or unfollowed already.
+    fn new_targets(
+        &self,
+        watch: &Watch,
+        kind: &dyn source::SourceKind,
+        doc: &Document,
+    ) -> Result<Vec<FollowTarget>> {
+        if !watch.follow {
+            return Ok(Vec::new());
+        }
+        let offered = kind.follows(doc)?;
+        if offered.is_empty() {
+            return Ok(offered);
+        }
+        let known = self.known_targets()?;
+        Ok(offered
+            .into_iter()
+            .filter(|t| !known.contains(&(t.kind.clone(), t.target.clone())))
+            .collect())
+    }
+
     fn load(&self, watch: Arc<Watch>) -> Result<Loaded> {
         let store = &self.engine.store;
         let state = store.state(&watch.id)?.unwrap_or_default();
@@ -402,20 +424,7 @@ impl Cycle<'_> {
             let found = match version {
                 None => Found::Unchanged,
                 Some(version) => {
-                    let follows = if job.watch.follow {
-                        let offered = kind.follows(&version.document)?;
-                        if offered.is_empty() {
-                            offered
-                        } else {
-                            let known = self.known_targets()?;
-                            offered
-                                .into_iter()
-                                .filter(|t| !known.contains(&(t.kind.clone(), t.target.clone())))
-                                .collect()
-                        }
-                    } else {
-                        Vec::new()
-                    };
+                    let follows = self.new_targets(&job.watch, kind, &version.document)?;
                     match self.previous(&mut job, seq)? {
                         None => Found::Baseline { version, follows },
                         Some(prev) if source::same(&prev, &version.document) => {

@@ -214,9 +214,28 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Ending the session makes chromedriver close Chromium: killing chromedriver alone
+        // left every test's browser running after the test.
+        let _ = end_session(&self.base, &self.session);
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// `DELETE /session/{id}`, blocking (a drop cannot await); chromedriver answers once the
+/// browser is closed.
+fn end_session(base: &str, session: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\
+         Connection: close\r\n\r\n"
+    )?;
+    stream.read_to_end(&mut Vec::new())?;
+    Ok(())
 }
 
 pub struct Element<'a> {

@@ -34,7 +34,7 @@ pub struct TestArgs {
     /// Test a page, feed, GOV.UK page or bill that no watchlist names yet, by its address
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
-    /// With --url: what the URL is
+    /// With --url: what the URL is (govuk: a GOV.UK page's address; bill: a bill's page)
     #[arg(long, value_enum, default_value = "page", requires = "url")]
     pub kind: UrlKind,
     /// With --url: CSS selector of the part to keep (repeatable)
@@ -58,9 +58,9 @@ pub struct TestArgs {
 pub enum UrlKind {
     Page,
     Feed,
-    /// A page on GOV.UK, read through its Content API (change notes, attachments)
+    // The address of a page on GOV.UK, read through its Content API as a `govuk` watch.
     Govuk,
-    /// A bill's page on the bills site (`…/bills/3548`), read through the Bills API
+    // The address of a bill's page on the bills site, read through the Bills API.
     Bill,
 }
 

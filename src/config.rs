@@ -253,35 +253,41 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
-        let raw = Self::read_raw(text, path)?;
-        let at = |span: std::ops::Range<usize>| check::location(text, path, span.start);
-        Config::from_raw(raw, &at).map_err(|messages| {
-            // Messages start with the key they are about (`fetch.concurrency …`): point at
-            // it, and list them in the order of the file.
-            let mut placed: Vec<(usize, String)> = messages
-                .into_iter()
-                .map(|m| {
+        // Mistakes of type and of value are listed together, in the order of the file: the
+        // values that read are checked even when others are of the wrong type.
+        let (raw, mut problems) = Self::read_raw(text, path);
+        if let Some(raw) = raw {
+            let at = |span: std::ops::Range<usize>| check::location(text, path, span.start);
+            match Config::from_raw(raw, &at) {
+                Ok(config) if problems.is_empty() => return Ok(config),
+                Ok(_) => {}
+                // Messages start with the key they are about (`fetch.concurrency …`):
+                // point at it.
+                Err(messages) => problems.extend(messages.into_iter().map(|m| {
                     let key = m.split([':', ' ']).next().unwrap_or_default();
                     match check::position_of(text, key) {
                         Some(p) => (p, format!("{}: {m}", check::location(text, path, p))),
                         None => (0, format!("{}: {m}", path.display())),
                     }
-                })
-                .collect();
-            placed.sort_by_key(|(p, _)| *p);
-            ConfigError::Invalid(placed.into_iter().map(|(_, m)| m).collect())
-        })
+                })),
+            }
+        }
+        problems.sort_by_key(|(p, _)| *p);
+        Err(ConfigError::Invalid(
+            problems.into_iter().map(|(_, m)| m).collect(),
+        ))
     }
 
-    /// serde's reading of the file, every type mistake reported (not just the first): a
-    /// value in the wrong type is noted, taken out, and the rest read again.
-    fn read_raw(text: &str, path: &Path) -> Result<RawConfig, ConfigError> {
+    /// serde's reading of the file, every type mistake noted (not just the first): a value
+    /// in the wrong type is noted, taken out, and the rest read again. Gives what could be
+    /// read (`None` when a mistake stops the reading) and the mistakes, each with where it
+    /// is in the file.
+    fn read_raw(text: &str, path: &Path) -> (Option<RawConfig>, Vec<(usize, String)>) {
         let mut current = text.to_string();
         let mut problems = Vec::new();
         for _ in 0..50 {
             let e = match toml::from_str::<RawConfig>(&current) {
-                Ok(raw) if problems.is_empty() => return Ok(raw),
-                Ok(_) => break,
+                Ok(raw) => return (Some(raw), problems),
                 Err(e) => e,
             };
             let key = e
@@ -295,20 +301,23 @@ impl Config {
                         check::position_of(text, &check::key_covering(&current, s.start)?)
                     })
                     .unwrap_or(0);
-                problems.push(format!("{}: {message}", check::location(text, path, at)));
+                problems.push((
+                    at,
+                    format!("{}: {message}", check::location(text, path, at)),
+                ));
                 break;
             };
             let at = check::position_of(text, &key).unwrap_or(0);
-            problems.push(format!(
-                "{}: `{key}`: {message}",
-                check::location(text, path, at)
+            problems.push((
+                at,
+                format!("{}: `{key}`: {message}", check::location(text, path, at)),
             ));
             match check::without(&current, &key) {
                 Some(rest) => current = rest,
                 None => break,
             }
         }
-        Err(ConfigError::Invalid(problems))
+        (None, problems)
     }
 
     /// The checked config, or every bad value at once: each message starts with the dotted

@@ -105,6 +105,23 @@ fn values_of_the_wrong_type_are_all_named_in_words() {
     );
 }
 
+/// A value of the wrong type does not hide a bad value elsewhere: one run lists both, in
+/// the order of the file.
+#[test]
+fn mistakes_of_type_and_of_value_are_listed_together() {
+    let p = Project::new();
+    p.config("[fetch]\nconcurrency = \"lots\"\ntimeout_secs = -5\nuser_agent = 7\n");
+    p.watchlist("team.toml", "name = \"team\"\n");
+    let (code, _, stderr) = run(&p, &["validate"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "policywatch.toml:2:1: `fetch.concurrency`: expected a whole number, 0 or more, found string \"lots\"\n\
+         policywatch.toml:3:1: fetch.timeout_secs: `-5` is not a number of seconds, 0 or more\n\
+         policywatch.toml:4:1: `fetch.user_agent`: expected a string, found integer `7`\n"
+    );
+}
+
 #[test]
 fn a_cron_mistake_names_the_field_and_its_range_in_the_users_expression() {
     let p = Project::new();

@@ -795,19 +795,14 @@ async fn test_url_reads_a_bill_from_its_address() {
     assert!(!p.data().exists(), "no data directory was created");
 
     // An address that is not a bill's page says what --kind bill takes.
-    let out = p
-        .cmd()
-        .args([
-            "test",
-            "--url",
-            "https://www.gov.uk/bills/3548",
-            "--kind",
-            "bill",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, _, stderr) = p.run(&[
+        "test",
+        "--url",
+        "https://www.gov.uk/bills/3548",
+        "--kind",
+        "bill",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("--url `https://www.gov.uk/bills/3548` is not a bill's page")
             && stderr.contains(&format!("{uri}/bills/<id>")),

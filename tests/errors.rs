@@ -4,15 +4,6 @@ mod common;
 
 use common::Project;
 
-fn run(p: &Project, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = p.cmd().args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// Rust's and serde's words that must never reach a user.
 fn assert_no_rust_words(stderr: &str) {
     for word in [
@@ -41,7 +32,7 @@ fn every_config_problem_is_listed_with_its_place_and_a_suggestion() {
          chanel = 123\n",
     );
     p.watchlist("team.toml", "name = \"team\"\n");
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 4, "{stderr}");
@@ -72,14 +63,14 @@ fn a_value_out_of_bounds_points_at_its_key() {
     let p = Project::new();
     p.config("timezone = \"Europe/Lundon\"\n[fetch]\nallow_private = true\n");
     p.watchlist("team.toml", "name = \"team\"\n");
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,
         "policywatch.toml:1:1: timezone: unknown time zone `Europe/Lundon`: use an IANA name such as `Europe/London` or `UTC`\n"
     );
     p.config("[fetch]\nallow_private = true\nconcurrency = 0\n");
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,
@@ -94,7 +85,7 @@ fn values_of_the_wrong_type_are_all_named_in_words() {
         "[fetch]\nallow_private = \"yes\"\ntimeout_secs = \"30\"\nretries = -1\n[store]\ncache_capacity_bytes = 1.5\n",
     );
     p.watchlist("team.toml", "name = \"team\"\n");
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,
@@ -112,7 +103,7 @@ fn mistakes_of_type_and_of_value_are_listed_together() {
     let p = Project::new();
     p.config("[fetch]\nconcurrency = \"lots\"\ntimeout_secs = -5\nuser_agent = 7\n");
     p.watchlist("team.toml", "name = \"team\"\n");
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,
@@ -129,7 +120,7 @@ fn a_cron_mistake_names_the_field_and_its_range_in_the_users_expression() {
         "team.toml",
         "name = \"team\"\nschedule = \"0 25 * * *\"\n\n[[watch]]\nid = \"a\"\nkind = \"page\"\nurl = \"https://example.org/\"\nschedule = \"*/15 9-17 * * Mon-Fry\"\n",
     );
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,
@@ -146,7 +137,7 @@ fn a_bad_css_selector_says_which_part_is_wrong() {
         "team.toml",
         "name = \"team\"\n\n[[watch]]\nid = \"a\"\nkind = \"page\"\nurl = \"https://example.org/\"\nselect = [\"main\", \"main > p[\"]\nignore_selectors = [\"a:hover\"]\n",
     );
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,
@@ -160,7 +151,7 @@ fn a_file_where_the_data_directory_belongs_is_named() {
     let p = Project::new();
     p.watchlist("team.toml", "name = \"team\"\n");
     std::fs::write(p.data(), "not a store").unwrap();
-    let (code, _, stderr) = run(&p, &["history"]);
+    let (code, _, stderr) = p.run(&["history"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(
         stderr,
@@ -172,7 +163,7 @@ fn a_file_where_the_data_directory_belongs_is_named() {
 #[test]
 fn an_empty_watchlists_directory_is_a_warning_in_validate() {
     let p = Project::new();
-    let (code, stdout, stderr) = run(&p, &["validate"]);
+    let (code, stdout, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(stdout, "0 watchlists, 0 watches: OK\n");
     assert_eq!(
@@ -193,7 +184,7 @@ fn with_json_logs_every_stderr_line_is_json() {
             .collect()
     };
     // A warning.
-    let (code, _, stderr) = run(&p, &["--log-format", "json", "validate"]);
+    let (code, _, stderr) = p.run(&["--log-format", "json", "validate"]);
     assert_eq!(code, Some(0));
     let lines = json(&stderr);
     assert_eq!(lines[0]["level"], "WARN");
@@ -204,7 +195,7 @@ fn with_json_logs_every_stderr_line_is_json() {
 
     // Every problem of a config file, and the exit code.
     p.config("[fetch]\nallow_private = true\ntimout_secs = 1.0\n[discord]\ntoken = \"x\"\n");
-    let (code, _, stderr) = run(&p, &["--log-format", "json", "validate"]);
+    let (code, _, stderr) = p.run(&["--log-format", "json", "validate"]);
     assert_eq!(code, Some(2));
     let lines = json(&stderr);
     assert_eq!(lines.len(), 2, "{stderr}");
@@ -216,7 +207,7 @@ fn with_json_logs_every_stderr_line_is_json() {
         .starts_with("policywatch.toml:3:1: unknown key `timout_secs`"));
 
     // A usage mistake, before the command line is even accepted.
-    let (code, _, stderr) = run(&p, &["--log-format", "json", "show"]);
+    let (code, _, stderr) = p.run(&["--log-format", "json", "show"]);
     assert_eq!(code, Some(2));
     assert_eq!(json(&stderr)[0]["fields"]["exit_code"], 2);
 }
@@ -227,7 +218,7 @@ fn a_store_held_by_another_process_is_named_with_its_pid_and_status_says_startin
     p.watchlist("team.toml", "name = \"team\"\n");
     // This test process holds the store, as a daemon would.
     let _held = policywatch::store::SledStore::open(&p.data(), 1 << 20).unwrap();
-    let (code, _, stderr) = run(&p, &["history"]);
+    let (code, _, stderr) = p.run(&["history"]);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.starts_with(&format!(
@@ -243,7 +234,7 @@ fn a_store_held_by_another_process_is_named_with_its_pid_and_status_says_startin
     assert!(!stderr.contains("doctor"), "{stderr}");
 
     // Before the daemon's first report, `status` says it is starting.
-    let (code, stdout, stderr) = run(&p, &["status"]);
+    let (code, stdout, stderr) = p.run(&["status"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(
         stdout,
@@ -266,7 +257,7 @@ fn every_bad_value_in_the_config_is_listed_with_its_place() {
          timeout_secs = -1.0\n",
     );
     p.watchlist("team.toml", "name = \"team\"\n");
-    let (code, _, stderr) = run(&p, &["validate"]);
+    let (code, _, stderr) = p.run(&["validate"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,

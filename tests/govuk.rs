@@ -493,19 +493,14 @@ async fn test_url_reads_a_govuk_page_from_its_address() {
     assert!(!p.data().exists(), "no data directory was created");
 
     // An address elsewhere says what --kind govuk takes, and where GOV.UK is.
-    let out = p
-        .cmd()
-        .args([
-            "test",
-            "--url",
-            "https://example.org/guidance/x",
-            "--kind",
-            "govuk",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, _, stderr) = p.run(&[
+        "test",
+        "--url",
+        "https://example.org/guidance/x",
+        "--kind",
+        "govuk",
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.contains("--url `https://example.org/guidance/x` is not a page on GOV.UK")
             && stderr.contains(&server.uri()),

@@ -69,6 +69,16 @@ impl Project {
         json_lines(&out.stdout)
     }
 
+    /// Runs a command, whatever its outcome: (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> (Option<i32>, String, String) {
+        let out = self.cmd().args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// Runs a command, expects success, returns stdout.
     pub fn stdout(&self, args: &[&str]) -> String {
         let out = self.cmd().args(args).output().unwrap();
